@@ -1,0 +1,124 @@
+/**
+ * Every failure a user can cause or meet is a FleetclipError: a stable `code`, the exit code the CLI
+ * returns for it, and the context (vehicle, camera, slot, HTTP status…) a user needs to act on it.
+ * The CLI prints `oneLine(err)` and never a stack trace for these; anything else is a bug (exit 70).
+ * The exit-code table is published in docs/exit-codes.md: keep both in step.
+ */
+export interface ErrorContext {
+  vehicle?: string;
+  camera?: string;
+  /** UTC ISO instant of the 30 s slot */
+  slot?: string;
+  shardId?: number;
+  status?: number;
+  url?: string;
+  path?: string;
+}
+
+export const EXIT = {
+  ok: 0,
+  someFailed: 1,
+  usage: 2,
+  noData: 3,
+  api: 4,
+  authExpired: 5,
+  storage: 6,
+  manifest: 7,
+  slurm: 8,
+  interrupted: 10,
+  internal: 70,
+} as const;
+
+export abstract class FleetclipError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: number;
+  constructor(
+    message: string,
+    readonly context: ErrorContext = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, bad input, bad configuration: the user can fix it and run again. */
+export class UsageError extends FleetclipError {
+  readonly code = 'E_USAGE';
+  readonly exitCode = EXIT.usage;
+}
+
+/** The Batch API answered something we cannot use (after retries, where retrying made sense). */
+export class ApiError extends FleetclipError {
+  readonly code: string = 'E_API';
+  readonly exitCode: number = EXIT.api;
+}
+
+export class ApiHttpError extends ApiError {
+  override readonly code = 'E_API_HTTP';
+  get retryable(): boolean {
+    const s = this.context.status ?? 0;
+    return s === 429 || s >= 500;
+  }
+}
+
+/** A 200 whose body is not any shape the API is known to use. */
+export class ApiProtocolError extends ApiError {
+  override readonly code = 'E_API_PROTOCOL';
+}
+
+/** A downloaded file that is not a complete ROS1 bag (or too small): deleted, counted as `invalid`. */
+export class ClipInvalidError extends ApiError {
+  override readonly code = 'E_CLIP_INVALID';
+}
+
+/** The token expired and no renewal arrived within the grace period. Work is released, not failed. */
+export class AuthExpiredError extends FleetclipError {
+  readonly code = 'E_AUTH_EXPIRED';
+  readonly exitCode = EXIT.authExpired;
+}
+
+/** Disk full, quota reached, unwritable folder. Work is released, not failed. */
+export class StorageError extends FleetclipError {
+  readonly code: string = 'E_STORAGE';
+  readonly exitCode: number = EXIT.storage;
+}
+
+export class QuotaError extends StorageError {
+  override readonly code = 'E_QUOTA';
+}
+
+/** Corrupt, foreign or newer manifest; a lease taken over by another worker. */
+export class ManifestError extends FleetclipError {
+  readonly code: string = 'E_MANIFEST';
+  readonly exitCode: number = EXIT.manifest;
+}
+
+export class LeaseLostError extends ManifestError {
+  override readonly code = 'E_LEASE_LOST';
+}
+
+export class SlurmCommandError extends FleetclipError {
+  readonly code = 'E_SLURM';
+  readonly exitCode = EXIT.slurm;
+  constructor(
+    readonly argv: readonly string[],
+    readonly stderr: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${argv[0]} failed: ${stderr.trim().split('\n')[0] ?? ''}`, {}, options);
+  }
+}
+
+/** A signal asked us to stop; the shard in progress was released with its progress kept. */
+export class InterruptedError extends FleetclipError {
+  readonly code = 'E_INTERRUPTED';
+  readonly exitCode = EXIT.interrupted;
+}
+
+/** One line for a terminal: message, then where, then the HTTP status. Never a token or a query string. */
+export function oneLine(err: FleetclipError): string {
+  const { vehicle, camera, slot, status } = err.context;
+  const where = [vehicle, camera, slot].filter(Boolean).join(' ');
+  return `${err.message}${where ? ` [${where}]` : ''}${status ? ` (HTTP ${status})` : ''}`;
+}
