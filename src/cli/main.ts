@@ -2,11 +2,31 @@ import yargs, { type Argv, type CommandModule } from 'yargs';
 import { EXIT, FleetclipError, UsageError, oneLine } from '../errors.js';
 import type { Io } from './io.js';
 import { processIo } from './io.js';
+import { doctorCommand } from './commands/doctor.js';
+import { fetchCommand } from './commands/fetch.js';
+import { manifestCommand } from './commands/manifest.js';
+import { planCommand } from './commands/plan.js';
+import { simCommand } from './commands/sim.js';
+import { statusCommand } from './commands/status.js';
+import { tokenCommand } from './commands/token.js';
+import { runCommand } from './commands/run.js';
+import { workCommand } from './commands/work.js';
 
 /** Each command is built for one Io, so tests can run `main()` in-process and read what it printed. */
 export type CommandFactory = (io: Io) => CommandModule<any, any>;
 
-const COMMANDS: readonly CommandFactory[] = [];
+// in the order `fleetclip --help` lists them: the campaign's life first, then tools
+const COMMANDS: readonly CommandFactory[] = [
+  planCommand,
+  workCommand,
+  runCommand,
+  statusCommand,
+  fetchCommand,
+  tokenCommand,
+  manifestCommand,
+  doctorCommand,
+  simCommand,
+];
 
 export function buildParser(argv: readonly string[], io: Io): Argv {
   let parser = yargs([...argv])
@@ -29,16 +49,16 @@ export function buildParser(argv: readonly string[], io: Io): Argv {
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   try {
     let printed = '';
-    let failure: unknown;
     await buildParser(argv, io)
       .exitProcess(false)
+      // throwing here stops yargs before any handler runs; its own validation errors (YError) are usage errors
       .fail((msg, err) => {
-        failure = err ?? new UsageError(msg);
+        if (err && err.name !== 'YError') throw err;
+        throw new UsageError(msg || err?.message || 'invalid command line');
       })
       .parseAsync([...argv], {}, (_err, _args, output) => {
         printed = output;
       });
-    if (failure) throw failure;
     if (printed) io.stdout.write(printed.endsWith('\n') ? printed : `${printed}\n`);
     return io.exitCode;
   } catch (err) {

@@ -83,14 +83,51 @@ export interface PlanOutcome {
   shardsTotal: number;
 }
 
+/** A shard as planned, with the id the manifest gave it (ids are stable: rebuild reproduces them). */
+export interface PlannedShard extends ShardSpec {
+  id: number;
+}
+
+/** One `sbatch` of an array: what `submit` records and `status` shows. */
+export interface SlurmSubmission {
+  jobId: string;
+  /** the `--array` value, e.g. `0-99%20` */
+  arrayRange: string;
+  atMs: number;
+}
+
+/** The server's file name for a requested clip, kept so a restarted worker polls it instead of asking again. */
+export interface RememberedRequest {
+  filename: string;
+  requestedAtMs: number;
+}
+
+export interface OpenManifestOptions {
+  /** only `plan` creates a manifest; everything else refuses a missing file */
+  create?: boolean;
+  /** journal mode for a new manifest, or to switch an existing one; `wal` only on local disk */
+  journal?: 'delete' | 'wal';
+  /** how long SQLite itself waits for a lock before one retry round (see MANIFEST_DEFAULTS) */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+}
+
 export interface Manifest {
   readonly path: string;
+  /** the schema version of the open file (after migration) */
+  readonly schemaVersion: number;
   settings(): CampaignSettings;
+  /** every planned shard with its id, ordered by id */
+  plannedShards(): PlannedShard[];
   /**
    * Records a campaign. A new manifest takes it whole; an existing one must have the same plan (a no-op)
    * unless `extend` is set, which adds days or vehicles and leaves existing shards untouched.
+   * Also writes `<run>/campaign.json`, from which `manifest rebuild` restores settings and shards.
    */
   plan(settings: CampaignSettings, shards: readonly ShardSpec[], opts?: { extend?: boolean }): PlanOutcome;
+
+  // A worker's writes. Each one is fenced by `claim.fence` and also appended, fsynced, to the worker's
+  // receipt journal `<run>/receipts/<workerId>.jsonl` inside the same transaction.
   claimNextShard(owner: WorkerIdentity, opts?: { nowMs?: number; leaseMs?: number }): Claim | undefined;
   /** extends the lease; throws LeaseLostError when the shard was taken over */
   heartbeat(claim: Claim, opts?: { nowMs?: number; leaseMs?: number }): Claim;
@@ -99,6 +136,32 @@ export interface Manifest {
   completeShard(claim: Claim): void;
   failShard(claim: Claim, error: string): void;
   releaseShard(claim: Claim, reason: string): void;
+  /** fenced; a cache for the worker only (not in receipts: after a rebuild the clip is simply requested again) */
+  rememberRequest(claim: Claim, camera: string, start: number, request: RememberedRequest): void;
+  requestedFilename(shardId: number, camera: string, start: number): RememberedRequest | undefined;
+  /**
+   * Picks the lowest-numbered `<out>/<vehicle>/download<N>` (N >= 1) that still has room for `bytes` under
+   * `capBytes`, counts the bytes there and returns N; a clip larger than the cap gets a fresh bucket.
+   */
+  reserveBucket(vehicle: string, bytes: number, capBytes: number): number;
+  /** corrects a reservation once the real size is known (negative to give bytes back) */
+  adjustBucket(vehicle: string, bucket: number, deltaBytes: number): void;
+  /** campaign-wide token bucket at the current AIMD rate; returns how many requests (0..wanted) may be sent now */
+  drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
+  /** a 429 anywhere halves the campaign-wide rate (at most once per second); it recovers linearly */
+  report429(nowMs?: number): void;
+  /** the current campaign-wide request rate, requests/s */
+  requestRate(nowMs?: number): number;
+
+  // Operator writes (resubmit, submit). Also receipted, in `<run>/receipts/admin-<host>-<pid>.jsonl`.
+  /** failed shards become pending with a fresh attempt count; returns how many */
+  resetFailed(): number;
+  /** the given shards (any state but running) become pending with a fresh attempt count; returns how many */
+  resetShards(ids: readonly number[]): number;
+  recordSubmission(submission: SlurmSubmission): void;
+  submissions(): SlurmSubmission[];
+
+  // Reads.
   slotResults(shardId: number): SlotResult[];
   shardRows(): ShardStatusRow[];
   slotCounts(): SlotCountRow[];

@@ -3,7 +3,7 @@ import { runCli, runMain } from '../helpers/cli.js';
 
 describe('fleetclip main()', () => {
   test('an unknown flag is a one-line usage error, exit 2', async () => {
-    const r = await runMain(['--nope']);
+    const r = await runMain(['status', '--manifest', 'x.sqlite', '--nope']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('fleetclip: Unknown argument: nope\n');
   });
@@ -11,7 +11,13 @@ describe('fleetclip main()', () => {
   test('an unknown command is a usage error, exit 2', async () => {
     const r = await runMain(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^fleetclip: Unknown argument: frobnicate\n$/);
+    expect(r.stderr).toMatch(/^fleetclip: Unknown (argument|command): frobnicate\n$/);
+  });
+
+  test('a flag given without its value is a usage error, not an internal one', async () => {
+    const r = await runMain(['plan', '--day']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('fleetclip: Not enough arguments following: day\n');
   });
 
   test('no command asks for one', async () => {

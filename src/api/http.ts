@@ -1,0 +1,175 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type Bottleneck from 'bottleneck';
+import got, { RequestError, type Got } from 'got';
+import { ApiError, ApiHttpError, type ErrorContext } from '../errors.js';
+import type { AuthKeeper } from './auth.js';
+import type { ApiLog } from './log.js';
+import type { ApiLimits } from './options.js';
+import { bodySnippet, urlForLog } from './redact.js';
+import { backoffDelayMs, retryAfterMs } from './retry-delay.js';
+import type { TokenSource } from './token.js';
+import { type PauseGate, sleep } from './wait.js';
+
+/** A response whose headers have arrived and whose body has not been read yet. */
+export interface OpenResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  url: URL;
+  body: Readable;
+}
+
+/** Never follows redirects and never throws on a status: every decision is ours. No retries inside got. */
+export function createHttp(limits: ApiLimits, followRedirect: boolean): Got {
+  return got.extend({
+    followRedirect,
+    maxRedirects: 5,
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+    timeout: { connect: limits.connectTimeoutMs, response: limits.responseTimeoutMs, socket: limits.idleTimeoutMs },
+    headers: { 'user-agent': 'fleetclip' },
+  });
+}
+
+export function openResponse(
+  http: Got,
+  url: URL,
+  options: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal },
+): Promise<OpenResponse> {
+  return new Promise((resolve, reject) => {
+    const stream = http.stream(url, {
+      method: options.method,
+      headers: options.headers ?? {},
+      // a short body must fail loudly rather than end as if complete
+      strictContentLength: options.method === 'GET',
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    stream.once('error', reject);
+    stream.once('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) =>
+      resolve({ status: res.statusCode, headers: res.headers, url, body: stream }),
+    );
+  });
+}
+
+export function discard(res: OpenResponse): void {
+  res.body.destroy();
+}
+
+/** Reads a body expected to be small; stops (and drops the connection) after `max` bytes. */
+export async function readSmallBody(res: OpenResponse, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max);
+}
+
+/** The error code of a network failure (ECONNRESET, ETIMEDOUT, ERR_HTTP_CONTENT_LENGTH_MISMATCH…), never got's message (it holds the URL). */
+export function networkCode(err: unknown): string | undefined {
+  return err instanceof RequestError ? err.code || err.name : undefined;
+}
+
+export interface TransportDeps {
+  base: URL;
+  limits: ApiLimits;
+  token: TokenSource;
+  auth: AuthKeeper;
+  limiter: Bottleneck;
+  gate: PauseGate;
+  log: ApiLog;
+  acquireRequest?: (signal?: AbortSignal) => Promise<void>;
+  onRateLimited?: (ms: number) => void;
+}
+
+export interface CallOptions {
+  /** retry 5xx with backoff (readiness polling treats them as "not yet" itself) */
+  retryServerErrors: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * The only way to the Batch API's /v1/ endpoints, and the only place the bearer token is sent:
+ * paced by the limiter and the optional budget hook, held while a 429 pause runs, retrying network
+ * errors (and 5xx if asked) with jittered backoff, and sending 401s through the AuthKeeper.
+ * Returns the first response that is none of those, body unread.
+ */
+export class ApiTransport {
+  private readonly http: Got;
+
+  constructor(private readonly deps: TransportDeps) {
+    this.http = createHttp(deps.limits, false);
+  }
+
+  endpoint(name: 'video' | 'download', query: Record<string, string>): URL {
+    const url = new URL(`v1/${name}`, this.deps.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url;
+  }
+
+  /** A 429 elsewhere (another client of the same worker) can hold this one too. */
+  pause(ms: number): void {
+    this.deps.gate.pause(ms);
+  }
+
+  async call(method: 'GET' | 'HEAD', url: URL, context: ErrorContext, options: CallOptions): Promise<OpenResponse> {
+    const { limits, limiter, token, auth, log } = this.deps;
+    const { signal } = options;
+    let failures = 0;
+    let rateLimited = 0;
+    const where = `${method} ${urlForLog(url)}`;
+    for (;;) {
+      signal?.throwIfAborted();
+      const used = await token.current();
+      let res: OpenResponse;
+      try {
+        res = await limiter.schedule(() => this.send(method, url, used.value, signal));
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const code = networkCode(err);
+        if (code === undefined) throw err;
+        if (++failures >= limits.maxAttempts)
+          throw new ApiError(`Batch API unreachable after ${failures} tries: ${code} (${where})`, context);
+        log.debug(`retrying after ${code}`, { ...context, url: urlForLog(url), attempt: failures });
+        await sleep(backoffDelayMs(failures, limits), signal);
+        continue;
+      }
+      if (res.status === 401) {
+        discard(res);
+        await auth.afterUnauthorized(used, context, signal);
+        continue;
+      }
+      if (res.status === 429) {
+        discard(res);
+        if (++rateLimited > limits.maxRateLimitedRetries)
+          throw new ApiHttpError(`still rate limited after ${rateLimited - 1} retries (${where})`, { ...context, status: 429 });
+        const ms = Math.min(limits.maxRetryAfterMs, retryAfterMs(res.headers['retry-after'], Date.now()) ?? limits.defaultRetryAfterMs);
+        this.pause(ms);
+        this.deps.onRateLimited?.(ms);
+        log.info(`rate limited: holding requests for ${ms} ms`, { ...context, url: urlForLog(url) });
+        continue;
+      }
+      if (options.retryServerErrors && res.status >= 500) {
+        const body = await readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+        if (++failures >= limits.maxAttempts)
+          throw new ApiHttpError(
+            `Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`,
+            { ...context, status: res.status },
+          );
+        log.debug(`retrying after HTTP ${res.status}`, { ...context, url: urlForLog(url), attempt: failures });
+        await sleep(backoffDelayMs(failures, limits), signal);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** One request, inside a limiter slot: waits out a 429 pause and the budget hook, then sends. */
+  private async send(method: 'GET' | 'HEAD', url: URL, token: string, signal?: AbortSignal): Promise<OpenResponse> {
+    await this.deps.gate.wait(signal);
+    await this.deps.acquireRequest?.(signal);
+    return openResponse(this.http, url, { method, headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
+  }
+}

@@ -1,0 +1,77 @@
+import { fileURLToPath } from 'node:url';
+import type { Argv } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { openManifest } from '../../manifest/index.js';
+import { buildStatusReport, renderStatusText } from '../../report/index.js';
+import { EXECUTOR_DEFAULTS, PROGRESS_MODES, defaultWorkerCount, runLocalWorkers, type ProgressMode } from '../../worker/index.js';
+import type { CommandFactory } from '../main.js';
+import { workerFlags } from './work.js';
+
+/** flags `run` hands on to every `work` child unchanged */
+const PASSED_ON = ['on-miss', 'max-concurrent', 'min-time-ms', 'lease', 'heartbeat', 'grace', 'min-clip-bytes', 'auth-grace', 'log-level'] as const;
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export function workerArgsFrom(argv: Record<string, unknown>): string[] {
+  return PASSED_ON.flatMap((flag) => {
+    const v = argv[camel(flag)];
+    if (v === undefined) return [];
+    if (Array.isArray(v)) throw new UsageError(`--${flag} given more than once`);
+    return [`--${flag}`, String(v)];
+  });
+}
+
+export const runCommand: CommandFactory = (io) => ({
+  command: 'run',
+  describe: 'Run a campaign on this machine: N supervised `fleetclip work` processes, a combined progress bar, a final status',
+  builder: (y: Argv) =>
+    workerFlags(
+      y
+        .usage(
+          '$0 run --manifest PATH [--workers N] [worker options]\n\n' +
+            'Starts N workers, shows the campaign\'s progress from the manifest, replaces a worker that dies (its shard is ' +
+            'released at once), and prints the status table at the end. Ctrl-C stops the workers gracefully; a second Ctrl-C ' +
+            'stops them at once. Exits 1 if any shard failed (docs/exit-codes.md). See docs/worker.md.',
+        )
+        .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
+        .option('workers', { type: 'number', describe: `worker processes (default: the number of cores, ${defaultWorkerCount()} here)` })
+        .option('progress', { type: 'string', choices: PROGRESS_MODES, describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${EXECUTOR_DEFAULTS.progress})` })
+        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})` }),
+    ),
+  handler: async (argv: Record<string, unknown>) => {
+    const manifestPath = argv.manifest;
+    if (typeof manifestPath !== 'string') throw new UsageError('--manifest is required, once');
+    const workers = (argv.workers as number | undefined) ?? defaultWorkerCount();
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be an integer >= 1, got ${String(argv.workers)}`);
+    const interval = argv.progressInterval as number | undefined;
+    if (interval !== undefined && !(interval > 0)) throw new UsageError(`--progress-interval must be > 0 seconds, got ${interval}`);
+    openManifest(manifestPath, { readonly: true }).close(); // a missing or foreign manifest is a one-line error before anything starts
+    const result = await runLocalWorkers(
+      {
+        manifestPath,
+        workers,
+        cliPath: fileURLToPath(new URL('../../cli.js', import.meta.url)),
+        workerArgs: workerArgsFrom(argv),
+        progress: (argv.progress as ProgressMode | undefined) ?? EXECUTOR_DEFAULTS.progress,
+        progressIntervalMs: interval !== undefined ? interval * 1000 : EXECUTOR_DEFAULTS.progressIntervalMs,
+        restartsPerWorker: EXECUTOR_DEFAULTS.restartsPerWorker,
+      },
+      io,
+    );
+    const manifest = openManifest(manifestPath, { readonly: true });
+    try {
+      const nowMs = Date.now();
+      const settings = manifest.settings();
+      const report = buildStatusReport(
+        { manifestPath: manifest.path, settings, shards: manifest.shardRows(), slotCounts: [], recent: manifest.recentOutcomes(nowMs - 600_000), rateWindowMs: 600_000, nowMs },
+        'vehicle',
+      );
+      io.stdout.write(renderStatusText(report));
+      io.stdout.write(`clips are under ${settings.outDir}/<vehicle>/download<N>/\n`);
+    } finally {
+      manifest.close();
+    }
+    io.stderr.write(`fleetclip run: ${result.summary} (${result.started} worker(s) started, ${result.restarted} replacement(s))\n`);
+    io.exitCode = result.exitCode;
+  },
+});

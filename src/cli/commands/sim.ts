@@ -1,0 +1,162 @@
+import type { Argv } from 'yargs';
+import { UsageError } from '../../errors.js';
+import {
+  DOWNLOAD_SHAPES,
+  SIM_DEFAULTS,
+  VIDEO_SHAPES,
+  mintToken,
+  normalizeSimConfig,
+  startSimulator,
+  writeTokenFile,
+  type SimConfigInput,
+  type SimFaults,
+} from '../../sim/index.js';
+import type { CommandFactory } from '../main.js';
+
+const F = SIM_DEFAULTS.faults;
+const MINTED_TOKEN_LIFETIME_SEC = 24 * 3600;
+
+/** flag → the fault it sets, with its help text */
+const FAULT_FLAGS = {
+  'rate-429': ['rate429', `rate of 429 Too Many Requests (with Retry-After) on /v1/ (default ${F.rate429})`],
+  'retry-after': ['retryAfterSec', `Retry-After of those 429s, seconds, times --time-scale (default ${F.retryAfterSec})`],
+  'rate-5xx': ['rate5xx', `rate of 500/503 on /v1/video, /v1/download and /presigned (default ${F.rate5xx})`],
+  'slow-rate': ['slowRate', `rate of slow responses (default ${F.slowRate})`],
+  'slow-ms': ['slowMs', `delay of a slow response, ms, times --time-scale (default ${F.slowMs})`],
+  'drop-rate': ['dropRate', `rate of clip bodies whose connection is destroyed mid-body (default ${F.dropRate})`],
+  'short-body-rate': ['shortBodyRate', `rate of clip bodies shorter than their Content-Length (default ${F.shortBodyRate})`],
+  'tiny-rate': ['tinyRate', `rate of downloads handing out a tiny (< 1 MB) invalid file (default ${F.tinyRate})`],
+  'corrupt-rate': ['corruptRate', `rate of downloads handing out a full-size broken bag (default ${F.corruptRate})`],
+  'head-405-rate': ['headNotAllowedRate', `rate of 405 answers to HEAD /v1/download (default ${F.headNotAllowedRate})`],
+  'presign-expired-rate': ['presignExpiredRate', `rate of presigned URLs handed out already expired (default ${F.presignExpiredRate})`],
+} as const satisfies Record<string, readonly [keyof SimFaults, string]>;
+
+/** config key → flag, so a bad value is reported under the flag the user typed */
+const FLAG_OF: Record<string, string> = {
+  port: 'port',
+  seed: 'seed',
+  vehicles: 'vehicles',
+  cameras: 'cameras',
+  clipBytes: 'clip-bytes',
+  processingDelayMs: 'processing-delay',
+  'processingDelayMs.min': 'processing-delay',
+  'processingDelayMs.max': 'processing-delay',
+  latencyMs: 'latency',
+  timeScale: 'time-scale',
+  rateLimitPerSec: 'rate-limit',
+  presignTtlSec: 'presign-ttl',
+  videoShapes: 'video-shapes',
+  downloadShapes: 'download-shapes',
+  tokenFile: 'token-file',
+  ...Object.fromEntries(Object.entries(FAULT_FLAGS).map(([flag, [key]]) => [`faults.${key}`, flag])),
+};
+
+type Flags = Record<string, unknown>;
+
+function single(flag: string, value: unknown): unknown {
+  if (Array.isArray(value)) throw new UsageError(`--${flag} given more than once`);
+  return value;
+}
+
+function listOf(flag: string, value: unknown): string[] | undefined {
+  const text = single(flag, value) as string | undefined;
+  if (text === undefined) return undefined;
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`--${flag} must be a comma-separated list without empty items, got "${text}"`);
+  return items;
+}
+
+/** `MIN..MAX` or one number, in ms */
+function delayRange(value: unknown): { min: number; max: number } | undefined {
+  const text = single('processing-delay', value) as string | undefined;
+  if (text === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\.\.\s*(\d+(?:\.\d+)?)\s*)?$/.exec(text);
+  if (!m) throw new UsageError(`--processing-delay must be MIN..MAX or one number of ms, got "${text}"`);
+  const min = Number(m[1]);
+  return { min, max: m[2] === undefined ? min : Number(m[2]) };
+}
+
+/** Flags → the simulator's config input; the values are checked by normalizeSimConfig. */
+export function simConfigFromFlags(argv: Flags): SimConfigInput {
+  const num = (flag: string) => {
+    // yargs leaves a number flag given without its value as a present key holding undefined
+    if (flag in argv && argv[flag] === undefined) throw new UsageError(`--${flag} needs a value`);
+    return single(flag, argv[flag]) as number | undefined;
+  };
+  const faults: Partial<SimFaults> = {};
+  for (const [flag, [key]] of Object.entries(FAULT_FLAGS)) {
+    const v = num(flag);
+    if (v !== undefined) faults[key] = v;
+  }
+  return {
+    port: num('port'),
+    seed: num('seed'),
+    vehicles: listOf('vehicles', argv.vehicles),
+    cameras: listOf('cameras', argv.cameras),
+    clipBytes: num('clip-bytes'),
+    processingDelayMs: delayRange(argv['processing-delay']),
+    latencyMs: num('latency'),
+    timeScale: num('time-scale'),
+    rateLimitPerSec: num('rate-limit'),
+    presignTtlSec: num('presign-ttl'),
+    videoShapes: listOf('video-shapes', argv['video-shapes']) as SimConfigInput['videoShapes'],
+    downloadShapes: listOf('download-shapes', argv['download-shapes']) as SimConfigInput['downloadShapes'],
+    tokenFile: single('token-file', argv['token-file']) as string | undefined,
+    faults,
+  };
+}
+
+function waitForStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export const simCommand: CommandFactory = (io) => ({
+  command: 'sim',
+  describe: 'the Batch API simulator (a real HTTP server on loopback)',
+  builder: (y: Argv) => {
+    const D = SIM_DEFAULTS;
+    let b = y
+      .usage('$0 sim [options]\n\nServe a simulated Batch API on 127.0.0.1 until SIGINT/SIGTERM. The first stdout line is\n"fleetclip sim listening <base URL>". See docs/sim.md.')
+      .option('port', { type: 'number', describe: `TCP port on 127.0.0.1; 0 picks a free one (default ${D.port})` })
+      .option('seed', { type: 'number', describe: `seed of data availability, ids, shapes and faults (default ${D.seed})` })
+      .option('vehicles', { type: 'string', describe: `comma-separated vehicle names (default ${D.vehicles.join(',')})` })
+      .option('cameras', { type: 'string', describe: `comma-separated camera names (default ${D.cameras.join(',')})` })
+      .option('clip-bytes', { type: 'number', describe: `approximate size of a clip, bytes (default ${D.clipBytes})` })
+      .option('processing-delay', {
+        type: 'string',
+        describe: `MIN..MAX ms from /v1/video until a clip is ready, times --time-scale (default ${D.processingDelayMs.min}..${D.processingDelayMs.max})`,
+      })
+      .option('latency', { type: 'number', describe: `ms added to every response, times --time-scale (default ${D.latencyMs})` })
+      .option('time-scale', { type: 'number', describe: `multiplies every simulated delay; 0.1 = 10x faster (default ${D.timeScale})` })
+      .option('rate-limit', { type: 'number', describe: `global requests/s on /v1/, 429 beyond it; 0 = off (default ${D.rateLimitPerSec})` })
+      .option('presign-ttl', { type: 'number', describe: `lifetime of a presigned URL, seconds (default ${D.presignTtlSec})` })
+      .option('video-shapes', { type: 'string', describe: `shapes /v1/video may answer in (default ${VIDEO_SHAPES.join(',')})` })
+      .option('download-shapes', { type: 'string', describe: `shapes a ready /v1/download may answer in (default ${DOWNLOAD_SHAPES.join(',')})` })
+      .option('token-file', { type: 'string', describe: 'file of valid bearer tokens, one a line, re-read on change; a JWT exp is honoured' })
+      .option('mint-token', { type: 'boolean', describe: 'write a fresh token valid 24 h into --token-file (mode 0600) before serving; never printed' });
+    for (const [flag, [, describe]] of Object.entries(FAULT_FLAGS)) b = b.option(flag, { type: 'number', describe, group: 'Faults (rates are 0..1):' });
+    return b;
+  },
+  handler: async (argv: Flags) => {
+    const config = normalizeSimConfig(simConfigFromFlags(argv), (key) => `--${FLAG_OF[key] ?? key}`);
+    if (single('mint-token', argv['mint-token']) === true) {
+      if (!config.tokenFile) throw new UsageError('--mint-token needs --token-file');
+      writeTokenFile(config.tokenFile, mintToken({ expiresAtSec: Date.now() / 1000 + MINTED_TOKEN_LIFETIME_SEC }));
+      io.stderr.write(`fleetclip sim: wrote a new token valid 24 h to ${config.tokenFile}\n`);
+    }
+    const sim = await startSimulator(config);
+    io.stdout.write(`fleetclip sim listening ${sim.baseUrl}\n`);
+    if (!config.tokenFile) io.stderr.write('fleetclip sim: no --token-file, so every /v1/ request is answered 401\n');
+    const signal = await waitForStopSignal();
+    await sim.close();
+    io.stderr.write(`fleetclip sim: ${signal}, stopped\n`);
+  },
+});

@@ -1,0 +1,83 @@
+import type { Argv } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { API_DEFAULTS, type ApiLimits } from '../../api/index.js';
+import { LOG_LEVELS, PROGRESS_MODES, WORKER_DEFAULTS, runWorker, type WorkerRunInput } from '../../worker/index.js';
+import type { CommandFactory } from '../main.js';
+
+const D = WORKER_DEFAULTS;
+
+function single<T>(flag: string, value: T | T[]): T {
+  if (Array.isArray(value)) throw new UsageError(`--${flag} given more than once`);
+  return value;
+}
+
+/** seconds on the command line, ms inside */
+const msOf = (flag: string, v: unknown): number | undefined => {
+  const s = single(flag, v as number | undefined);
+  return s === undefined ? undefined : s * 1000;
+};
+
+export function workInputFromFlags(a: Record<string, unknown>): WorkerRunInput {
+  const apiLimits: Partial<ApiLimits> = {};
+  const minClip = single('min-clip-bytes', a.minClipBytes as number | undefined);
+  if (minClip !== undefined) apiLimits.minClipBytes = minClip;
+  const authGrace = msOf('auth-grace', a.authGrace);
+  if (authGrace !== undefined) apiLimits.authGraceMs = authGrace;
+  return {
+    manifestPath: single('manifest', a.manifest as string),
+    workerId: single('worker-id', a.workerId as string | undefined),
+    deadline: single('deadline', a.deadline as string | undefined),
+    onMiss: single('on-miss', a.onMiss as string | undefined),
+    maxConcurrent: single('max-concurrent', a.maxConcurrent as number | undefined),
+    minTimeMs: single('min-time-ms', a.minTimeMs as number | undefined),
+    leaseMs: msOf('lease', a.lease),
+    heartbeatMs: msOf('heartbeat', a.heartbeat),
+    graceMs: msOf('grace', a.grace),
+    progressIntervalMs: msOf('progress-interval', a.progressInterval),
+    progress: single('progress', a.progress as WorkerRunInput['progress']),
+    logLevel: single('log-level', a.logLevel as WorkerRunInput['logLevel']),
+    apiLimits,
+  };
+}
+
+/** Shared by `work` and `run` (which passes them on to its workers). */
+export function workerFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('on-miss', { type: 'string', describe: 'override the campaign\'s missing-data strategy: probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS]' })
+    .option('max-concurrent', { type: 'number', describe: 'override the campaign\'s clips in flight per worker' })
+    .option('min-time-ms', { type: 'number', describe: 'override the campaign\'s minimum gap between two API requests of a worker, ms' })
+    .option('lease', { type: 'number', describe: `shard lease, seconds (default ${D.leaseMs / 1000})` })
+    .option('heartbeat', { type: 'number', describe: `lease renewal interval, seconds; at most half the lease (default ${D.heartbeatMs / 1000})` })
+    .option('grace', { type: 'number', describe: `after a stop signal, seconds in-flight downloads may take before they are abandoned (default ${D.graceMs / 1000})` })
+    .option('min-clip-bytes', { type: 'number', describe: `a clip smaller than this is invalid (default ${API_DEFAULTS.minClipBytes})` })
+    .option('auth-grace', { type: 'number', describe: `seconds to wait for a renewed token file after the token expired (default ${API_DEFAULTS.authGraceMs / 1000})` })
+    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: `level of <run>/logs/<worker-id>.log; debug logs one line per clip (default ${D.logLevel})` });
+}
+
+export const workCommand: CommandFactory = (io) => ({
+  command: 'work',
+  describe: 'Claim shards from a manifest and download their clips until no work is left',
+  builder: (y: Argv) =>
+    workerFlags(
+      y
+        .usage(
+          '$0 work --manifest PATH [options]\n\n' +
+            'Claims a shard, downloads every clip of it (concurrently), records outcomes in the manifest, claims the next; ' +
+            'exits 0 when no work is left. SIGTERM, SIGINT or SIGUSR1 stop it gracefully (release the shard, exit 10); ' +
+            'a second signal stops at once. Logs: <run>/logs/<worker-id>.log. See docs/worker.md.',
+        )
+        .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
+        .option('worker-id', { type: 'string', describe: 'worker name in the manifest and log (default: <job>_<task> under Slurm, else local-<host>-<pid>)' })
+        .option('deadline', {
+          type: 'string',
+          describe: 'do not claim a shard that cannot finish before this time: ISO time or +DURATION (+90m); default: the Slurm end time (squeue %e), else none',
+        })
+        .option('progress', { type: 'string', choices: PROGRESS_MODES, describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${D.progress})` })
+        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${D.progressIntervalMs / 1000})` }),
+    ),
+  handler: async (argv: Record<string, unknown>) => {
+    const result = await runWorker(workInputFromFlags(argv), io);
+    io.stderr.write(`fleetclip work: ${result.summary}\n`);
+    io.exitCode = result.exitCode;
+  },
+});

@@ -1,0 +1,13 @@
+export { openManifest, MANIFEST_DEFAULTS } from './manifest.js';
+export { openReceiptJournal, readReceipts } from './receipts.js';
+export type { Receipt, ReceiptEvent, ReceiptJournal, ReceiptReading } from './receipts.js';
+export { readCampaignFile, CAMPAIGN_FILE } from './campaign-file.js';
+export { verifyManifest, rebuildManifest } from './recovery.js';
+export type { VerifyOptions, VerifyReport, RebuildOptions, RebuildReport } from './recovery.js';
+export { inspectFilesystem, assertSafeForManyNodes, lockSelfTest } from './doctor.js';
+export type { FilesystemReport } from './doctor.js';
+export { parseProcMounts, assessLocation } from './filesystem.js';
+export type { LocationVerdict, LockTestResult, MountEntry, FilesystemKind, LustreLocking } from './filesystem.js';
+export { SCHEMA_VERSION } from './schema.js';
+export { REQUEST_BUDGET } from './budget.js';
+export type * from './types.js';

@@ -1,0 +1,181 @@
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { daysOfWindow, parseDay } from './days.js';
+import { type Forecast, forecastCampaign } from './forecast.js';
+import { parseNameList } from './names.js';
+import { planShards, windowEndOf } from './shards.js';
+import { parseByteSize } from './sizes.js';
+import { type CampaignSettings, SHARD_SECONDS, SLOT_SECONDS, type ShardSpec } from './types.js';
+import { parseHourRange, validateTimeZone } from './window.js';
+
+/**
+ * Every default of `fleetclip plan`, keyed like its flags (camelCase). Help texts quote this object.
+ * Pacing: the notebook this tool replaces slept 0.2 s between requests of one stream → `minTimeMs` 200.
+ */
+export const CAMPAIGN_DEFAULTS = {
+  tz: 'UTC',
+  tokenFile: '~/.config/fleetclip/token', // the API client's default too (src/api/token.ts)
+  onMiss: 'probe-all',
+  apiRate: 20,
+  maxConcurrent: 4,
+  minTimeMs: 200,
+  bucketCap: '10GiB',
+  workspaceCap: '20GiB',
+  clipSize: '2MB',
+  journal: 'delete',
+  throughput: 1,
+  suRate: 2.67,
+} as const;
+
+type Scalar = string | number;
+/** What `plan` was given, as the CLI parsed it (camelCase flag names); anything unset is undefined. */
+export interface CampaignInput {
+  apiBase?: string;
+  tokenFile?: string;
+  out?: string;
+  day?: string;
+  days?: Scalar;
+  to?: string;
+  hours?: string;
+  vehicles?: string | readonly string[];
+  cameras?: string | readonly string[];
+  tz?: string;
+  onMiss?: string;
+  apiRate?: Scalar;
+  maxConcurrent?: Scalar;
+  minTimeMs?: Scalar;
+  bucketCap?: Scalar;
+  workspaceCap?: Scalar;
+  clipSize?: Scalar;
+  journal?: string;
+  throughput?: Scalar;
+  suRate?: Scalar;
+}
+
+/** The world a plan is made in: passed in so that planning stays pure and testable. */
+export interface PlanContext {
+  nowMs: number;
+  /** relative `--out` and `--token-file` are resolved against it */
+  cwd: string;
+  /** `~` in `--out` and `--token-file` */
+  homeDir: string;
+}
+
+export interface PlannedCampaign {
+  settings: CampaignSettings;
+  shards: ShardSpec[];
+  forecast: Forecast;
+}
+
+const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Validates every input, fills defaults, and computes the shards and the forecast. Throws UsageError naming the flag. */
+export function planCampaign(input: CampaignInput, context: PlanContext): PlannedCampaign {
+  const value = <K extends keyof CampaignInput>(key: K): CampaignInput[K] => {
+    const v = input[key];
+    if (Array.isArray(v) && key !== 'vehicles' && key !== 'cameras')
+      throw new UsageError(`--${flagOf(key)} was given more than once`);
+    return v;
+  };
+  const required = (key: 'apiBase' | 'out' | 'day'): string => {
+    const v = value(key);
+    if (v === undefined || v === '') throw new UsageError(`--${flagOf(key)} is required`);
+    return v;
+  };
+  const withDefault = <K extends keyof typeof CAMPAIGN_DEFAULTS>(key: K): NonNullable<CampaignInput[K]> | (typeof CAMPAIGN_DEFAULTS)[K] =>
+    value(key) ?? CAMPAIGN_DEFAULTS[key];
+  const number = (key: keyof typeof CAMPAIGN_DEFAULTS, check: 'positive' | 'non-negative' | 'positive integer'): number => {
+    const raw = withDefault(key);
+    const n = typeof raw === 'number' ? raw : String(raw).trim() === '' ? NaN : Number(raw);
+    const ok = Number.isFinite(n) && (check === 'non-negative' ? n >= 0 : n > 0) && (check !== 'positive integer' || Number.isInteger(n));
+    if (!ok) throw new UsageError(`--${flagOf(key)} must be a ${check} number, got '${raw}'`);
+    return n;
+  };
+  const absolutePath = (raw: string): string =>
+    path.resolve(context.cwd, raw === '~' ? context.homeDir : raw.startsWith('~/') ? path.join(context.homeDir, raw.slice(2)) : raw);
+
+  const vehicles = parseNameList('vehicles', input.vehicles);
+  const cameras = parseNameList('cameras', input.cameras);
+  const timeZone = validateTimeZone(String(withDefault('tz')));
+  const firstDay = parseDay('day', required('day'));
+  const to = value('to');
+  const daysRaw = value('days');
+  const dayCount = daysRaw === undefined ? undefined : Number(daysRaw);
+  if (dayCount !== undefined && !(Number.isInteger(dayCount) && dayCount > 0))
+    throw new UsageError(`--days must be a positive integer, got '${daysRaw}'`);
+  const days = daysOfWindow({ day: firstDay, days: dayCount, to: to === undefined ? undefined : parseDay('to', to) });
+  const hoursRaw = value('hours');
+  const hours = hoursRaw === undefined ? undefined : parseHourRange(hoursRaw);
+
+  const bucketCapBytes = parseByteSize('bucket-cap', withDefault('bucketCap'));
+  const workspaceCapBytes = parseByteSize('workspace-cap', withDefault('workspaceCap'));
+  const clipBytesEstimate = parseByteSize('clip-size', withDefault('clipSize'));
+  if (bucketCapBytes > workspaceCapBytes)
+    throw new UsageError(`--bucket-cap (${bucketCapBytes} bytes) must not exceed --workspace-cap (${workspaceCapBytes} bytes)`);
+  if (clipBytesEstimate > bucketCapBytes)
+    throw new UsageError(`--clip-size (${clipBytesEstimate} bytes) must not exceed --bucket-cap (${bucketCapBytes} bytes)`);
+
+  const settings: CampaignSettings = {
+    apiBase: parseApiBase(required('apiBase')),
+    tokenFile: absolutePath(String(withDefault('tokenFile'))),
+    outDir: absolutePath(required('out')),
+    vehicles,
+    cameras,
+    days,
+    ...(hours && { hours }),
+    timeZone,
+    onMiss: parseOnMiss(String(withDefault('onMiss'))),
+    apiRatePerSec: number('apiRate', 'positive'),
+    maxConcurrent: number('maxConcurrent', 'positive integer'),
+    minTimeMs: number('minTimeMs', 'non-negative'),
+    bucketCapBytes,
+    workspaceCapBytes,
+    clipBytesEstimate,
+    journal: parseJournal(String(withDefault('journal'))),
+  };
+  const shards = planShards(settings);
+  refuseUnservedWindow(windowEndOf(shards), context.nowMs);
+  const forecast = forecastCampaign(shards, {
+    clipBytes: clipBytesEstimate,
+    apiRatePerSec: settings.apiRatePerSec,
+    throughputClipsPerSec: number('throughput', 'positive'),
+    suPerCoreHour: number('suRate', 'non-negative'),
+  });
+  return { settings, shards, forecast };
+}
+
+/** The Batch API serves only past UTC days: the window must end by the start of today, UTC. */
+function refuseUnservedWindow(windowEndSeconds: number, nowMs: number): void {
+  const todayStartMs = nowMs - (nowMs % 86_400_000);
+  if (windowEndSeconds * 1000 > todayStartMs)
+    throw new UsageError(
+      `the window ends ${new Date(windowEndSeconds * 1000).toISOString()}, after the start of today (${new Date(todayStartMs).toISOString()}): the Batch API serves only past UTC days`,
+    );
+}
+
+/** An http(s) URL without credentials, query or fragment (it is stored in the manifest and shown in logs). */
+function parseApiBase(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** `probe-all`, `gallop`, or `skip:SECS` with SECS a multiple of 30 up to an hour. */
+function parseOnMiss(raw: string): string {
+  if (raw === 'probe-all' || raw === 'gallop') return raw;
+  const secs = /^skip:(\d+)$/.exec(raw)?.[1];
+  const n = Number(secs);
+  if (secs !== undefined && n > 0 && n % SLOT_SECONDS === 0 && n <= SHARD_SECONDS) return `skip:${n}`;
+  throw new UsageError(`--on-miss must be probe-all, gallop or skip:SECS (SECS a multiple of ${SLOT_SECONDS} up to ${SHARD_SECONDS}), got '${raw}'`);
+}
+
+function parseJournal(raw: string): 'delete' | 'wal' {
+  if (raw === 'delete' || raw === 'wal') return raw;
+  throw new UsageError(`--journal must be delete or wal, got '${raw}'`);
+}

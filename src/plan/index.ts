@@ -1,0 +1,12 @@
+export { CAMPAIGN_DEFAULTS, planCampaign } from './campaign.js';
+export type { CampaignInput, PlanContext, PlannedCampaign } from './campaign.js';
+export { MAX_DAYS, addDays, daysOfWindow, parseDay } from './days.js';
+export { extendCampaignSettings } from './extend.js';
+export { REQUESTS_PER_CLIP, forecastCampaign } from './forecast.js';
+export type { Forecast, ForecastAssumptions } from './forecast.js';
+export { NAME_PATTERN, parseNameList } from './names.js';
+export { SLOTS_PER_CAMERA_HOUR, planShards, windowEndOf } from './shards.js';
+export { parseByteSize } from './sizes.js';
+export { SHARD_SECONDS, SLOT_SECONDS } from './types.js';
+export type { CampaignSettings, HourRange, OnMiss, ShardSpec } from './types.js';
+export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';

@@ -1,0 +1,21 @@
+export { MIN_WATCH_SECONDS, STATUS_DEFAULTS, normalizeStatusOptions } from './options.js';
+export type { StatusOptions, StatusOptionsInput } from './options.js';
+export { buildPlanPreview, renderForecast, renderPlanOutcome, renderPlanPreview } from './plan-text.js';
+export type { PlanPreview } from './plan-text.js';
+export { STATUS_CUTS, STATUS_SCHEMA_VERSION, buildStatusReport } from './status.js';
+export type {
+  CameraRow,
+  ClipCounts,
+  FailedShard,
+  HourRow,
+  ReleaseNotice,
+  ShardCounts,
+  ShardRow,
+  StatusCut,
+  StatusInput,
+  StatusReport,
+  VehicleRow,
+} from './status.js';
+export { renderFailedShards, renderStatusText } from './status-text.js';
+export { renderTable } from './table.js';
+export type { Column } from './table.js';

@@ -1,0 +1,64 @@
+import { formatInTimeZone } from 'date-fns-tz';
+import type { PlanOutcome } from '../manifest/types.js';
+import type { CampaignSettings, Forecast, ShardSpec } from '../plan/index.js';
+import { formatCount, formatDays, formatGb, plural } from './format.js';
+import { renderTable } from './table.js';
+
+/** The document `plan --dry-run --json` prints (docs/campaign.md describes it). */
+export interface PlanPreview {
+  settings: CampaignSettings;
+  forecast: Forecast;
+  shards: (ShardSpec & { hourStartIso: string; localTime: string })[];
+}
+
+export function buildPlanPreview(planned: { settings: CampaignSettings; shards: readonly ShardSpec[]; forecast: Forecast }): PlanPreview {
+  const { settings, forecast } = planned;
+  return {
+    settings,
+    forecast,
+    shards: planned.shards.map((s) => ({
+      ...s,
+      hourStartIso: new Date(s.hourStart * 1000).toISOString(),
+      localTime: formatInTimeZone(s.hourStart * 1000, settings.timeZone, 'yyyy-MM-dd HH:mmXXX'),
+    })),
+  };
+}
+
+function campaignLine(s: CampaignSettings): string {
+  const hours = s.hours ? `, local hours ${s.hours.from}-${s.hours.to}` : '';
+  return `campaign: ${formatDays(s.days)} in ${s.timeZone}${hours}; vehicles ${s.vehicles.join(',')}; cameras ${s.cameras.join(',')}\n`;
+}
+
+const trim = (n: number, digits = 2): string => n.toFixed(digits);
+
+/** The forecast as a few aligned lines; every figure says what it assumed. */
+export function renderForecast(f: Forecast): string {
+  const a = f.assumptions;
+  const rows = [
+    ['slots', `${formatCount(f.slots)} clips of 30 s in ${plural(f.shards, 'shard')}`],
+    ['API requests', `at most ${formatCount(f.apiRequestsMax)} (${a.requestsPerClip} per clip, no retries); at ${a.apiRatePerSec} requests/s that takes at most ${trim(f.apiLimitedHours)} h`],
+    ['bytes', `${formatGb(f.bytesExpected)} GB if every slot has a clip of ${formatCount(a.clipBytes)} bytes`],
+    ['worker time', `${trim(f.coreHours)} core-hours at ${a.throughputClipsPerSec} clips/s per worker = ${trim(f.serviceUnits)} SU at ${a.suPerCoreHour} SU per core-hour`],
+  ];
+  const width = Math.max(...rows.map(([k]) => (k ?? '').length));
+  return `forecast:\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(width)}  ${v}\n`).join('')}`;
+}
+
+/** What `plan --dry-run` prints: the campaign, one line per shard, the forecast. */
+export function renderPlanPreview(preview: PlanPreview): string {
+  const table = renderTable(
+    [{ header: 'vehicle' }, { header: 'hour (UTC)' }, { header: `hour (${preview.settings.timeZone})` }, { header: 'cameras' }],
+    preview.shards.map((s) => [s.vehicle, s.hourStartIso.replace('.000Z', 'Z'), s.localTime, s.cameras.join(',')]),
+  );
+  return `${campaignLine(preview.settings)}${table}${renderForecast(preview.forecast)}`;
+}
+
+/** What `plan` prints after writing the manifest. */
+export function renderPlanOutcome(manifestPath: string, outcome: PlanOutcome, forecast: Forecast): string {
+  const line = outcome.created
+    ? `planned ${plural(outcome.shardsTotal, 'shard')} in ${manifestPath}`
+    : outcome.shardsAdded > 0
+      ? `added ${plural(outcome.shardsAdded, 'shard')} to ${manifestPath} (${formatCount(outcome.shardsTotal)} in all)`
+      : `${manifestPath} already holds this plan (${plural(outcome.shardsTotal, 'shard')}): nothing to do`;
+  return `${line}\n${renderForecast(forecast)}`;
+}

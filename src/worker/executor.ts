@@ -1,0 +1,189 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { EXIT, LeaseLostError } from '../errors.js';
+import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
+import type { ProgressMode } from './options.js';
+import { ProgressReporter, RateMeter } from './progress.js';
+import { STOP_SIGNALS } from './signals.js';
+import type { WorkerMessage } from './worker.js';
+
+export const EXECUTOR_DEFAULTS = Object.freeze({
+  /** replacement workers started for ones that died, at most this many times the worker count */
+  restartsPerWorker: 3,
+  progressIntervalMs: 30_000,
+  progress: 'auto' as ProgressMode,
+  /** the last stderr lines of a worker, printed when it dies */
+  tailLines: 20,
+});
+
+/** Exit codes after which a replacement would only meet the same wall: the whole run stops claiming. */
+const TERMINAL_CODES: readonly number[] = [EXIT.authExpired, EXIT.storage, EXIT.manifest, EXIT.usage];
+
+export interface ExecutorOptions {
+  manifestPath: string;
+  workers: number;
+  /** how to start one worker: `node <cliPath> work --manifest … <workerArgs>` */
+  cliPath: string;
+  workerArgs: readonly string[];
+  progress: ProgressMode;
+  progressIntervalMs: number;
+  restartsPerWorker: number;
+}
+
+export interface ExecutorResult {
+  exitCode: number;
+  summary: string;
+  started: number;
+  restarted: number;
+  /** the interrupting signal, if any */
+  signal?: string;
+}
+
+/** What a dead worker's exit says about the run: whether to replace it, and the run's exit code from it. */
+export function judgeWorkerExit(code: number | null, signal: NodeJS.Signals | null): { replace: boolean; runCode?: number } {
+  if (signal !== null || code === null) return { replace: true };
+  if (code === EXIT.ok) return { replace: false };
+  if (code === EXIT.someFailed) return { replace: false, runCode: EXIT.someFailed };
+  if (code === EXIT.interrupted) return { replace: false, runCode: EXIT.interrupted };
+  if (TERMINAL_CODES.includes(code)) return { replace: false, runCode: code };
+  return { replace: true }; // a crash (70), out of memory (134), killed (137)
+}
+
+interface Worker {
+  child: ChildProcess;
+  name: string;
+  claim?: Claim;
+  tail: string[];
+}
+
+function hasWorkLeft(manifest: Manifest): boolean {
+  const now = Date.now();
+  return manifest.shardRows().some((r) => r.state === 'pending' || r.state === 'released' || (r.state === 'running' && (r.leaseUntilMs ?? 0) < now));
+}
+
+/**
+ * `fleetclip run`: N `fleetclip work` children on this machine, supervised. A worker that dies has its shard released
+ * at once (its claim came over IPC, so no lease has to expire) and a replacement is started while work is left. The
+ * first SIGINT/SIGTERM is forwarded once to every worker (graceful), a second one again (workers then stop at once).
+ */
+export async function runLocalWorkers(
+  opts: ExecutorOptions,
+  io: { stderr: { write(text: string): unknown; isTTY?: boolean } },
+): Promise<ExecutorResult> {
+  const manifest = openManifest(opts.manifestPath);
+  const workers = new Set<Worker>();
+  const maxRestarts = opts.workers * opts.restartsPerWorker;
+  let started = 0;
+  let restarted = 0;
+  let serial = 0;
+  let stopSignal: string | undefined;
+  let terminal: number | undefined;
+  const codes: number[] = [];
+  const meter = new RateMeter();
+  const startedMs = Date.now();
+  let lastDone: number | undefined;
+  const reporter = new ProgressReporter(io.stderr, opts.progress, opts.progressIntervalMs, () => {
+    const rows = manifest.shardRows();
+    const done = rows.reduce((n, r) => n + r.ok + r.missing + r.invalid + r.failed, 0);
+    meter.add(done - (lastDone ?? done), Date.now());
+    lastDone = done;
+    return {
+      done,
+      total: rows.reduce((n, r) => n + r.slotsTotal, 0),
+      ok: rows.reduce((n, r) => n + r.ok, 0),
+      rate: meter.perSecond(Date.now(), startedMs),
+      note: `${workers.size} worker(s)`,
+    };
+  });
+  const say = (line: string): void => {
+    reporter.clear();
+    io.stderr.write(`${line}\n`);
+  };
+
+  let allDone: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (allDone = resolve));
+
+  const startWorker = (): void => {
+    serial++;
+    const child = spawn(process.execPath, [opts.cliPath, 'work', '--manifest', opts.manifestPath, '--progress', 'off', ...opts.workerArgs], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      detached: true, // its own process group: a terminal's Ctrl-C reaches the workers once, through us
+    });
+    const w: Worker = { child, name: `w${serial}/${child.pid}`, tail: [] };
+    workers.add(w);
+    started++;
+    let partial = '';
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        w.tail.push(line);
+        if (w.tail.length > EXECUTOR_DEFAULTS.tailLines) w.tail.shift();
+        if (/^\S* ?(warn|error) /.test(line)) say(`[${w.name}] ${line}`);
+      }
+    });
+    child.on('message', (m: WorkerMessage) => {
+      if (m.type === 'claim') w.claim = m.claim;
+      else if (m.type === 'end' && w.claim?.shardId === m.shardId) delete w.claim;
+    });
+    child.on('exit', (code, signal) => {
+      workers.delete(w);
+      if (code !== null) codes.push(code);
+      const verdict = judgeWorkerExit(code, signal);
+      if (w.claim) {
+        try {
+          manifest.releaseShard(w.claim, `worker ${w.name} died (${signal ?? `exit ${code}`})`);
+          say(`worker ${w.name} died (${signal ?? `exit ${code}`}); shard ${w.claim.shardId} released`);
+        } catch (err) {
+          if (!(err instanceof LeaseLostError)) throw err;
+        }
+      }
+      if (verdict.replace) {
+        say(`worker ${w.name} ended abnormally (${signal ?? `exit ${code}`}); last lines:\n  ${w.tail.join('\n  ')}`);
+      }
+      if (verdict.runCode !== undefined && TERMINAL_CODES.includes(verdict.runCode)) terminal ??= verdict.runCode;
+      if (verdict.replace && stopSignal === undefined && terminal === undefined && restarted < maxRestarts && hasWorkLeft(manifest)) {
+        restarted++;
+        startWorker();
+      }
+      if (workers.size === 0) allDone();
+    });
+  };
+
+  const forward = (signal: NodeJS.Signals): void => {
+    stopSignal ??= signal;
+    say(`${signal}: asking ${workers.size} worker(s) to stop (again to stop at once)`);
+    for (const w of workers) w.child.kill('SIGTERM');
+  };
+  for (const s of STOP_SIGNALS) process.on(s, forward);
+  try {
+    for (let i = 0; i < opts.workers; i++) startWorker();
+    reporter.start();
+    await finished;
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, forward);
+    reporter.stop();
+  }
+
+  const failedShards = manifest.shardRows().filter((r) => r.state === 'failed').length;
+  const left = hasWorkLeft(manifest);
+  manifest.close();
+  const exitCode =
+    terminal ??
+    (stopSignal !== undefined ? EXIT.interrupted : failedShards > 0 || codes.includes(EXIT.someFailed) || left ? EXIT.someFailed : EXIT.ok);
+  const summary =
+    stopSignal !== undefined
+      ? `stopped by ${stopSignal}; shards in progress were released`
+      : terminal !== undefined
+        ? `workers stopped with exit ${terminal} (see docs/exit-codes.md and their logs)`
+        : left
+          ? `work left but workers kept dying (${restarted} replacements); see <run>/logs/`
+          : failedShards > 0
+            ? `${failedShards} shard(s) failed; \`fleetclip status --failed\` lists them`
+            : 'every shard done';
+  return { exitCode, summary, started, restarted, ...(stopSignal ? { signal: stopSignal } : {}) };
+}
+
+export function defaultWorkerCount(): number {
+  return os.availableParallelism();
+}

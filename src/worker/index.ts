@@ -1,0 +1,14 @@
+export { runWorker } from './worker.js';
+export type { WorkerMessage, WorkerRunInput, WorkerRunResult } from './worker.js';
+export { WORKER_DEFAULTS, PROGRESS_MODES, LOG_LEVELS, normalizeWorkerOptions, parseDeadline, workerIdFrom } from './options.js';
+export type { WorkerOptions, WorkerOptionsInput, ProgressMode, LogLevel } from './options.js';
+export { GALLOP_DEFAULT_MAX_STRIDE_SECONDS, SlotPlanner, formatOnMiss, parseOnMiss } from './on-miss.js';
+export type { MissStrategy, ProbeResult } from './on-miss.js';
+export type { ShardReport } from './shard.js';
+export { StopController, STOP_SIGNALS } from './signals.js';
+export { formatDuration, formatProgressLine, ProgressReporter, RateMeter } from './progress.js';
+export type { ProgressSnapshot } from './progress.js';
+export { parseSqueueEndTime, typicalShardMs, hasTimeForShard } from './deadline.js';
+export { workspaceBytes } from './storage-guard.js';
+export { EXECUTOR_DEFAULTS, defaultWorkerCount, judgeWorkerExit, runLocalWorkers } from './executor.js';
+export type { ExecutorOptions, ExecutorResult } from './executor.js';

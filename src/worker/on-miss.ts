@@ -1,0 +1,196 @@
+import { UsageError } from '../errors.js';
+import { SLOT_SECONDS } from '../plan/types.js';
+
+/**
+ * What a worker does after the API says a slot has no video (404).
+ * - `probe-all`: ask for every slot; nothing is lost, every gap slot costs a request.
+ * - `skip`: the notebook's rule: after a 404 at t, the next request is for t + skipSeconds.
+ * - `gallop`: after a 404 probe ahead in strides 1, 2, 4, … (capped); once data is found again, bisect back into the
+ *   skipped range for the first clip after the gap, then fetch every slot from there on.
+ */
+export type MissStrategy =
+  | { kind: 'probe-all' }
+  | { kind: 'skip'; skipSeconds: number }
+  | { kind: 'gallop'; maxStrideSeconds: number };
+
+/** `gallop` without a number: strides grow up to 8 slots (4 minutes). */
+export const GALLOP_DEFAULT_MAX_STRIDE_SECONDS = 8 * SLOT_SECONDS;
+
+const ON_MISS_FORMS = '`probe-all`, `skip:SECS` or `gallop[:MAXSTRIDE_SECS]`';
+
+/** Parses `--on-miss`; seconds must be whole multiples of the 30 s slot. */
+export function parseOnMiss(text: string): MissStrategy {
+  const [name, arg, extra] = text.trim().split(':');
+  const seconds = (what: string): number => {
+    const n = Number(arg);
+    if (arg === undefined || !/^\d+$/.test(arg) || n < SLOT_SECONDS || n % SLOT_SECONDS !== 0)
+      throw new UsageError(`--on-miss ${text}: ${what} must be a whole number of seconds, a multiple of ${SLOT_SECONDS}`);
+    return n;
+  };
+  if (extra === undefined) {
+    if (name === 'probe-all' && arg === undefined) return { kind: 'probe-all' };
+    if (name === 'skip') return { kind: 'skip', skipSeconds: seconds('SECS') };
+    if (name === 'gallop')
+      return { kind: 'gallop', maxStrideSeconds: arg === undefined ? GALLOP_DEFAULT_MAX_STRIDE_SECONDS : seconds('MAXSTRIDE_SECS') };
+  }
+  throw new UsageError(`--on-miss ${text}: expected ${ON_MISS_FORMS}`);
+}
+
+export function formatOnMiss(s: MissStrategy): string {
+  if (s.kind === 'skip') return `skip:${s.skipSeconds}`;
+  if (s.kind === 'gallop') return `gallop:${s.maxStrideSeconds}`;
+  return 'probe-all';
+}
+
+/**
+ * `gallop` re-examines this many skipped slots before a miss that turns out to precede data: a camera's own dropouts
+ * (a few slots inside a drive) can make a stride probe land in a hole just after the drive resumed.
+ */
+export const GALLOP_RECHECK_SLOTS = 6;
+
+type SlotState = 'unknown' | 'inflight' | 'data' | 'missing' | 'skipped' | 'recheck';
+export type ProbeResult = 'data' | 'missing';
+
+export interface SlotPlannerOptions {
+  /** at most this many probes of this stream in flight at once */
+  maxInflight: number;
+  /** results already known (a resumed shard): index → outcome */
+  known?: ReadonlyMap<number, ProbeResult>;
+}
+
+/**
+ * Decides, for one stream of consecutive slots, which slot to ask for next. The worker runs one planner per shard
+ * (vehicle-hour): a slot is probed for every camera at once and counts as data when any camera has it, so one
+ * camera's short dropout never looks like the vehicle being parked. Pure: the caller
+ * probes and reports back. Several probes may be in flight; a strategy that must see a result first returns undefined.
+ *
+ * Each maximal run of unknown slots is judged by its resolved neighbours L (left) and R (right):
+ * L is data or the start → scan (probe the run's first slot, speculatively while L is still in flight).
+ * L is a miss: `skip` marks the next slots skipped; `gallop` bisects when R is data, skips the run when R is a miss
+ * (both ends missing means the whole gap is), else probes a stride ahead (never past the end, so the last slot is seen).
+ */
+export class SlotPlanner {
+  private readonly state: SlotState[];
+  private inflight = 0;
+  /** probes handed out */
+  probes = 0;
+
+  constructor(
+    readonly strategy: MissStrategy,
+    count: number,
+    private readonly opts: SlotPlannerOptions,
+  ) {
+    this.state = Array.from({ length: count }, (_, i) => opts.known?.get(i) ?? 'unknown');
+  }
+
+  get done(): boolean {
+    return this.inflight === 0 && !this.state.some((s) => s === 'unknown' || s === 'recheck');
+  }
+
+  /** indices that were settled without a request */
+  skipped(): number[] {
+    return this.state.flatMap((s, i) => (s === 'skipped' ? [i] : []));
+  }
+
+  report(index: number, result: ProbeResult): void {
+    if (this.state[index] !== 'inflight') throw new Error(`slot ${index} was not in flight`);
+    this.state[index] = result;
+    this.inflight--;
+    if (result === 'data' && this.strategy.kind === 'gallop') this.reopenBefore(index);
+  }
+
+  /** data at `index` after a miss L that has skipped slots before it: those next to L may hide the drive's start */
+  private reopenBefore(index: number): void {
+    let L = index - 1;
+    while (L >= 0 && this.state[L] === 'unknown') L--;
+    if (this.state[L] !== 'missing') return;
+    for (let i = L - 1; i >= Math.max(0, L - GALLOP_RECHECK_SLOTS) && this.state[i] === 'skipped'; i--) this.state[i] = 'recheck';
+  }
+
+  /** The next slot to probe now, or undefined when nothing can be decided until a result arrives (or all is done). */
+  next(): number | undefined {
+    if (this.inflight >= this.opts.maxInflight) return undefined;
+    for (let u = 0; u < this.state.length; u++) {
+      const kind = this.state[u];
+      if (kind !== 'unknown' && kind !== 'recheck') continue;
+      let v = u;
+      while (v + 1 < this.state.length && this.state[v + 1] === kind) v++;
+      const pick = kind === 'unknown' ? this.decide(u, v) : this.recheck(u, v);
+      if (pick === 'again') {
+        u = -1; // slots were re-opened: judge again from the start
+        continue;
+      }
+      if (pick !== undefined) {
+        this.state[pick] = 'inflight';
+        this.inflight++;
+        this.probes++;
+        return pick;
+      }
+      u = v; // this run waits (or was just skipped); look at the next one
+    }
+    return undefined;
+  }
+
+  /**
+   * A run of re-opened slots, walked right to left from the miss after it: a miss → the next one to its left; data → the
+   * run and the skipped slots before it become unknown again, a range between a miss and data that is bisected.
+   */
+  private recheck(u: number, v: number): number | 'again' | undefined {
+    const right = this.state[v + 1];
+    if (right === 'missing') return v;
+    if (right !== 'data') return undefined;
+    let from = u;
+    while (from > 0 && this.state[from - 1] === 'skipped') from--;
+    for (let i = from; i <= v; i++) this.state[i] = 'unknown';
+    return 'again';
+  }
+
+  private decide(u: number, v: number): number | undefined {
+    const left = this.state[u - 1];
+    if (this.strategy.kind === 'probe-all') return u;
+    if (this.strategy.kind === 'skip') {
+      const settled = left === 'inflight' ? this.nearestSettledLeft(u - 1, false) : left;
+      if (settled === 'missing' && left === 'inflight') return undefined;
+      if (settled !== 'missing') return u;
+      const skipSlots = this.strategy.skipSeconds / SLOT_SECONDS;
+      this.markSkipped(u, Math.min(v, u - 1 + skipSlots - 1));
+      return u - 1 + skipSlots <= v ? u - 1 + skipSlots : undefined;
+    }
+    const settledLeft = this.nearestSettledLeft(u - 1, true);
+    if (settledLeft !== 'missing') return u;
+    if (left === 'inflight') return undefined;
+    const L = u - 1;
+    const right = this.state[v + 1];
+    if (right === 'inflight' || right === 'recheck') return undefined;
+    if (right === 'data') return (L + v + 1) >> 1;
+    if (right === 'missing' || right === 'skipped') {
+      this.markSkipped(u, v);
+      return undefined;
+    }
+    const previousMiss = this.lastProbedBefore(L);
+    const stride = previousMiss >= 0 && this.state[previousMiss] === 'missing' ? 2 * (L - previousMiss) : 1;
+    const maxStride = this.strategy.maxStrideSeconds / SLOT_SECONDS;
+    return Math.min(L + Math.min(stride, maxStride), v);
+  }
+
+  /** state of the nearest slot left of `from` (inclusive) that is settled; inflight (and skipped, if asked) are see-through */
+  private nearestSettledLeft(from: number, skippedIsTransparent: boolean): SlotState | undefined {
+    for (let i = from; i >= 0; i--) {
+      const s = this.state[i];
+      if (s === 'inflight' || (skippedIsTransparent && s === 'skipped')) continue;
+      return s;
+    }
+    return undefined;
+  }
+
+  /** index of the nearest probed (not skipped) slot before `index`, or -1 */
+  private lastProbedBefore(index: number): number {
+    let i = index - 1;
+    while (i >= 0 && this.state[i] === 'skipped') i--;
+    return i;
+  }
+
+  private markSkipped(from: number, to: number): void {
+    for (let i = from; i <= to; i++) this.state[i] = 'skipped';
+  }
+}

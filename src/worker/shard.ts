@@ -1,0 +1,286 @@
+import { setMaxListeners } from 'node:events';
+import type { Logger } from 'winston';
+import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
+import type { BatchApiClient, SlotFetchOutcome } from '../api/index.js';
+import type { Claim, Manifest, SlotResult } from '../manifest/index.js';
+import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/index.js';
+import { clipFileName, slotIso } from '../storage/index.js';
+import { SlotPlanner, formatOnMiss, type MissStrategy, type ProbeResult } from './on-miss.js';
+import { StorageGuard, placeClip, removeStaleTemporaries } from './storage-guard.js';
+
+const SLOTS = SHARD_SECONDS / SLOT_SECONDS;
+
+export interface ShardReport {
+  shardId: number;
+  vehicle: string;
+  hourStart: number;
+  state: 'done' | 'failed' | 'released' | 'lost';
+  /** why a shard was released or failed */
+  note?: string;
+  ok: number;
+  missing: number;
+  invalid: number;
+  failed: number;
+  /** slots settled without a request by the missing-data strategy */
+  skipped: number;
+  /** slots that already had a final outcome from an earlier attempt */
+  resumed: number;
+  /** clip requests (/v1/video) this attempt made, by strategy: what `--on-miss` cost */
+  clipRequests: number;
+  strategy: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface ShardContext {
+  manifest: Manifest;
+  api: BatchApiClient;
+  log: Logger;
+  strategy: MissStrategy;
+  outDir: string;
+  bucketCapBytes: number;
+  maxConcurrent: number;
+  storage: StorageGuard;
+  /** stop starting clips (first signal); in-flight ones go on */
+  graceful: AbortSignal;
+  /** abandon in-flight clips (grace over, second signal) */
+  hard: AbortSignal;
+  heartbeatMs: number;
+  leaseMs: number;
+  flushIntervalMs: number;
+  flushBatch: number;
+  /** a remembered server filename older than this is requested afresh instead of polled */
+  requestReuseMs: number;
+  /** told about each final slot outcome (progress) */
+  onOutcome?: (result: SlotResult) => void;
+}
+
+/** What one clip came to: the API client's outcome, or a failure after its retries. */
+type ClipResult = SlotFetchOutcome | { kind: 'failed'; error: string };
+
+/** A fatal condition that ends the shard early: the shard is released (or abandoned) and the error re-thrown. */
+function isShardFatal(err: unknown): boolean {
+  return err instanceof AuthExpiredError || err instanceof StorageError || err instanceof LeaseLostError;
+}
+
+/**
+ * Runs one claimed shard: every (slot, camera) gets a final outcome, slots concurrently (at most maxConcurrent clips in
+ * flight), outcomes batched into the manifest. Returns how the shard ended; re-throws AuthExpiredError, StorageError
+ * (quota, disk) and LeaseLostError after releasing (or, for a lost lease, abandoning) the shard.
+ */
+export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardReport> {
+  const startedMs = Date.now();
+  const { manifest, log, strategy } = ctx;
+  const cameras = claim.cameras;
+  const where = { shardId: claim.shardId, vehicle: claim.vehicle, slot: slotIso(claim.hourStart) };
+  let current = claim;
+  const report: ShardReport = {
+    shardId: claim.shardId,
+    vehicle: claim.vehicle,
+    hourStart: claim.hourStart,
+    state: 'done',
+    ok: 0,
+    missing: 0,
+    invalid: 0,
+    failed: 0,
+    skipped: 0,
+    resumed: 0,
+    clipRequests: 0,
+    strategy: formatOnMiss(strategy),
+    bytes: 0,
+    durationMs: 0,
+  };
+
+  // What earlier attempts settled: ok and missing are final; invalid and failed slots are tried again.
+  const settled = new Map<string, SlotResult>();
+  for (const r of manifest.slotResults(claim.shardId)) if (r.outcome === 'ok' || r.outcome === 'missing') settled.set(`${r.camera} ${r.start}`, r);
+  report.resumed = settled.size;
+  const known = new Map<number, ProbeResult>();
+  for (let i = 0; i < SLOTS; i++) {
+    const rs = cameras.map((c) => settled.get(`${c} ${claim.hourStart + i * SLOT_SECONDS}`));
+    if (rs.every((r) => r !== undefined)) known.set(i, rs.some((r) => r!.outcome === 'ok') ? 'data' : 'missing');
+  }
+  const names = cameras.flatMap((c) => Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)));
+  const stale = await removeStaleTemporaries(ctx.outDir, names);
+  if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
+  await ctx.storage.measure();
+
+  const planner = new SlotPlanner(strategy, SLOTS, { maxInflight: Math.max(1, Math.ceil(ctx.maxConcurrent / cameras.length)), known });
+  const shardAbort = new AbortController();
+  const signal = AbortSignal.any([ctx.hard, shardAbort.signal]);
+  setMaxListeners(0, signal); // every in-flight request listens to it
+  let fatal: unknown;
+  const failWith = (err: unknown): void => {
+    fatal ??= err;
+    if (err instanceof LeaseLostError) shardAbort.abort(err);
+  };
+
+  // Outcomes go to the manifest in small batches (one short transaction each).
+  let pending: SlotResult[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    try {
+      manifest.recordSlots(current, batch);
+    } catch (err) {
+      failWith(err);
+    }
+  };
+  const flushTimer = setInterval(flush, ctx.flushIntervalMs);
+  const heartbeat = setInterval(() => {
+    try {
+      current = manifest.heartbeat(current, { leaseMs: ctx.leaseMs });
+    } catch (err) {
+      failWith(err);
+    }
+    ctx.storage.measure().catch(() => undefined);
+  }, ctx.heartbeatMs);
+
+  const record = (result: SlotResult): void => {
+    report[result.outcome]++;
+    if (result.outcome === 'ok') {
+      report.bytes += result.bytes ?? 0;
+      ctx.storage.added(result.bytes ?? 0);
+    }
+    pending.push(result);
+    if (pending.length >= ctx.flushBatch) flush();
+    ctx.onOutcome?.(result);
+  };
+
+  let inflightClips = 0;
+  let wake: () => void = () => undefined;
+  const settledSignal = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  const running = new Set<Promise<void>>();
+
+  async function fetchOne(camera: string, start: number): Promise<ClipResult | 'aborted'> {
+    const slot = { vehicle: claim.vehicle, camera, slot: slotIso(start) };
+    const remembered = manifest.requestedFilename(claim.shardId, camera, start);
+    const reuse = remembered && Date.now() - remembered.requestedAtMs < ctx.requestReuseMs ? remembered.filename : undefined;
+    if (!reuse) report.clipRequests++;
+    try {
+      const outcome = await ctx.api.fetchSlot({
+        vehicle: claim.vehicle,
+        camera,
+        start,
+        outDir: ctx.outDir,
+        signal,
+        ...(reuse ? { knownFilename: reuse } : {}),
+        onRequested: (filename, requestedAtMs) => manifest.rememberRequest(current, camera, start, { filename, requestedAtMs }),
+        place: (tmp, info) => {
+          signal.throwIfAborted();
+          return placeClip(manifest, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);
+        },
+      });
+      if (outcome.attempts > 1) report.clipRequests += outcome.attempts - 1;
+      log.debug(`clip ${outcome.kind}`, { ...slot, ...(outcome.kind === 'ok' ? { bytes: outcome.bytes } : {}) });
+      return outcome;
+    } catch (err) {
+      if (signal.aborted) return 'aborted';
+      if (isShardFatal(err)) throw err;
+      if (!(err instanceof FleetclipError)) throw err;
+      log.warn(`clip failed: ${err.message}`, { ...slot, ...(err.context.status ? { status: err.context.status } : {}) });
+      return { kind: 'failed', error: err.message };
+    }
+  }
+
+  /** One slot of the hour, every camera still without a final outcome; the planner hears data/missing for the slot. */
+  async function probeSlot(index: number): Promise<void> {
+    const start = claim.hourStart + index * SLOT_SECONDS;
+    const outcomes = await Promise.all(
+      cameras.map(async (camera): Promise<'data' | 'missing' | 'aborted'> => {
+        const before = settled.get(`${camera} ${start}`);
+        if (before) return before.outcome === 'ok' ? 'data' : 'missing';
+        inflightClips++;
+        try {
+          const o = await fetchOne(camera, start);
+          if (o === 'aborted') return 'aborted';
+          const base = { vehicle: claim.vehicle, camera, start, atMs: Date.now() };
+          if (o.kind === 'ok') record({ ...base, outcome: 'ok', path: o.path, bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
+          else if (o.kind === 'missing') record({ ...base, outcome: 'missing', attempts: o.attempts });
+          else if (o.kind === 'invalid') record({ ...base, outcome: 'invalid', attempts: o.attempts, error: o.reason });
+          else record({ ...base, outcome: 'failed', attempts: 1, error: o.error });
+          return o.kind === 'missing' ? 'missing' : 'data'; // invalid or failed: something is there, never skip past it
+        } catch (err) {
+          failWith(err);
+          return 'aborted';
+        } finally {
+          inflightClips--;
+        }
+      }),
+    );
+    if (!outcomes.includes('aborted')) planner.report(index, outcomes.includes('data') ? 'data' : 'missing');
+  }
+
+  const stopping = Promise.race([abortOf(ctx.graceful), abortOf(signal)]);
+  try {
+    while (!planner.done && fatal === undefined && !ctx.graceful.aborted && !signal.aborted) {
+      const index = inflightClips + cameras.length <= ctx.maxConcurrent || running.size === 0 ? planner.next() : undefined;
+      if (index === undefined) {
+        if (running.size === 0) break; // nothing in flight and nothing to decide: the planner is done
+        await Promise.race([settledSignal(), stopping]);
+        continue;
+      }
+      try {
+        await ctx.storage.check(inflightClips);
+      } catch (err) {
+        failWith(err);
+        break;
+      }
+      const p = probeSlot(index).finally(() => {
+        running.delete(p);
+        wake();
+      });
+      running.add(p);
+    }
+    await Promise.all(running);
+  } finally {
+    clearInterval(flushTimer);
+    clearInterval(heartbeat);
+  }
+  flush();
+
+  report.durationMs = Date.now() - startedMs;
+  if (fatal instanceof LeaseLostError) {
+    report.state = 'lost';
+    report.note = fatal.message;
+    log.warn(`shard ${claim.shardId} abandoned: ${fatal.message}`, where);
+    throw fatal;
+  }
+  const stopReason = fatal instanceof AuthExpiredError ? 'auth' : fatal instanceof StorageError ? 'quota' : signal.aborted || ctx.graceful.aborted ? 'signal' : undefined;
+  if (stopReason || !planner.done) {
+    report.state = 'released';
+    report.note = stopReason ?? 'stopped';
+    manifest.releaseShard(current, report.note);
+    log.info(`shard ${claim.shardId} released (${report.note}), progress kept`, { ...where, ok: report.ok, missing: report.missing });
+    if (fatal) throw fatal;
+    return report;
+  }
+
+  // Slots the strategy settled without asking: recorded as missing with 0 attempts, so the shard is complete.
+  const skipped: SlotResult[] = [];
+  for (const index of planner.skipped()) {
+    const start = claim.hourStart + index * SLOT_SECONDS;
+    for (const camera of cameras)
+      if (!settled.has(`${camera} ${start}`))
+        skipped.push({ vehicle: claim.vehicle, camera, start, outcome: 'missing', attempts: 0, error: `not requested (${report.strategy})`, atMs: Date.now() });
+  }
+  report.skipped = skipped.length;
+  manifest.recordSlots(current, skipped);
+
+  if (report.failed > 0) {
+    report.state = 'failed';
+    report.note = `${report.failed} clip(s) failed after retries; see the log of ${claim.workerId}`;
+    manifest.failShard(current, report.note);
+  } else {
+    manifest.completeShard(current);
+  }
+  return report;
+}
+
+function abortOf(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CampaignSettings, ShardSpec } from '../../src/plan/types.js';
+
+export function tempRun(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'fleetclip-manifest-'));
+}
+
+export const HOUR0 = Date.UTC(2026, 5, 15) / 1000;
+
+export function settingsFor(runDir: string, over: Partial<CampaignSettings> = {}): CampaignSettings {
+  return {
+    apiBase: 'http://127.0.0.1:9',
+    tokenFile: path.join(runDir, 'token'),
+    outDir: path.join(runDir, 'out'),
+    vehicles: ['veh-1', 'veh-2'],
+    cameras: ['front', 'rear'],
+    days: ['2026-06-15'],
+    timeZone: 'UTC',
+    onMiss: 'probe-all',
+    apiRatePerSec: 10,
+    maxConcurrent: 2,
+    minTimeMs: 0,
+    bucketCapBytes: 1_000_000,
+    workspaceCapBytes: 1_000_000_000,
+    clipBytesEstimate: 1000,
+    journal: 'delete',
+    ...over,
+  };
+}
+
+/** `hours` vehicle-hours per vehicle, from HOUR0. */
+export function shardsFor(settings: CampaignSettings, hours: number): ShardSpec[] {
+  return settings.vehicles.flatMap((vehicle) =>
+    Array.from({ length: hours }, (_, h) => ({ vehicle, hourStart: HOUR0 + h * 3600, cameras: settings.cameras })),
+  );
+}
+
+export const owner = (workerId: string) => ({ workerId, host: 'test-host', pid: 4242 });
+
+const CHILD = path.resolve('test/manifest/fixtures/claim-worker.ts');
+
+/** Starts the stand-in worker as a real process. */
+export function startWorker(manifest: string, workerId: string, mode: 'drain' | 'hold'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CHILD, manifest, workerId, mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function finished(child: ChildProcess): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+export function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const nl = buffered.indexOf('\n');
+      if (nl >= 0) resolve(buffered.slice(0, nl));
+    });
+    child.on('close', () => reject(new Error(`child ended before a line: ${buffered}`)));
+  });
+}

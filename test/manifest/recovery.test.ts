@@ -1,0 +1,186 @@
+import { afterAll, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ManifestError } from '../../src/errors.js';
+import { openManifest, openReceiptJournal, readReceipts, rebuildManifest, verifyManifest, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
+import { owner, settingsFor, shardsFor, tempRun } from './helpers.js';
+
+const runs: string[] = [];
+afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** Writes a real clip under <out>/<vehicle>/download1/ and returns its ok result. */
+function clip(run: string, claim: Claim, i: number, camera = claim.cameras[0]!): SlotResult {
+  const start = claim.hourStart + i * 30;
+  const file = path.join(run, 'out', claim.vehicle, 'download1', `${camera}_${start}.bag`);
+  const body = Buffer.from(`#ROSBAG V2.0 ${claim.vehicle} ${camera} ${start}`.repeat(i + 1));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, body);
+  return { vehicle: claim.vehicle, camera, start, outcome: 'ok', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), path: file, attempts: 1, atMs: 1000 + i };
+}
+
+const miss = (claim: Claim, i: number): SlotResult => ({ vehicle: claim.vehicle, camera: claim.cameras[1]!, start: claim.hourStart + i * 30, outcome: 'missing', attempts: 1, atMs: 2000 + i });
+
+/** What a user can see of a manifest, lease expiry aside (heartbeats are not receipted). */
+function view(m: Manifest) {
+  const shards = m.shardRows().map(({ leaseUntilMs: _lease, ...rest }) => rest);
+  return { settings: m.settings(), shards, slots: shards.map((s) => m.slotResults(s.id)), submissions: m.submissions() };
+}
+
+/**
+ * A campaign with some history: a takeover (fences 1 → 2 across two journals), a failure reset by an operator,
+ * a release, a shard still running, a submission, and real clips on disk.
+ */
+function campaignWithHistory() {
+  const run = tempRun();
+  runs.push(run);
+  const file = path.join(run, 'manifest.sqlite');
+  const settings = settingsFor(run);
+  const m = openManifest(file, { create: true });
+  m.plan(settings, shardsFor(settings, 2));
+  const slow = m.claimNextShard(owner('slow'), { nowMs: 0, leaseMs: 1000 })!;
+  m.recordSlots(slow, [clip(run, slow, 0), clip(run, slow, 1), miss(slow, 0)]);
+  const fast = m.claimNextShard(owner('fast'), { nowMs: 5000 })!; // takes shard 1 over
+  m.recordSlots(fast, [clip(run, fast, 1), clip(run, fast, 2)]);
+  m.completeShard(fast);
+  const doomed = m.claimNextShard(owner('slow'))!;
+  m.recordSlots(doomed, [miss(doomed, 3)]);
+  m.failShard(doomed, 'HTTP 500 five times');
+  m.resetFailed();
+  const third = m.claimNextShard(owner('third'))!;
+  expect(third.shardId).toBe(doomed.shardId);
+  m.recordSlots(third, [clip(run, third, 4)]);
+  m.releaseShard(third, 'SIGUSR1: time limit near');
+  const holding = m.claimNextShard(owner('third'))!;
+  m.recordSlots(holding, [clip(run, holding, 5)]);
+  m.recordSubmission({ jobId: '555', arrayRange: '0-3%2', atMs: 42 });
+  const before = view(m);
+  m.close();
+  return { run, file, before };
+}
+
+describe('manifest verify', () => {
+  test('a manifest with history agrees with its receipts and files', () => {
+    const { file } = campaignWithHistory();
+    const report = verifyManifest(file, { checksums: true });
+    expect(report.problems).toEqual([]);
+    expect(report).toMatchObject({ ok: true, damaged: false, counts: { shards: 4, slotResults: 7, journals: 4, filesChecked: 5 } });
+  });
+
+  test('finds a missing clip, a clip of the wrong size and, with checksums, one with other bytes', () => {
+    const { file } = campaignWithHistory();
+    const db = new Database(file, { readonly: true });
+    const paths = db.prepare(`SELECT path FROM slot_result WHERE outcome = 'ok' ORDER BY start`).pluck().all() as string[];
+    db.close();
+    fs.rmSync(paths[0]!);
+    fs.appendFileSync(paths[1]!, 'x');
+    const body = fs.readFileSync(paths[2]!);
+    body[0] ^= 0xff;
+    fs.writeFileSync(paths[2]!, body);
+    expect(verifyManifest(file).problems).toHaveLength(2);
+    const report = verifyManifest(file, { checksums: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.stringContaining(`clip ${paths[0]} is missing on disk`),
+      expect.stringMatching(new RegExp(`clip ${paths[1]} has \\d+ bytes, recorded \\d+`)),
+      expect.stringContaining(`clip ${paths[2]} does not match its sha256`),
+    ]);
+  });
+
+  test('finds a manifest that disagrees with the receipts', () => {
+    const { file } = campaignWithHistory();
+    const db = new Database(file);
+    db.exec(`UPDATE slot_result SET outcome = 'failed', bytes = NULL, path = NULL WHERE outcome = 'missing' AND start % 60 = 0`);
+    db.exec(`UPDATE shard SET state = 'done' WHERE id = 3`);
+    db.close();
+    const report = verifyManifest(file);
+    expect(report.damaged).toBe(false);
+    expect(report.problems).toEqual([
+      'shard 3: manifest says done (lease 0, attempt 0), receipts say pending (lease 0, attempt 0)',
+      expect.stringMatching(/^slot veh-1 rear \d+: manifest says failed lease 1 .* receipts say missing lease 1/),
+    ]);
+  });
+});
+
+describe('manifest rebuild', () => {
+  test.each([
+    { damage: 'deleted', apply: (f: string) => fs.rmSync(f) },
+    { damage: 'truncated to half', apply: (f: string) => fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2)) },
+    { damage: 'truncated to nothing', apply: (f: string) => fs.truncateSync(f, 0) },
+  ])('after the database was $damage, the rebuilt manifest agrees with receipts and files', ({ damage, apply }) => {
+    const { run, file, before } = campaignWithHistory();
+    const original = fs.readFileSync(file);
+    apply(file);
+    const damaged = verifyManifest(file);
+    expect(damaged).toMatchObject({ ok: false, damaged: true });
+
+    const report = rebuildManifest(file);
+    expect(report).toMatchObject({ rebuilt: true, shards: 4, slotResults: 7 });
+    if (damage === 'deleted') expect(report.movedAside).toBeUndefined();
+    else expect(fs.readFileSync(report.movedAside!).equals(original.subarray(0, fs.statSync(report.movedAside!).size))).toBe(true);
+
+    const m = openManifest(file);
+    expect(view(m)).toEqual(before);
+    // bucket bytes were summed from the clips' download1 paths: 5 clips fill it past 1 byte short of the cap
+    const inBucket1 = before.slots.flat().filter((r) => r.vehicle === 'veh-1' && r.outcome === 'ok').reduce((n, r) => n + r.bytes!, 0);
+    expect(m.reserveBucket('veh-1', 1_000_000 - inBucket1 + 1, 1_000_000)).toBe(2);
+    // fencing survives: the lease of the shard still running is the one its worker holds
+    const running = m.shardRows().find((r) => r.state === 'running')!;
+    expect(() => m.completeShard({ shardId: running.id, vehicle: running.vehicle, hourStart: running.hourStart, cameras: running.cameras, fence: 0, attempt: 1, leaseUntilMs: 0, workerId: 'third' })).toThrow(ManifestError);
+    m.close();
+    expect(verifyManifest(file, { checksums: true }).problems).toEqual([]);
+    expect(fs.readdirSync(run).filter((n) => n.includes('.rebuild-'))).toEqual([]);
+  });
+
+  test('a healthy manifest is left alone unless forced', () => {
+    const { file, before } = campaignWithHistory();
+    expect(rebuildManifest(file)).toMatchObject({ rebuilt: false });
+    const forced = rebuildManifest(file, { force: true });
+    expect(forced.rebuilt).toBe(true);
+    expect(fs.existsSync(forced.movedAside!)).toBe(true);
+    const m = openManifest(file);
+    expect(view(m)).toEqual(before);
+    m.close();
+  });
+
+  test('without campaign.json there is nothing to rebuild from', () => {
+    const { run, file } = campaignWithHistory();
+    fs.rmSync(path.join(run, 'campaign.json'));
+    expect(() => rebuildManifest(file)).toThrow(/cannot read the campaign record .*campaign\.json/);
+    expect(verifyManifest(file).problems[0]).toMatch(/campaign\.json.*a rebuild would not be possible/);
+  });
+});
+
+describe('receipt journals', () => {
+  test('a torn last line (a crash mid-write) is noted and skipped, and the next receipt starts on a new line', () => {
+    const { run, file, before } = campaignWithHistory();
+    const journal = path.join(run, 'receipts', 'third.jsonl');
+    fs.appendFileSync(journal, '{"v":1,"t":"slots","shardId":4,"fen');
+    expect(readReceipts(run).problems).toEqual([expect.stringMatching(/^third\.jsonl @\d+: torn last line/)]);
+    const reopened = openReceiptJournal(run, 'third');
+    reopened.append({ t: 'submission', submission: { jobId: '556', arrayRange: '0', atMs: 43 } });
+    reopened.close();
+    const reading = readReceipts(run);
+    expect(reading.problems).toEqual([expect.stringMatching(/^third\.jsonl @\d+: unreadable line, ignored/)]);
+    expect(reading.receipts.filter((r) => r.event.t === 'submission')).toHaveLength(2);
+    fs.rmSync(file);
+    rebuildManifest(file);
+    const m = openManifest(file);
+    expect(view(m)).toEqual({ ...before, submissions: [...before.submissions, { jobId: '556', arrayRange: '0', atMs: 43 }] });
+    m.close();
+  });
+
+  test('a voided receipt (its transaction rolled back) is dropped', () => {
+    const run = tempRun();
+    runs.push(run);
+    const j = openReceiptJournal(run, 'slurm 12_3');
+    expect(path.basename(j.path)).toBe('slurm_12_3.jsonl');
+    const first = j.append({ t: 'submission', submission: { jobId: '1', arrayRange: '0', atMs: 1 } });
+    const second = j.append({ t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } });
+    j.append({ t: 'void', offset: first });
+    j.close();
+    expect(second).toBeGreaterThan(first);
+    expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([{ v: 1, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } }]);
+  });
+});

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, runMain } from '../helpers/cli.js';
+import { mintToken, startSimulator, type RunningSimulator, type SimConfigInput } from '../../src/sim/index.js';
+import { writeFile } from 'node:fs/promises';
+
+export const DAY = '2025-11-17';
+
+export interface Campaign {
+  dir: string;
+  manifest: string;
+  out: string;
+  tokenFile: string;
+  sim: RunningSimulator;
+}
+
+/** A simulator (small clips, scaled delays) and a planned campaign in a fresh temp folder. */
+export async function plannedCampaign(opts: {
+  sim?: SimConfigInput;
+  hours: string;
+  vehicles: string;
+  cameras: string;
+  plan?: string[];
+  token?: string;
+}): Promise<Campaign> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fc-worker-'));
+  const tokenFile = path.join(dir, 'token');
+  await writeFile(tokenFile, `${opts.token ?? mintToken({ expiresAtSec: Math.floor(Date.now() / 1000) + 3600 })}\n`, { mode: 0o600 });
+  const sim = await startSimulator({ clipBytes: 64 * 1024, timeScale: 0.05, tokenFile, ...opts.sim });
+  const manifest = path.join(dir, 'run', 'manifest.sqlite');
+  const out = path.join(dir, 'clips');
+  const planned = await runMain([
+    'plan', '--manifest', manifest, '--out', out, '--day', DAY, '--hours', opts.hours, '--vehicles', opts.vehicles,
+    '--cameras', opts.cameras, '--api-base', sim.baseUrl, '--token-file', tokenFile, '--api-rate', '500',
+    '--max-concurrent', '8', '--min-time-ms', '5', '--clip-size', '65536', ...(opts.plan ?? []),
+  ]);
+  if (planned.code !== 0) {
+    await sim.close();
+    throw new Error(`plan failed: ${planned.stderr}`);
+  }
+  return { dir, manifest, out, tokenFile, sim };
+}
+
+/** Flags every test worker gets: 64 KiB clips are valid here; short leases so takeovers happen within a test. */
+export const WORKER_FLAGS = ['--min-clip-bytes', '32768', '--progress', 'off'];
+
+export function startWork(c: Campaign, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, [CLI, 'work', '--manifest', c.manifest, ...WORKER_FLAGS, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+}
+
+/** every file under a folder, recursively, relative */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+}
+
+const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+
+/**
+ * Compares the clips on disk with the simulator's truth: which truth clips are missing, which are there more than
+ * once, which differ in bytes, which sit outside a `<vehicle>/download<N>/` folder, and what else lies around.
+ */
+export async function compareWithTruth(c: Campaign, q: { vehicles: string[]; cameras: string[]; from: string; to: string }) {
+  const files = await filesUnder(c.out);
+  const byName = new Map<string, string[]>();
+  const misplaced: string[] = [];
+  const other: string[] = [];
+  for (const f of files) {
+    const parts = f.split(path.sep);
+    if (!f.endsWith('_30s.bag') || parts.length !== 3) {
+      other.push(f);
+      continue;
+    }
+    if (!/^download\d+$/.test(parts[1]!) || !parts[2]!.startsWith(`${parts[0]}_`)) misplaced.push(f);
+    byName.set(parts[2]!, [...(byName.get(parts[2]!) ?? []), f]);
+  }
+  const truth = q.vehicles.flatMap((vehicle) => q.cameras.flatMap((camera) => c.sim.truth({ day: DAY, vehicle, camera, from: q.from, to: q.to })));
+  const missing: string[] = [];
+  const differ: string[] = [];
+  const duplicated: string[] = [];
+  const stamp = (s: number) => new Date(s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const want = new Set<string>();
+  for (const t of truth) {
+    const name = `${t.vehicle}_${t.camera}_${stamp(t.start)}_30s.bag`;
+    want.add(name);
+    const copies = byName.get(name) ?? [];
+    if (copies.length === 0) missing.push(name);
+    if (copies.length > 1) duplicated.push(name);
+    for (const copy of copies) if ((await sha256(path.join(c.out, copy))) !== t.sha256) differ.push(copy);
+  }
+  const extra = [...byName.keys()].filter((n) => !want.has(n));
+  return { truth: truth.length, files: byName.size, missing, duplicated, differ, misplaced, extra, other };
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { rm } from 'node:fs/promises';
+import { runCli } from '../helpers/cli.js';
+import { openManifest } from '../../src/manifest/index.js';
+import { WORKER_FLAGS, compareWithTruth, filesUnder, plannedCampaign, type Campaign } from './campaign.js';
+
+let campaign: Campaign | undefined;
+afterEach(async () => {
+  await campaign?.sim.close();
+  if (campaign) await rm(campaign.dir, { recursive: true, force: true });
+  campaign = undefined;
+});
+
+describe('fleetclip run', () => {
+  test('with moderate faults, 3 workers put every clip of the truth on disk exactly once, byte-identical, in its bucket', async () => {
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav,megalodon',
+      cameras: 'front-center,left-center',
+      // 1 MiB buckets hold ~15 clips: several buckets per vehicle
+      plan: ['--bucket-cap', '1MiB'],
+      sim: {
+        rateLimitPerSec: 400,
+        faults: { rate429: 0.02, retryAfterSec: 1, rate5xx: 0.03, dropRate: 0.03, shortBodyRate: 0.02, tinyRate: 0.03, corruptRate: 0.02, headNotAllowedRate: 0.1 },
+      },
+    }));
+    const run = await runCli(['run', '--manifest', c.manifest, '--workers', '3', ...WORKER_FLAGS], { timeoutMs: 80_000 });
+    expect(run.stderr).toContain('every shard done');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`clips are under ${c.out}`);
+
+    const seen = await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center', 'left-center'], from: '16:00', to: '17:00' });
+    expect(seen.truth).toBeGreaterThan(200);
+    expect(seen).toMatchObject({ missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] });
+    expect(await filesUnder(`${c.out}/.partial`)).toEqual([]);
+    const buckets = new Set((await filesUnder(c.out)).map((f) => f.split('/').slice(0, 2).join('/')));
+    expect(buckets.size).toBeGreaterThan(4);
+
+    const status = await runCli(['status', '--manifest', c.manifest, '--json']);
+    const report = JSON.parse(status.stdout) as { total: { clips: { ok: number; total: number; remaining: number }; bytes: number } };
+    expect(report.total.clips.ok).toBe(seen.files);
+    expect(report.total.clips.remaining).toBe(0);
+    expect(c.sim.stats().tokenLeaks).toBe(0);
+
+    // every ok clip's recorded path and sha256 is the file on disk
+    const m = openManifest(c.manifest, { readonly: true });
+    try {
+      const okPaths = m.plannedShards().flatMap((s) => m.slotResults(s.id)).filter((r) => r.outcome === 'ok').map((r) => r.path!.slice(c.out.length + 1));
+      expect(okPaths.sort()).toEqual((await filesUnder(c.out)).sort());
+    } finally {
+      m.close();
+    }
+  }, 90_000);
+
+  test('a bad --workers is a one-line usage error', async () => {
+    const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('fleetclip: --workers must be an integer >= 1, got 0\n');
+  });
+});
+

@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { openManifest } from '../../src/manifest/index.js';
+import { mintToken } from '../../src/sim/index.js';
+import { StopController, runWorker } from '../../src/worker/index.js';
+import { compareWithTruth, exitOf, filesUnder, plannedCampaign, startWork, waitFor, type Campaign } from './campaign.js';
+
+let campaign: Campaign | undefined;
+afterEach(async () => {
+  await campaign?.sim.close();
+  if (campaign) await rm(campaign.dir, { recursive: true, force: true });
+  campaign = undefined;
+});
+
+const MAV_16 = { vehicles: ['mav'], cameras: ['front-center', 'left-center'], from: '16:00', to: '17:00' };
+const EXPECT_EXACT = { missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] };
+
+function shardRow(c: Campaign) {
+  const m = openManifest(c.manifest, { readonly: true });
+  try {
+    return m.shardRows()[0]!;
+  } finally {
+    m.close();
+  }
+}
+
+const bagCount = async (c: Campaign) => (await filesUnder(c.out)).filter((f) => f.endsWith('.bag')).length;
+
+describe('fleetclip work', () => {
+  test('SIGKILL mid-download: another worker takes the shard over once the lease expires; nothing duplicated or partial', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', sim: { clipBytes: 512 * 1024 } }));
+    const first = startWork(c, ['--lease', '3', '--heartbeat', '1']);
+    const firstExit = exitOf(first);
+    const partial = path.join(c.out, '.partial');
+    await waitFor(async () => (await bagCount(c)) >= 20 && (await readdir(partial).catch(() => [])).length > 0, 30_000, 'a download in progress');
+    first.kill('SIGKILL');
+    expect((await firstExit).signal).toBe('SIGKILL');
+    expect(shardRow(c).state).toBe('running'); // nobody released it: the lease must run out
+
+    await new Promise((r) => setTimeout(r, 3_500));
+    const second = await exitOf(startWork(c));
+    expect(second.code).toBe(0);
+    expect(shardRow(c)).toMatchObject({ state: 'done', attempts: 2 });
+    expect(await compareWithTruth(c, MAV_16)).toMatchObject(EXPECT_EXACT);
+    expect(await filesUnder(partial)).toEqual([]);
+  }, 60_000);
+
+  test('SIGTERM: in-flight clips finish, the shard is released with its progress kept, exit 10; a new worker resumes it', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center' }));
+    const worker = startWork(c, ['--grace', '5']);
+    const exited = exitOf(worker);
+    await waitFor(async () => (await bagCount(c)) >= 20, 30_000, '20 clips');
+    worker.kill('SIGTERM');
+    const { code, stderr } = await exited;
+    expect(code).toBe(10);
+    expect(stderr).toContain('released (signal), progress kept');
+    const row = shardRow(c);
+    expect(row).toMatchObject({ state: 'released', releaseReason: 'signal' });
+    expect(row.ok).toBe(await bagCount(c)); // every clip on disk is recorded, none is half-placed
+    expect(row.ok).toBeLessThan(150);
+    expect(await filesUnder(path.join(c.out, '.partial'))).toEqual([]);
+
+    const resumed = await exitOf(startWork(c, ['--log-level', 'debug']));
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/shard 1 done .*resumed=[1-9]/);
+    expect(await compareWithTruth(c, MAV_16)).toMatchObject(EXPECT_EXACT);
+  }, 60_000);
+
+  test('the workspace cap stops the worker: shard released with reason quota, exit 6, status says what to do', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', plan: ['--bucket-cap', '512KiB', '--workspace-cap', '1MiB'] }));
+    const r = await exitOf(startWork(c));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('workspace cap reached');
+    expect(shardRow(c)).toMatchObject({ state: 'released', releaseReason: 'quota' });
+    const files = (await filesUnder(c.out)).filter((f) => f.endsWith('.bag'));
+    expect(files.length).toBeGreaterThan(5);
+    expect(files.length).toBeLessThan(30); // 1 MiB is ~16 clips, plus what was in flight
+    const status = await runCli(['status', '--manifest', c.manifest]);
+    expect(status.stdout).toMatch(/quota/);
+    // a second worker does not even claim
+    const again = await exitOf(startWork(c));
+    expect(again.code).toBe(6);
+  }, 60_000);
+
+  test('a token that expires mid-run is picked up renewed from the token file; every clip arrives', async () => {
+    const nowSec = Math.floor(Date.now() / 1000);
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center,left-center',
+      token: mintToken({ expiresAtSec: nowSec + 4 }),
+    }));
+    const worker = startWork(c);
+    const exited = exitOf(worker);
+    await waitFor(() => Date.now() / 1000 > nowSec + 6, 15_000, 'the token to expire');
+    expect(worker.exitCode).toBeNull(); // still waiting for a renewal
+    await writeFile(c.tokenFile, `${mintToken({ expiresAtSec: nowSec + 3600 })}\n`);
+    const r = await exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`picked up a new token from ${c.tokenFile}`);
+    expect(await compareWithTruth(c, MAV_16)).toMatchObject(EXPECT_EXACT);
+  }, 60_000);
+
+  test('probe-all and gallop recover the whole truth of a day with gaps; skip:300 loses clips; gallop asks less than probe-all', async () => {
+    // 16:00-18:00: drives with short and long gaps between them
+    const c = (campaign = await plannedCampaign({ hours: '16-18', vehicles: 'mav', cameras: 'front-center,left-center', sim: { timeScale: 0.02 } }));
+    const q = { vehicles: ['mav'], cameras: ['front-center', 'left-center'], from: '16:00', to: '18:00' };
+    const results: Record<string, { videoRequests: number; missing: number; truth: number }> = {};
+    for (const onMiss of ['probe-all', 'gallop', 'skip:300']) {
+      await rm(c.out, { recursive: true, force: true });
+      await rm(path.dirname(c.manifest), { recursive: true, force: true });
+      const planned = await runCli(['plan', '--manifest', c.manifest, '--out', c.out, '--day', '2025-11-17', '--hours', '16-18', '--vehicles', 'mav',
+        '--cameras', 'front-center,left-center', '--api-base', c.sim.baseUrl, '--token-file', c.tokenFile, '--api-rate', '500',
+        '--max-concurrent', '8', '--min-time-ms', '5', '--on-miss', onMiss]);
+      expect(planned.code).toBe(0);
+      c.sim.resetStats();
+      let stderr = '';
+      const r = await runWorker(
+        { manifestPath: c.manifest, progress: 'off', apiLimits: { minClipBytes: 32768 } },
+        { stderr: { write: (t: string) => (stderr += t) } },
+        { stop: new StopController(1000) },
+      );
+      expect({ onMiss, code: r.exitCode }).toEqual({ onMiss, code: 0 });
+      const seen = await compareWithTruth(c, q);
+      const video = c.sim.stats().requests.video ?? {};
+      results[onMiss] = { videoRequests: Object.values(video).reduce((a, b) => a + b, 0), missing: seen.missing.length, truth: seen.truth };
+      expect(seen.duplicated).toEqual([]);
+      expect(r.shards.reduce((n, s) => n + s.clipRequests, 0)).toBeLessThanOrEqual(results[onMiss]!.videoRequests);
+      expect(stderr).toContain(`strategy=${onMiss === 'gallop' ? 'gallop:240' : onMiss}`);
+      process.stderr.write(`on-miss ${onMiss}: ${JSON.stringify(results[onMiss])}\n`);
+    }
+    expect(results['probe-all']).toMatchObject({ missing: 0 });
+    expect(results.gallop).toMatchObject({ missing: 0 });
+    expect(results['skip:300']!.missing).toBeGreaterThan(0);
+    expect(results.gallop!.videoRequests).toBeLessThan(results['probe-all']!.videoRequests);
+    expect(results['probe-all']!.truth).toBeGreaterThan(200);
+  }, 90_000);
+});
