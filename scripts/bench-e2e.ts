@@ -4,7 +4,7 @@
  *  1. fleetclip: `fleetclip run` with one worker per core, campaign pacing scaled like the delays;
  *  2. notebook-style: one worker, 1 clip in flight, a fixed 3 s poll and a 0.2 s throttle (both scaled), measured on
  *     a sample of the day (SAMPLE_HOURS of one vehicle) and extrapolated to the whole day;
- *  3. memory: one `fleetclip work` process downloading RSS_CLIPS clips of 20 MB; its peak RSS.
+ *  3. memory: one `fleetclip work` process downloading three hours of one vehicle's clips of 20 MB; its peak RSS.
  * Prints clips/s, wall times, the ratio, and the lower bound the simulator's rate limit sets.
  */
 import { spawn } from 'node:child_process';
@@ -22,7 +22,12 @@ const DAY = '2025-11-17';
 const VEHICLES = ['metatron', 'morizo'];
 const CAMERA = 'front-center';
 const SAMPLE_HOURS = '13-14';
-const RSS_CLIPS = Number(process.env.BENCH_RSS_CLIPS ?? 200);
+/** clips in flight per worker in the day phase: enough to cover a clip's latency at the API's rate */
+const DAY_IN_FLIGHT = Number(process.env.BENCH_DAY_IN_FLIGHT ?? 32);
+/** clips in flight in the memory phase; the campaign default (CAMPAIGN_DEFAULTS.maxConcurrent) is 4 */
+const RSS_IN_FLIGHT = Number(process.env.BENCH_RSS_IN_FLIGHT ?? 4);
+/** which measurements to make: any of day, notebook, memory (comma-separated); all by default */
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'day,notebook,memory').split(','));
 const CLI = path.resolve('dist/cli.js');
 const silentIo = { stdout: { write: () => true }, stderr: { write: () => true }, exitCode: 0 };
 
@@ -54,9 +59,9 @@ const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b
 
 async function fleetclipDay(sim: RunningSimulator) {
   const dir = await scratch();
-  // 32 clips in flight, each stream paced like the notebook's 0.2 s (scaled): 200 ms x TIME_SCALE / 32 between requests
+  // DAY_IN_FLIGHT clips in flight, each stream paced like the notebook's 0.2 s (scaled): 200 ms x TIME_SCALE / DAY_IN_FLIGHT between requests
   const { manifest } = await plan(sim, dir, ['--vehicles', VEHICLES.join(','), '--cameras', CAMERA, '--api-rate', String(RATE_LIMIT * 0.95),
-    '--max-concurrent', '32', '--min-time-ms', String((200 * TIME_SCALE) / 32), '--clip-size', '262144']);
+    '--max-concurrent', String(DAY_IN_FLIGHT), '--min-time-ms', String((200 * TIME_SCALE) / DAY_IN_FLIGHT), '--clip-size', '262144']);
   sim.resetStats();
   const started = Date.now();
   const r = await runCli(['run', '--manifest', manifest, '--workers', String(os.availableParallelism()), '--min-clip-bytes', '65536', '--progress', 'off']);
@@ -70,7 +75,8 @@ async function fleetclipDay(sim: RunningSimulator) {
   const minRequests = 3 * data + (slots - data);
   const v1 = Object.entries(stats.requests).filter(([e]) => e === 'video' || e === 'download').reduce((n, [, r]) => n + sum(r), 0);
   await rm(dir, { recursive: true, force: true });
-  return { wallMs, clips: data, served: clips, slots, v1Requests: v1, lowerBoundMs: (minRequests / RATE_LIMIT) * 1000, video: sum(videoRequests(sim)) };
+  const byStatus = (e: string) => Object.entries(stats.requests[e] ?? {}).map(([code, n]) => `${code}:${n}`).join(' ');
+  return { wallMs, clips: data, served: clips, slots, v1Requests: v1, lowerBoundMs: (minRequests / RATE_LIMIT) * 1000, video: sum(videoRequests(sim)), statuses: `video ${byStatus('video')}; download ${byStatus('download')}` };
 }
 
 async function notebookSample(sim: RunningSimulator) {
@@ -98,9 +104,10 @@ async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wall
   try {
     // 07:00-10:00 of metatron: ~330 slots with data
     const { manifest } = await plan(tokenSim, dir, ['--vehicles', 'metatron', '--cameras', CAMERA, '--hours', '7-10', '--api-rate', String(RATE_LIMIT * 0.95),
-      '--max-concurrent', '8', '--min-time-ms', String(200 * TIME_SCALE), '--clip-size', '20MB', '--workspace-cap', '100GiB']);
+      '--max-concurrent', String(RSS_IN_FLIGHT), '--min-time-ms', String(200 * TIME_SCALE), '--clip-size', '20MB', '--workspace-cap', '100GiB']);
     const started = Date.now();
     const r = await runCli(['work', '--manifest', manifest, '--progress', 'off']);
+    if (process.env.BENCH_DEBUG) console.log(r.stderr.split('\n').filter((l) => l.includes('SAMPLER')).join('\n'));
     const wallMs = Date.now() - started;
     if (r.code !== 0) throw new Error(`work exited ${r.code}: ${r.stderr.slice(-1000)}`);
     const peak = /peakRssMb=(\d+)/.exec(r.stderr);
@@ -114,30 +121,31 @@ async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wall
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-const SKIP_NOTEBOOK = process.env.BENCH_SKIP_NOTEBOOK === '1';
-
 async function bench(): Promise<void> {
-  const dir = await scratch();
-  const sim = await startSimulator({ vehicles: ['mallory', 'mav', 'megalodon', 'metatron', 'morizo'], clipBytes: 262_144, timeScale: TIME_SCALE, rateLimitPerSec: RATE_LIMIT, tokenFile: path.join(dir, 'token') });
-  try {
-    console.log(`bench:e2e  one simulated day ${DAY}, ${VEHICLES.join(' + ')} x ${CAMERA}; delays x${TIME_SCALE}, API rate limit ${RATE_LIMIT}/s (${REAL_RATE_LIMIT}/s real), ${os.availableParallelism()} cores`);
-    const day = await fleetclipDay(sim);
-    const fcRate = day.clips / (day.wallMs / 1000);
-    console.log(`fleetclip      ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests)`);
-    console.log(`lower bound    ${s(day.lowerBoundMs)} (3 requests per clip + 1 per empty slot at ${RATE_LIMIT}/s): fleetclip is ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x the bound`);
-    if (SKIP_NOTEBOOK) return;
-    const nb = await notebookSample(sim);
-    const nbDayMs = (nb.wallMs / nb.slots) * day.slots;
-    const nbRate = day.clips / (nbDayMs / 1000);
-    console.log(`notebook-style ${nb.clips} clips of ${nb.slots} slots (sample ${VEHICLES[0]} ${SAMPLE_HOURS} h) in ${s(nb.wallMs)}; extrapolated to the day: ${s(nbDayMs)}, ${nbRate.toFixed(2)} clips/s`);
-    console.log(`speed-up       ${(nbDayMs / day.wallMs).toFixed(1)}x (target >= 10x); vs lower bound ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x (target <= 1.3x)`);
-  } finally {
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
+  console.log(`bench:e2e  one simulated day ${DAY}, ${VEHICLES.join(' + ')} x ${CAMERA}; delays x${TIME_SCALE}, API rate limit ${RATE_LIMIT}/s (${REAL_RATE_LIMIT}/s real), ${os.availableParallelism()} cores`);
+  if (PHASES.has('day') || PHASES.has('notebook')) {
+    const dir = await scratch();
+    const sim = await startSimulator({ vehicles: ['mallory', 'mav', 'megalodon', 'metatron', 'morizo'], clipBytes: 262_144, timeScale: TIME_SCALE, rateLimitPerSec: RATE_LIMIT, tokenFile: path.join(dir, 'token') });
+    try {
+      const day = await fleetclipDay(sim);
+      const fcRate = day.clips / (day.wallMs / 1000);
+      console.log(`fleetclip      ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests: ${day.statuses})`);
+      console.log(`lower bound    ${s(day.lowerBoundMs)} (3 requests per clip + 1 per empty slot at ${RATE_LIMIT}/s): fleetclip is ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x the bound`);
+      if (PHASES.has('notebook')) {
+        const nb = await notebookSample(sim);
+        const nbDayMs = (nb.wallMs / nb.slots) * day.slots;
+        const nbRate = day.clips / (nbDayMs / 1000);
+        console.log(`notebook-style ${nb.clips} clips of ${nb.slots} slots (sample ${VEHICLES[0]} ${SAMPLE_HOURS} h) in ${s(nb.wallMs)}; extrapolated to the day: ${s(nbDayMs)}, ${nbRate.toFixed(2)} clips/s`);
+        console.log(`speed-up       ${(nbDayMs / day.wallMs).toFixed(1)}x (target >= 10x); vs lower bound ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x (target <= 1.3x)`);
+      }
+    } finally {
+      await sim.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   }
-  if (RSS_CLIPS > 0) {
+  if (PHASES.has('memory')) {
     const rss = await workerPeakRss();
-    console.log(`memory         one worker, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB)`);
+    console.log(`memory         one worker, ${RSS_IN_FLIGHT} clips in flight, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB)`);
   }
 }
 

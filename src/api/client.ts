@@ -121,6 +121,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
   });
   // presigned URLs are fetched by a client that has no token to send, whatever the host
   const presignedHttp: Got = createHttp(limits, true);
+  const validations = new Bottleneck({ maxConcurrent: limits.validateConcurrent });
   let headRefused = false;
   const secrets = async (): Promise<string[]> => [(await token.current()).value];
 
@@ -255,6 +256,9 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         if (requested.kind === 'missing') return { kind: 'missing', attempts: attempt };
         filename = requested.filename;
         await req.onRequested?.(filename, Date.now());
+        // a clip just cut is never ready at once (processing takes ~0.3-2.5 s): checking right away only spends
+        // a request of the rate budget; a resumed clip (knownFilename) is checked at once, it is probably ready
+        await sleep(limits.readyFirstPollMs, signal);
       }
       const opened = await awaitReady(filename, control);
       let tmpPath: string | undefined;
@@ -262,7 +266,8 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         tmpPath = await newPartialPath(partialDirOf(outDir), fileName);
         await download(filename, tmpPath, control, opened);
         await fsyncFile(tmpPath);
-        const check = await checkClipFile(tmpPath, { minBytes: limits.minClipBytes });
+        const clip = tmpPath;
+        const check = await validations.schedule(() => checkClipFile(clip, { minBytes: limits.minClipBytes }));
         if (check.ok) {
           const info: PlaceInfo = { vehicle, camera, start, fileName, bytes: check.bytes, sha256: check.sha256, bag: check.bag };
           const finalPath = await place(tmpPath, info);

@@ -21,7 +21,7 @@ export interface ApiLimits {
   backoffCapMs: number;
   /** 0 = no jitter, 1 = full jitter (uniform in 0..delay) */
   jitter: number;
-  /** readiness polling: first wait, cap of the growing wait, and the longest total wait */
+  /** readiness polling: first wait (also between requesting a clip and its first check), cap of the growing wait, and the longest total wait */
   readyFirstPollMs: number;
   readyPollCapMs: number;
   readyMaxWaitMs: number;
@@ -37,6 +37,11 @@ export interface ApiLimits {
   minClipBytes: number;
   /** an invalid clip (tiny, corrupt) is requested again this many times before it counts as `invalid` */
   invalidRetries: number;
+  /**
+   * clips validated at once: a bag check reads the whole clip through the reader's chunk buffers, on one core, so
+   * more at once buys little time and costs tens of MB of resident memory (docs/performance.md)
+   */
+  validateConcurrent: number;
   /** the largest 200 body read as a URL or JSON; anything bigger is clip bytes */
   maxUrlBodyBytes: number;
   /** pacing of /v1/ requests (when no limiter is passed in) */
@@ -64,12 +69,13 @@ export const API_DEFAULTS: Readonly<ApiLimits> = Object.freeze({
   presignRenewals: 3,
   minClipBytes: 1_000_000,
   invalidRetries: 2,
+  validateConcurrent: 1,
   maxUrlBodyBytes: 64 * 1024,
   maxConcurrent: 4,
   minTimeMs: 50,
 });
 
-const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = ['maxAttempts', 'downloadAttempts', 'maxConcurrent'];
+const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = ['maxAttempts', 'downloadAttempts', 'maxConcurrent', 'validateConcurrent'];
 const COUNTS: readonly (keyof ApiLimits)[] = ['maxRateLimitedRetries', 'presignRenewals', 'invalidRetries'];
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 
 /**
  * `squeue -h -j $SLURM_JOB_ID -o %e` prints the job's end time in the cluster's local time without a zone
@@ -15,6 +14,7 @@ export function parseSqueueEndTime(text: string): number | undefined {
 export async function slurmEndTime(env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
   if (!env.SLURM_JOB_ID) return undefined;
   try {
+    const { execa } = await import('execa'); // only under Slurm: keeps ~15 MB out of every local worker
     const { stdout } = await execa('squeue', ['-h', '-j', env.SLURM_JOB_ID, '-o', '%e'], { timeout: 15_000 });
     return parseSqueueEndTime(stdout);
   } catch {

@@ -3,7 +3,7 @@ import type { Logger } from 'winston';
 import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
 import type { BatchApiClient, SlotFetchOutcome } from '../api/index.js';
 import type { Claim, Manifest, SlotResult } from '../manifest/index.js';
-import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/index.js';
+import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { clipFileName, slotIso } from '../storage/index.js';
 import { SlotPlanner, formatOnMiss, type MissStrategy, type ProbeResult } from './on-miss.js';
 import { StorageGuard, placeClip, removeStaleTemporaries } from './storage-guard.js';

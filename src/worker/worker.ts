@@ -4,7 +4,7 @@ import Bottleneck from 'bottleneck';
 import { AuthExpiredError, EXIT, LeaseLostError, StorageError } from '../errors.js';
 import { createBatchApiClient, openTokenSource, type ApiLimits } from '../api/index.js';
 import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
-import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/index.js';
+import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { slotIso } from '../storage/index.js';
 import { hasTimeForShard, slurmEndTime, typicalShardMs } from './deadline.js';
 import { createWorkerLogger, workerLogPath } from './logger.js';
