@@ -208,7 +208,7 @@ export class SqliteManifest implements Manifest {
       insertSubmission: p(`INSERT INTO slurm_submission (job_id, array_range, at_ms) VALUES (@jobId, @arrayRange, @atMs)`),
       submissions: p(`SELECT job_id AS jobId, array_range AS arrayRange, at_ms AS atMs FROM slurm_submission ORDER BY id`),
       rememberRequest: p(`INSERT OR REPLACE INTO clip_request (shard_id, camera, start, filename, requested_ms) VALUES (?, ?, ?, ?, ?)`),
-      request: p(`SELECT filename, requested_ms AS requestedAtMs FROM clip_request WHERE shard_id = ? AND camera = ? AND start = ?`),
+      requests: p(`SELECT camera, start, filename, requested_ms AS requestedAtMs FROM clip_request WHERE shard_id = ? ORDER BY camera, start`),
       bucketWithRoom: p(`SELECT n FROM storage_bucket WHERE vehicle = @vehicle AND bytes + @bytes <= @cap ORDER BY n LIMIT 1`).pluck(),
       nextBucket: p(`SELECT coalesce(max(n), 0) + 1 FROM storage_bucket WHERE vehicle = ?`).pluck(),
       addToBucket: p(`INSERT INTO storage_bucket (vehicle, n, bytes) VALUES (@vehicle, @n, max(0, @bytes))
@@ -412,15 +412,16 @@ export class SqliteManifest implements Manifest {
     });
   }
 
-  rememberRequest(claim: Claim, camera: string, start: number, request: RememberedRequest): void {
+  rememberRequests(claim: Claim, requests: readonly RememberedRequest[]): void {
+    if (requests.length === 0) return;
     this.write(undefined, () => {
       this.assertHolds(claim);
-      this.sql.rememberRequest.run(claim.shardId, camera, start, request.filename, request.requestedAtMs);
+      for (const r of requests) this.sql.rememberRequest.run(claim.shardId, r.camera, r.start, r.filename, r.requestedAtMs);
     });
   }
 
-  requestedFilename(shardId: number, camera: string, start: number): RememberedRequest | undefined {
-    return this.read(() => this.sql.request.get(shardId, camera, start)) as RememberedRequest | undefined;
+  rememberedRequests(shardId: number): RememberedRequest[] {
+    return this.read(() => this.sql.requests.all(shardId)) as RememberedRequest[];
   }
 
   // ---- shared counters

@@ -98,6 +98,9 @@ export interface SlurmSubmission {
 
 /** The server's file name for a requested clip, kept so a restarted worker polls it instead of asking again. */
 export interface RememberedRequest {
+  camera: string;
+  /** slot start, epoch seconds UTC */
+  start: number;
   filename: string;
   requestedAtMs: number;
 }
@@ -136,9 +139,13 @@ export interface Manifest {
   completeShard(claim: Claim): void;
   failShard(claim: Claim, error: string): void;
   releaseShard(claim: Claim, reason: string): void;
-  /** fenced; a cache for the worker only (not in receipts: after a rebuild the clip is simply requested again) */
-  rememberRequest(claim: Claim, camera: string, start: number, request: RememberedRequest): void;
-  requestedFilename(shardId: number, camera: string, start: number): RememberedRequest | undefined;
+  /**
+   * Fenced, one transaction for a batch (workers send them with their slot results, not one write per clip); a
+   * cache for the worker only (not in receipts: after a rebuild the clip is simply requested again).
+   */
+  rememberRequests(claim: Claim, requests: readonly RememberedRequest[]): void;
+  /** every remembered request of a shard, read once when a worker takes the shard */
+  rememberedRequests(shardId: number): RememberedRequest[];
   /**
    * Picks the lowest-numbered `<out>/<vehicle>/download<N>` (N >= 1) that still has room for `bytes` under
    * `capBytes`, counts the bytes there and returns N; a clip larger than the cap gets a fresh bucket.

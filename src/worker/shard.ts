@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
 import type { BatchApiClient, SlotFetchOutcome } from '../api/index.js';
-import type { Claim, Manifest, SlotResult } from '../manifest/index.js';
+import type { Claim, Manifest, RememberedRequest, SlotResult } from '../manifest/index.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { clipFileName, slotIso } from '../storage/index.js';
 import { SlotPlanner, formatOnMiss, type MissStrategy, type ProbeResult } from './on-miss.js';
@@ -115,13 +115,19 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     if (err instanceof LeaseLostError) shardAbort.abort(err);
   };
 
-  // Outcomes go to the manifest in small batches (one short transaction each).
+  // Outcomes, and the server's names of clips just requested, go to the manifest in small batches (one short
+  // transaction each, not one per clip). A worker killed before a flush loses only those names: its successor asks
+  // the API to cut those few clips again.
+  const remembered = new Map(manifest.rememberedRequests(claim.shardId).map((r) => [`${r.camera} ${r.start}`, r]));
   let pending: SlotResult[] = [];
+  let pendingRequests: RememberedRequest[] = [];
   const flush = (): void => {
-    if (pending.length === 0) return;
+    const requests = pendingRequests;
     const batch = pending;
+    pendingRequests = [];
     pending = [];
     try {
+      manifest.rememberRequests(current, requests);
       manifest.recordSlots(current, batch);
     } catch (err) {
       failWith(err);
@@ -155,8 +161,8 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
 
   async function fetchOne(camera: string, start: number): Promise<ClipResult | 'aborted'> {
     const slot = { vehicle: claim.vehicle, camera, slot: slotIso(start) };
-    const remembered = manifest.requestedFilename(claim.shardId, camera, start);
-    const reuse = remembered && Date.now() - remembered.requestedAtMs < ctx.requestReuseMs ? remembered.filename : undefined;
+    const earlier = remembered.get(`${camera} ${start}`);
+    const reuse = earlier && Date.now() - earlier.requestedAtMs < ctx.requestReuseMs ? earlier.filename : undefined;
     if (!reuse) report.clipRequests++;
     try {
       const outcome = await ctx.api.fetchSlot({
@@ -166,7 +172,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
         outDir: ctx.outDir,
         signal,
         ...(reuse ? { knownFilename: reuse } : {}),
-        onRequested: (filename, requestedAtMs) => manifest.rememberRequest(current, camera, start, { filename, requestedAtMs }),
+        onRequested: (filename, requestedAtMs) => void pendingRequests.push({ camera, start, filename, requestedAtMs }),
         place: (tmp, info) => {
           signal.throwIfAborted();
           return placeClip(manifest, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);

@@ -87,7 +87,7 @@ describe('fencing', () => {
     const refused: (() => unknown)[] = [
       () => a.heartbeat(stale),
       () => a.recordSlots(stale, [slot(stale, 1, { bytes: 666 })]),
-      () => a.rememberRequest(stale, 'front', stale.hourStart, { filename: 'x', requestedAtMs: 1 }),
+      () => a.rememberRequests(stale, [{ camera: 'front', start: stale.hourStart, filename: 'x', requestedAtMs: 1 }]),
       () => a.completeShard(stale),
       () => a.failShard(stale, 'boom'),
       () => a.releaseShard(stale, 'bye'),
@@ -147,12 +147,18 @@ describe('slot results and reads', () => {
     a.close();
   });
 
-  test('a remembered request is found again by (shard, camera, slot)', () => {
+  test('remembered requests are read back per shard, the latest cut of a slot winning', () => {
     const { a, b } = planned(1);
     const c = a.claimNextShard(owner('w'))!;
-    a.rememberRequest(c, 'rear', c.hourStart + 60, { filename: 'veh-1_rear_x.bag', requestedAtMs: 77 });
-    expect(b.requestedFilename(c.shardId, 'rear', c.hourStart + 60)).toEqual({ filename: 'veh-1_rear_x.bag', requestedAtMs: 77 });
-    expect(b.requestedFilename(c.shardId, 'front', c.hourStart + 60)).toBeUndefined();
+    a.rememberRequests(c, [
+      { camera: 'rear', start: c.hourStart + 60, filename: 'veh-1_rear_x.bag', requestedAtMs: 77 },
+      { camera: 'front', start: c.hourStart + 30, filename: 'veh-1_front_y.bag', requestedAtMs: 78 },
+    ]);
+    a.rememberRequests(c, [{ camera: 'rear', start: c.hourStart + 60, filename: 'veh-1_rear_z.bag', requestedAtMs: 79 }]); // cut again
+    expect(b.rememberedRequests(c.shardId)).toEqual([
+      { camera: 'front', start: c.hourStart + 30, filename: 'veh-1_front_y.bag', requestedAtMs: 78 },
+      { camera: 'rear', start: c.hourStart + 60, filename: 'veh-1_rear_z.bag', requestedAtMs: 79 },
+    ]);
     a.close();
     b.close();
   });

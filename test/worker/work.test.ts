@@ -68,6 +68,31 @@ describe('fleetclip work', () => {
     expect(await compareWithTruth(c, MAV_16)).toMatchObject(EXPECT_EXACT);
   }, 60_000);
 
+  test('a resumed shard polls the clips its predecessor had already requested instead of cutting them again', async () => {
+    // clips take 3 s to cut, so a worker stopped after ~1 s leaves requested clips behind
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17', vehicles: 'mav', cameras: 'front-center', sim: { timeScale: 1, processingDelayMs: { min: 3000, max: 3000 } },
+    }));
+    const cuts = () => c.sim.stats().requests.video?.['200'] ?? 0;
+    const worker = startWork(c, ['--grace', '0']);
+    const exited = exitOf(worker);
+    await waitFor(() => cuts() >= 4, 20_000, '4 clips requested');
+    worker.kill('SIGTERM');
+    expect((await exited).code).toBe(10);
+    const m = openManifest(c.manifest, { readonly: true });
+    const remembered = m.rememberedRequests(1).length;
+    m.close();
+    expect(remembered).toBe(cuts()); // every clip cut so far is remembered, none is on disk yet
+    expect(await bagCount(c)).toBe(0);
+
+    const resumed = await exitOf(startWork(c, ['--max-concurrent', '64']));
+    expect(resumed.code).toBe(0);
+    const okClips = shardRow(c).ok;
+    expect(okClips).toBe(await bagCount(c));
+    expect(cuts()).toBe(okClips); // no clip was cut twice
+    expect(await compareWithTruth(c, { ...MAV_16, cameras: ['front-center'] })).toMatchObject(EXPECT_EXACT);
+  }, 60_000);
+
   test('the workspace cap stops the worker: shard released with reason quota, exit 6, status says what to do', async () => {
     const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', plan: ['--bucket-cap', '512KiB', '--workspace-cap', '1MiB'] }));
     const r = await exitOf(startWork(c));
