@@ -111,7 +111,17 @@ describe('checkClipFile', () => {
     return copy;
   }
 
+  /** A message record inside a chunk turned into another kind of record: header and index still look intact. */
+  function garbledChunk(bytes: Buffer): Buffer {
+    const copy = Buffer.from(bytes);
+    const marker = Buffer.from('op=\x02', 'latin1');
+    const at = copy.indexOf(marker, copy.indexOf(marker) + 1); // the second message record
+    copy[at + 3] = 0x07;
+    return copy;
+  }
+
   test.each([
+    { name: 'a chunk with a garbled record (index intact)', bytes: () => garbledChunk(good), minBytes: 0, reason: /^chunk at \d+: holds \d+ messages, its chunk info says \d+$/ },
     { name: 'smaller than the minimum', bytes: () => good.subarray(0, 5000), minBytes: 10_000, reason: /^too small: 5000 bytes < 10000$/ },
     { name: 'unindexed (index_pos = 0)', bytes: () => unindexed(good), minBytes: 0, reason: /^unindexed bag/ },
     { name: 'cut short', bytes: () => good.subarray(0, Math.floor(good.length * 0.8)), minBytes: 0, reason: /./ },
