@@ -1,5 +1,6 @@
 import { AuthExpiredError, type ErrorContext } from '../errors.js';
 import type { ApiLog } from './log.js';
+import { formatDurationSec } from './token-report.js';
 import type { Token, TokenSource } from './token.js';
 import { sleep } from './wait.js';
 
@@ -27,7 +28,7 @@ export class AuthKeeper {
       this.episode = { refused: used.value, startedMs: Date.now() };
       this.log.warn(
         `the Batch API refused the token${expiryNote(used)}: put a new token in ${this.source.where}; ` +
-          `waiting up to ${formatMinutes(this.limits.authGraceMs)} for it`,
+          `waiting up to ${formatDurationSec(this.limits.authGraceMs / 1000)} for it`,
       );
     }
     const deadline = this.episode.startedMs + this.limits.authGraceMs;
@@ -56,6 +57,3 @@ function expiryNote(token: Token): string {
   return token.expiresAtSec === undefined ? '' : ` (JWT exp ${new Date(token.expiresAtSec * 1000).toISOString()})`;
 }
 
-function formatMinutes(ms: number): string {
-  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
-}

@@ -5,7 +5,6 @@ import { ApiError, ApiHttpError, ApiProtocolError, type ErrorContext } from '../
 import type { BagSummary } from '../manifest/types.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 import {
-  assertNamePart,
   assertOnSlotGrid,
   checkClipFile,
   clipFileName,
@@ -17,7 +16,7 @@ import {
   slotIso,
 } from '../storage/index.js';
 import { AuthKeeper } from './auth.js';
-import { ApiTransport, createHttp, discard, networkCode, type OpenResponse, readSmallBody } from './http.js';
+import { ApiTransport, createHttp, discard, errorBodyOf, networkCode, type OpenResponse, readSmallBody } from './http.js';
 import { type ApiLog, SILENT_LOG } from './log.js';
 import { type ApiLimits, normalizeApiBase, normalizeApiLimits } from './options.js';
 import { bodySnippet, presignedForLog } from './redact.js';
@@ -166,7 +165,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         return undefined;
       }
       if (!NOT_READY.has(res.status)) {
-        const body = await readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+        const body = await errorBodyOf(res);
         throw new ApiHttpError(`readiness check refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
       }
       discard(res);
@@ -191,7 +190,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       return { kind: 'not-ready', status: res.status };
     }
     if (res.status !== 200) {
-      const body = await readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+      const body = await errorBodyOf(res);
       throw new ApiHttpError(`download refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
     }
     const { head, ended, body } = await peekBody(res, limits.maxUrlBodyBytes);
@@ -244,9 +243,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
 
   async function fetchSlot(req: SlotRequest): Promise<SlotFetchOutcome> {
     const { vehicle, camera, start, outDir, signal } = req;
-    assertNamePart('vehicle', vehicle);
-    assertNamePart('camera', camera);
-    const fileName = clipFileName(vehicle, camera, start);
+    const fileName = clipFileName(vehicle, camera, start); // refuses a name that could leave the folder
     const control: CallControl = { context: { vehicle, camera, slot: slotIso(start) }, ...(signal ? { signal } : {}) };
     const place = req.place ?? ((tmp: string) => moveIntoPlace(tmp, path.join(outDir, fileName)));
     let filename = req.knownFilename;

@@ -67,6 +67,11 @@ export async function readSmallBody(res: OpenResponse, max: number): Promise<Buf
   return Buffer.concat(chunks).subarray(0, max);
 }
 
+/** The start of an error answer's body, for a message: never throws (a body cut short just gives less). */
+export function errorBodyOf(res: OpenResponse): Promise<Buffer> {
+  return readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+}
+
 /** The error code of a network failure (ECONNRESET, ETIMEDOUT, ERR_HTTP_CONTENT_LENGTH_MISMATCH…), never got's message (it holds the URL). */
 export function networkCode(err: unknown): string | undefined {
   return err instanceof RequestError ? err.code || err.name : undefined;
@@ -152,7 +157,7 @@ export class ApiTransport {
         continue;
       }
       if (options.retryServerErrors && res.status >= 500) {
-        const body = await readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+        const body = await errorBodyOf(res);
         if (++failures >= limits.maxAttempts)
           throw new ApiHttpError(
             `Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`,

@@ -63,7 +63,7 @@ function fileTokenSource(file: string): TokenSource {
 }
 
 /** The first non-empty line, without a `Bearer ` prefix. A token can only hold header-safe characters. */
-export function parseToken(text: string | undefined, where: string): Token {
+function parseToken(text: string | undefined, where: string): Token {
   const line = (text ?? '').split(/\r?\n/).map((l) => l.trim()).find((l) => l.length > 0);
   const value = line?.replace(/^Bearer\s+/i, '');
   if (!value) throw new UsageError(`the token in ${where} is empty`);

@@ -33,7 +33,7 @@ async function commandsFor(argv: readonly string[]): Promise<CommandFactory[]> {
   return factories;
 }
 
-export async function buildParser(argv: readonly string[], io: Io): Promise<Argv> {
+async function buildParser(argv: readonly string[], io: Io): Promise<Argv> {
   let parser = yargs([...argv])
     .scriptName('fleetclip')
     .usage('$0 <command> [options]\n\nPull 30-second camera clips for a vehicle fleet out of the Batch API, on Slurm or locally.')

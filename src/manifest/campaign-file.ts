@@ -13,7 +13,7 @@ export interface CampaignRecord {
   shards: PlannedShard[];
 }
 
-export function campaignFilePath(runDir: string): string {
+function campaignFilePath(runDir: string): string {
   return path.join(runDir, CAMPAIGN_FILE);
 }
 

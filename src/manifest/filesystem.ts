@@ -63,7 +63,7 @@ export const STATFS_MAGIC: Readonly<Record<number, string>> = {
 
 const LOCAL_TYPES = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'zfs', 'overlay', 'f2fs', 'jfs', 'reiserfs']);
 
-export function kindOf(fsType: string): FilesystemKind {
+function kindOf(fsType: string): FilesystemKind {
   const t = fsType.toLowerCase();
   if (LOCAL_TYPES.has(t)) return 'local';
   if (t === 'nfs' || t === 'nfs4') return 'nfs';

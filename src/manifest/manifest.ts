@@ -70,7 +70,7 @@ export function openSqliteManifest(file: string, opts: OpenManifestOptions = {})
       }
     } else {
       db.pragma('synchronous = FULL');
-      if (!exists || opts.journal) setJournalMode(db, opts.journal ?? MANIFEST_DEFAULTS.journal, abs);
+      if (!exists) setJournalMode(db, opts.journal ?? MANIFEST_DEFAULTS.journal, abs);
       if (kind !== 'current') retryBusy(() => migrate(db), MANIFEST_DEFAULTS.retryDeadlineMs);
     }
   } catch (err) {
@@ -104,7 +104,7 @@ function setJournalMode(db: Database.Database, mode: 'delete' | 'wal', file: str
 }
 
 /** SQLite's own words for a damaged file, turned into a ManifestError that says what to do. */
-export function asManifestError(err: unknown, file: string): unknown {
+function asManifestError(err: unknown, file: string): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^SQLITE_(NOTADB|CORRUPT|IOERR|CANTOPEN|FULL|READONLY)/.test(code)) {
     return new ManifestError(`${file}: ${(err as Error).message} (${code}); \`fleetclip manifest verify\` checks it against the receipts`, { path: file }, {
@@ -142,7 +142,7 @@ interface SlotRow {
   at_ms: number;
 }
 
-export function slotFromRow(r: SlotRow): SlotResult {
+function slotFromRow(r: SlotRow): SlotResult {
   return {
     vehicle: r.vehicle,
     camera: r.camera,
@@ -165,7 +165,7 @@ function canonical(value: unknown): string {
   );
 }
 
-export class SqliteManifest implements Manifest {
+class SqliteManifest implements Manifest {
   readonly schemaVersion = SCHEMA_VERSION;
   private readonly runDir: string;
   private readonly journals = new Map<string, ReceiptJournal>();
@@ -334,7 +334,16 @@ export class SqliteManifest implements Manifest {
       for (const s of shards) added += this.sql.insertShard.run({ vehicle: s.vehicle, hourStart: s.hourStart, cameras: JSON.stringify(s.cameras) }).changes;
       return { created: stored === undefined, shardsAdded: added, shardsTotal: this.sql.shardKeys.all().length };
     });
-    writeCampaignFile(this.runDir, { settings, shards: this.plannedShards() });
+    try {
+      writeCampaignFile(this.runDir, { settings, shards: this.plannedShards() });
+    } catch (err) {
+      // the plan is committed; campaign.json (what `manifest rebuild` starts from) is not: planning again rewrites it
+      throw new ManifestError(
+        `planned in ${this.path}, but ${path.join(this.runDir, 'campaign.json')} could not be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix that, then run the same plan again`,
+        { path: this.path },
+        { cause: err },
+      );
+    }
     return outcome;
   }
 
@@ -648,7 +657,7 @@ function slotParams(r: SlotResult) {
 }
 
 /** N of `.../<vehicle>/download<N>/...`, the bucket folder reserveBucket hands out. */
-export function bucketOfPath(file: string, vehicle: string): number | undefined {
+function bucketOfPath(file: string, vehicle: string): number | undefined {
   const parts = file.split(/[\\/]/);
   for (let i = 1; i < parts.length; i++) {
     const m = parts[i - 1] === vehicle ? /^download(\d+)$/.exec(parts[i]!) : null;

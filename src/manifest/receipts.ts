@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ManifestError } from '../errors.js';
 import type { SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
 
-export const RECEIPTS_DIR = 'receipts';
-export const RECEIPT_FORMAT_VERSION = 1;
+const RECEIPTS_DIR = 'receipts';
+const RECEIPT_FORMAT_VERSION = 1;
 
 /**
  * Every state change and slot result, as the worker (or operator command) that made it saw it committed.
@@ -38,11 +38,11 @@ export interface ReceiptJournal {
 }
 
 /** A file name for a worker id: Slurm `123_4` and `local-host-99` pass unchanged. */
-export function journalFileName(journalId: string): string {
+function journalFileName(journalId: string): string {
   return `${journalId.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
 }
 
-export function receiptsDir(runDir: string): string {
+function receiptsDir(runDir: string): string {
   return path.join(runDir, RECEIPTS_DIR);
 }
 

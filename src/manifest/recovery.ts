@@ -105,13 +105,32 @@ function checkFiles(slots: readonly SlotRecord[], opts: VerifyOptions, problems:
       continue;
     }
     if (r.bytes !== undefined && size !== r.bytes) problems.push(`slot ${where}: clip ${r.path} has ${size} bytes, recorded ${r.bytes}`);
-    else if (opts.checksums && r.sha256 && sha256Of(r.path) !== r.sha256) problems.push(`slot ${where}: clip ${r.path} does not match its sha256`);
+    else if (opts.checksums && r.sha256) {
+      const sum = sha256Of(r.path);
+      if (sum === undefined) problems.push(`slot ${where}: clip ${r.path} cannot be read`);
+      else if (sum !== r.sha256) problems.push(`slot ${where}: clip ${r.path} does not match its sha256`);
+    }
   }
   return checked;
 }
 
-function sha256Of(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+/**
+ * Synchronous like the rest of verify (storage's sha256Of is async): one 1 MiB buffer for the whole file, never the
+ * whole clip in memory; undefined when the file cannot be read.
+ */
+function sha256Of(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (let n = fs.readSync(fd, buffer); n > 0; n = fs.readSync(fd, buffer)) hash.update(buffer.subarray(0, n));
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 function messageOf(err: unknown): string {
@@ -165,8 +184,20 @@ export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {})
   let movedAside: string | undefined;
   if (fs.existsSync(file)) {
     movedAside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const moved: string[] = [];
     for (const suffix of ['', '-journal', '-wal', '-shm']) {
-      if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, movedAside + suffix);
+      if (!fs.existsSync(file + suffix)) continue;
+      try {
+        fs.renameSync(file + suffix, movedAside + suffix);
+        moved.push(movedAside + suffix);
+      } catch (err) {
+        // a database without its journal is another database: say exactly where each piece is now
+        throw new ManifestError(
+          `could not move ${file + suffix} aside (${messageOf(err)}); ${moved.length ? `already moved: ${moved.join(', ')}; ` : ''}the rebuilt manifest is at ${fresh}`,
+          { path: file },
+          { cause: err },
+        );
+      }
     }
   }
   try {

@@ -33,7 +33,7 @@ export interface ManifestContent {
   submissions: SlurmSubmission[];
 }
 
-export const slotKey = (r: Pick<SlotResult, 'vehicle' | 'camera' | 'start'>): string => `${r.vehicle} ${r.camera} ${r.start}`;
+const slotKey = (r: Pick<SlotResult, 'vehicle' | 'camera' | 'start'>): string => `${r.vehicle} ${r.camera} ${r.start}`;
 
 const RANK = { claim: 0, slots: 1, end: 2, reset: 3 } as const;
 

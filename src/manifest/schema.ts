@@ -8,7 +8,7 @@ export const APPLICATION_ID = 0x466c4370;
  * Append only: entry i brings the schema to `user_version` i + 1. Never edit a shipped entry; add one.
  * Times are epoch milliseconds (`*_ms`) or, for slots and hours, epoch seconds UTC.
  */
-export const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly string[] = [
   // v1: campaign, shards, slot results, Slurm submissions
   `PRAGMA application_id = ${APPLICATION_ID};
    CREATE TABLE campaign (

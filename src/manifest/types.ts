@@ -108,7 +108,10 @@ export interface RememberedRequest {
 export interface OpenManifestOptions {
   /** only `plan` creates a manifest; everything else refuses a missing file */
   create?: boolean;
-  /** journal mode for a new manifest, or to switch an existing one; `wal` only on local disk */
+  /**
+   * journal mode of a new manifest (`wal` only on local disk); an existing one keeps its own, so a `plan` that is
+   * then refused has changed nothing
+   */
   journal?: 'delete' | 'wal';
   /** how long SQLite itself waits for a lock before one retry round (see MANIFEST_DEFAULTS) */
   busyTimeoutMs?: number;

@@ -1,5 +1,5 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { ShardState, ShardStatusRow, SlotCountRow } from '../manifest/types.js';
+import type { Manifest, ShardState, ShardStatusRow, SlotCountRow } from '../manifest/types.js';
 import type { CampaignSettings } from '../plan/types.js';
 
 /** The cuts `status --by` offers. */
@@ -121,6 +121,7 @@ const RELEASE_ADVICE: Record<string, (s: CampaignSettings) => string> = {
   quota: () => 'the workspace or bucket cap was reached: move finished clips off the workspace (or raise the cap), then resubmit',
   auth: (s) => `the token expired: put a fresh token in ${s.tokenFile}, then resubmit`,
   signal: () => 'a worker was stopped by a signal (preemption, time limit, cancel): resubmit to continue where it stopped',
+  error: () => 'a worker could not record its outcomes in the manifest: see its log, run `fleetclip manifest verify`, then resubmit',
 };
 
 const emptyClips = (): ClipCounts => ({ total: 0, ok: 0, missing: 0, invalid: 0, failed: 0, remaining: 0 });
@@ -240,6 +241,26 @@ function releaseNotices({ shards, settings }: StatusInput): ReleaseNotice[] {
 }
 
 /** Aggregates what the manifest holds into the `status` document, cut `by` vehicle, hour, camera or shard. */
+/** What a status report reads from a manifest: each call is its own short read transaction, workers are never held up. */
+export type StatusSource = Pick<Manifest, 'path' | 'settings' | 'shardRows' | 'slotCounts' | 'recentOutcomes'>;
+
+/** One snapshot of a manifest as a status report (`fleetclip status`, and the final table of `fleetclip run`). */
+export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWindowMs: number, nowMs: number = Date.now()): StatusReport {
+  return buildStatusReport(
+    {
+      manifestPath: manifest.path,
+      settings: manifest.settings(),
+      shards: manifest.shardRows(),
+      // per-camera outcomes are needed only for that cut
+      slotCounts: by === 'camera' ? manifest.slotCounts() : [],
+      recent: manifest.recentOutcomes(nowMs - rateWindowMs),
+      rateWindowMs,
+      nowMs,
+    },
+    by,
+  );
+}
+
 export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle'): StatusReport {
   const windowMinutes = input.rateWindowMs / 60_000;
   const perVehicle = vehicleRows(input, windowMinutes);

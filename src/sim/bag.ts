@@ -7,7 +7,7 @@
 import { fillPseudoRandom, hash32, prng } from './random.js';
 
 export const CLIP_SECONDS = 30;
-export const BAG_MAGIC = '#ROSBAG V2.0\n';
+const BAG_MAGIC = '#ROSBAG V2.0\n';
 const BAG_HEADER_RECORD_BYTES = 4096;
 /** rosbag's default chunk threshold (rosbag_storage/src/bag.cpp) */
 const CHUNK_THRESHOLD_BYTES = 768 * 1024;
@@ -18,7 +18,7 @@ const OP = { messageData: 0x02, bagHeader: 0x03, indexData: 0x04, chunk: 0x05, c
 export const COMPRESSED_IMAGE_TYPE = 'sensor_msgs/CompressedImage';
 export const COMPRESSED_IMAGE_MD5 = '8f7a12909da2c9d3332d540a0977563f';
 /** The full definition as `gendeps --cat` prints it; its md5 is COMPRESSED_IMAGE_MD5. */
-export const COMPRESSED_IMAGE_DEFINITION = `# This message contains a compressed image
+const COMPRESSED_IMAGE_DEFINITION = `# This message contains a compressed image
 
 Header header        # Header timestamp should be acquisition time of image
                      # Header frame_id should be optical frame of camera

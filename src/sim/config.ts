@@ -92,7 +92,7 @@ export const SIM_DEFAULTS: Readonly<SimConfig> = Object.freeze({
 
 /** A clip must hold ~300 messages of ~100 bytes of overhead each plus some image bytes. */
 export const MIN_CLIP_BYTES = 64 * 1024;
-export const MAX_CLIP_BYTES = 256 * 1024 * 1024;
+const MAX_CLIP_BYTES = 256 * 1024 * 1024;
 
 const RATE_KEYS = [
   'rate429',

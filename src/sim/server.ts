@@ -72,7 +72,7 @@ function endpointOf(pathname: string): Endpoint {
 }
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n` → [first, last], 'unsatisfiable', or undefined (ignore the header). */
-export function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
+function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
   const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {

@@ -83,7 +83,7 @@ export class TokenStore {
     this.fileTokens = new Set(
       text
         .split('\n')
-        .map((l) => l.trim())
+        .map((l) => l.trim().replace(/^Bearer\s+/i, '')) // as the client reads a token file
         .filter((l) => l.length > 0 && !l.startsWith('#')),
     );
   }

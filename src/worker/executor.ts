@@ -122,6 +122,7 @@ export async function runLocalWorkers(
         if (/^\S* ?(warn|error) /.test(line)) say(`[${w.name}] ${line}`);
       }
     });
+    child.on('error', (err) => say(`worker ${w.name}: ${err.message}`)); // an unhandled 'error' event would crash run
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'claim') w.claim = m.claim;
       else if (m.type === 'end' && w.claim?.shardId === m.shardId) delete w.claim;
@@ -135,7 +136,10 @@ export async function runLocalWorkers(
           manifest.releaseShard(w.claim, `worker ${w.name} died (${signal ?? `exit ${code}`})`);
           say(`worker ${w.name} died (${signal ?? `exit ${code}`}); shard ${w.claim.shardId} released`);
         } catch (err) {
-          if (!(err instanceof LeaseLostError)) throw err;
+          // inside an event handler a throw would crash the supervisor and orphan the other (detached) workers;
+          // the shard's lease expires on its own and another worker takes it over
+          if (!(err instanceof LeaseLostError))
+            say(`worker ${w.name} died; its shard ${w.claim.shardId} could not be released (${err instanceof Error ? err.message : String(err)}): it is taken over when its lease expires`);
         }
       }
       if (verdict.replace) {

@@ -6,7 +6,7 @@ export { GALLOP_DEFAULT_MAX_STRIDE_SECONDS, SlotPlanner, formatOnMiss, parseOnMi
 export type { MissStrategy, ProbeResult } from './on-miss.js';
 export type { ShardReport } from './shard.js';
 export { StopController, STOP_SIGNALS } from './signals.js';
-export { formatDuration, formatProgressLine, ProgressReporter, RateMeter } from './progress.js';
+export { formatDurationMs, formatProgressLine, ProgressReporter, RateMeter } from './progress.js';
 export type { ProgressSnapshot } from './progress.js';
 export { parseSqueueEndTime, typicalShardMs, hasTimeForShard } from './deadline.js';
 export { workspaceBytes } from './storage-guard.js';

@@ -16,7 +16,7 @@ export interface WorkerLogger {
 }
 
 /** `12:03:04 info  shard 7 mav 2025-11-17T08:00Z done  ok=212 missing=28` — the line a human reads on stderr. */
-export function formatHumanLine(info: { level: string; message: unknown; timestamp?: unknown; [key: string]: unknown }): string {
+function formatHumanLine(info: { level: string; message: unknown; timestamp?: unknown; [key: string]: unknown }): string {
   const time = typeof info.timestamp === 'string' ? info.timestamp.slice(11, 19) : '';
   const fields = Object.entries(info)
     .filter(([k, v]) => !['level', 'message', 'timestamp', 'workerId'].includes(k) && v !== undefined)

@@ -46,7 +46,7 @@ export function formatOnMiss(s: MissStrategy): string {
  * `gallop` re-examines this many skipped slots before a miss that turns out to precede data: a camera's own dropouts
  * (a few slots inside a drive) can make a stride probe land in a hole just after the drive resumed.
  */
-export const GALLOP_RECHECK_SLOTS = 6;
+const GALLOP_RECHECK_SLOTS = 6;
 
 type SlotState = 'unknown' | 'inflight' | 'data' | 'missing' | 'skipped' | 'recheck';
 export type ProbeResult = 'data' | 'missing';

@@ -1,7 +1,7 @@
 import type { ProgressMode } from './options.js';
 
 /** `1h02m`, `3m05s`, `42s`; `?` when unknown. */
-export function formatDuration(ms: number | undefined): string {
+export function formatDurationMs(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '?';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
@@ -41,7 +41,7 @@ export interface ProgressSnapshot {
   note?: string;
 }
 
-export function etaMs(p: ProgressSnapshot): number | undefined {
+function etaMs(p: ProgressSnapshot): number | undefined {
   const left = p.total - p.done;
   if (left <= 0) return 0;
   return p.rate > 0 ? (left / p.rate) * 1000 : undefined;
@@ -54,7 +54,7 @@ export function formatProgressLine(p: ProgressSnapshot, barWidth = 24): string {
   const bar = barWidth > 0 ? `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ` : '';
   return (
     `${bar}${p.done}/${p.total} slots (${Math.floor(fraction * 100)}%) ${p.ok} ok  ` +
-    `${p.rate.toFixed(1)}/s  ETA ${formatDuration(etaMs(p))}${p.note ? `  ${p.note}` : ''}`
+    `${p.rate.toFixed(1)}/s  ETA ${formatDurationMs(etaMs(p))}${p.note ? `  ${p.note}` : ''}`
   );
 }
 

@@ -130,6 +130,9 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
       manifest.rememberRequests(current, requests);
       manifest.recordSlots(current, batch);
     } catch (err) {
+      // kept for the next flush: a shard whose outcomes could not all be recorded is never completed
+      pendingRequests = requests.concat(pendingRequests);
+      pending = batch.concat(pending);
       failWith(err);
     }
   };
@@ -253,7 +256,12 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     log.warn(`shard ${claim.shardId} abandoned: ${fatal.message}`, where);
     throw fatal;
   }
-  const stopReason = fatal instanceof AuthExpiredError ? 'auth' : fatal instanceof StorageError ? 'quota' : signal.aborted || ctx.graceful.aborted ? 'signal' : undefined;
+  const stopReason =
+    fatal instanceof AuthExpiredError ? 'auth'
+    : fatal instanceof StorageError ? 'quota'
+    : fatal !== undefined ? 'error' // e.g. the manifest refused a batch: release, never complete with outcomes missing
+    : signal.aborted || ctx.graceful.aborted ? 'signal'
+    : undefined;
   if (stopReason || !planner.done) {
     report.state = 'released';
     report.note = stopReason ?? 'stopped';

@@ -6,7 +6,7 @@ import { PARTIAL_DIR_NAME, moveIntoPlace, partialDirOf } from '../storage/index.
 
 const BUCKET_DIR = /^download(\d+)$/;
 
-export function bucketDirOf(outDir: string, vehicle: string, bucket: number): string {
+function bucketDirOf(outDir: string, vehicle: string, bucket: number): string {
   return path.join(outDir, vehicle, `download${bucket}`);
 }
 

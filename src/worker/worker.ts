@@ -2,7 +2,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { AuthExpiredError, EXIT, LeaseLostError, StorageError } from '../errors.js';
-import { createBatchApiClient, openTokenSource, type ApiLimits } from '../api/index.js';
+import { createBatchApiClient, normalizeApiLimits, openTokenSource, type ApiLimits } from '../api/index.js';
 import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { slotIso } from '../storage/index.js';
@@ -31,6 +31,9 @@ export interface WorkerRunResult {
   peakRssBytes: number;
 }
 
+/** the campaign's recent rate, for the typical shard duration: the same 10 minutes `status` shows as clips/min */
+const RECENT_RATE_WINDOW_MS = 10 * 60_000;
+
 /** Requests drawn from the campaign-wide budget in the manifest, a few seconds' worth per short transaction. */
 function campaignBudget(manifest: Manifest, workerId: string, batch: number): (signal?: AbortSignal) => Promise<void> {
   let tokens = 0;
@@ -55,6 +58,7 @@ export async function runWorker(
 ): Promise<WorkerRunResult> {
   const env = deps.env ?? process.env;
   const options = normalizeWorkerOptions(input, { env });
+  normalizeApiLimits(input.apiLimits); // a bad --min-clip-bytes or --auth-grace is refused before anything is written
   // the CLI's worker listens to the process's signals; a caller in-process may bring its own controller
   const stop = deps.stop ?? new StopController(options.graceMs).install();
   const manifest = openManifest(options.manifestPath);
@@ -129,8 +133,8 @@ export async function runWorker(
       if (stop.stopping) return await end(EXIT.interrupted, `stopped by ${stop.signal}; nothing left in progress`);
       const shardMs = typicalShardMs({
         ownShardMs,
-        recentSlots: manifest.recentOutcomes(Date.now() - 600_000).reduce((n, r) => n + r.count, 0),
-        windowMs: 600_000,
+        recentSlots: manifest.recentOutcomes(Date.now() - RECENT_RATE_WINDOW_MS).reduce((n, r) => n + r.count, 0),
+        windowMs: RECENT_RATE_WINDOW_MS,
         runningShards: manifest.shardRows().filter((r) => r.state === 'running').length,
         slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
       });

@@ -105,7 +105,7 @@ describe('fleetclip sim flag checks (in-process)', () => {
     { args: ['--processing-delay', 'soon'], says: '--processing-delay must be MIN..MAX or one number of ms, got "soon"' },
     { args: ['--download-shapes', 'bytes,ftp'], says: '--download-shapes: unknown shape "ftp" (known: redirect-302, redirect-307, octet-url, text-url, json-url, bytes)' },
     { args: ['--clip-bytes', '100'], says: '--clip-bytes must be an integer 65536..268435456, got 100' },
-    { args: ['--seed', '1', '--seed', '2'], says: '--seed given more than once' },
+    { args: ['--seed', '1', '--seed', '2'], says: '--seed was given more than once' },
     { args: ['--mint-token'], says: '--mint-token needs --token-file' },
     { args: ['--nope'], says: 'Unknown argument: nope' },
   ])('$args → exit 2: $says', async ({ args, says }) => {

@@ -46,4 +46,12 @@ describe('tokens', () => {
     await rm(file);
     expect(store.check(second)).toBe('unknown');
   });
+
+  test('a line written as "Bearer <token>" holds that token, as the client reads it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'fc-sim-tok-'));
+    const file = path.join(dir, 'token');
+    const token = mintToken({ expiresAtSec: now() + 60 });
+    await writeFile(file, `Bearer ${token}\n`);
+    expect(new TokenStore(file).check(token)).toBe('ok');
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { EXIT, UsageError } from '../../src/errors.js';
 import {
   WORKER_DEFAULTS,
-  formatDuration,
+  formatDurationMs,
   formatProgressLine,
   hasTimeForShard,
   judgeWorkerExit,
@@ -74,7 +74,7 @@ describe('progress and supervision', () => {
   test('progress line and durations', () => {
     expect(formatProgressLine({ done: 240, total: 960, ok: 200, rate: 4 }, 8)).toBe('[##------] 240/960 slots (25%) 200 ok  4.0/s  ETA 3m00s');
     expect(formatProgressLine({ done: 1, total: 2, ok: 0, rate: 0, note: '2 worker(s)' }, 0)).toBe('1/2 slots (50%) 0 ok  0.0/s  ETA ?  2 worker(s)');
-    expect([formatDuration(42_000), formatDuration(3_725_000), formatDuration(undefined)]).toEqual(['42s', '1h02m', '?']);
+    expect([formatDurationMs(42_000), formatDurationMs(3_725_000), formatDurationMs(undefined)]).toEqual(['42s', '1h02m', '?']);
   });
 
   test.each([

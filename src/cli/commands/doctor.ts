@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { EXIT } from '../../errors.js';
 import { inspectFilesystem, type FilesystemReport } from '../../manifest/index.js';
 import type { CommandFactory } from '../main.js';
-import { manifestFlag } from './manifest.js';
+import { manifestFlag } from '../flags.js';
 
 interface DoctorFlags {
   manifest?: string | string[];

@@ -5,6 +5,7 @@ import { ClipInvalidError, EXIT, InterruptedError, UsageError } from '../../erro
 import { parseSlotInstant, slotIso } from '../../storage/index.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
+import { single } from '../flags.js';
 
 interface FetchFlags {
   apiBase: string;
@@ -57,7 +58,7 @@ export const fetchCommand: CommandFactory = (io) => ({
       if (Array.isArray(args[flag])) throw new UsageError(`--${flag} takes one value`);
     const start = parseSlotInstant(argv.at);
     const minClipBytes = parseByteCount(argv.minClipBytes);
-    const token = openTokenSource({ ...(argv.tokenFile !== undefined ? { tokenFile: argv.tokenFile } : {}), env: process.env });
+    const token = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const client = createBatchApiClient({
       apiBase: argv.apiBase,
       token,

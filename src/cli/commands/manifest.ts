@@ -1,8 +1,9 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { EXIT, UsageError } from '../../errors.js';
+import { EXIT } from '../../errors.js';
 import { rebuildManifest, verifyManifest, type RebuildReport, type VerifyReport } from '../../manifest/index.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
+import { manifestFlag } from '../flags.js';
 
 interface ManifestFlags {
   manifest?: string | string[];
@@ -15,11 +16,6 @@ interface ManifestFlags {
 const SHOWN_PROBLEMS = 20;
 
 /** yargs demands --manifest; given twice it arrives as an array. */
-export function manifestFlag(argv: { manifest?: string | string[] }): string {
-  if (typeof argv.manifest !== 'string') throw new UsageError('--manifest was given more than once');
-  return argv.manifest;
-}
-
 function renderVerify(r: VerifyReport): string {
   const c = r.counts;
   const what = `${c.shards} shards, ${c.slotResults} slot results, ${c.receipts} receipts in ${c.journals} journals, ${c.filesChecked} clips checked on disk`;
@@ -53,7 +49,7 @@ const verifyCommand = (io: Io) => ({
     y
       .usage(
         '$0 manifest verify --manifest FILE [--checksums] [--json]\n\n' +
-          'Exit 0 when everything agrees, 7 when something does. Safe while workers run (a shard finishing meanwhile\n' +
+          'Exit 0 when everything agrees, 7 when something disagrees. Safe while workers run (a shard finishing meanwhile\n' +
           'may show as a difference: run it again). See docs/manifest.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
 import { CAMPAIGN_DEFAULTS as D, type CampaignInput, MAX_DAYS, extendCampaignSettings, planCampaign } from '../../plan/index.js';
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
 import type { CommandFactory } from '../main.js';
+import { manifestFlag } from '../flags.js';
 
 type PlanFlags = CampaignInput & { manifest?: string | string[]; extend?: boolean; dryRun?: boolean; json?: boolean };
 
@@ -53,15 +53,14 @@ export const planCommand: CommandFactory = (io) => ({
       .option('dry-run', { type: 'boolean', describe: 'print the shards and the forecast; write nothing' })
       .option('json', { type: 'boolean', describe: 'print JSON (with --dry-run: settings, forecast, shards)' }),
   handler: (argv: ArgumentsCamelCase<PlanFlags>) => {
-    if (argv.manifest === undefined) throw new UsageError('--manifest is required');
-    if (Array.isArray(argv.manifest)) throw new UsageError('--manifest was given more than once');
+    const manifestFlagValue = manifestFlag(argv);
     const planned = planCampaign(argv, { nowMs: Date.now(), cwd: process.cwd(), homeDir: os.homedir() });
     if (argv.dryRun) {
       const preview = buildPlanPreview(planned);
       io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));
       return;
     }
-    const manifestPath = path.resolve(argv.manifest);
+    const manifestPath = path.resolve(manifestFlagValue);
     const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal });
     try {
       const extending = argv.extend === true && manifest.plannedShards().length > 0;

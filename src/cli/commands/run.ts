@@ -2,9 +2,10 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
-import { buildStatusReport, renderStatusText } from '../../report/index.js';
+import { STATUS_DEFAULTS, readStatusReport, renderStatusText } from '../../report/index.js';
 import { EXECUTOR_DEFAULTS, PROGRESS_MODES, defaultWorkerCount, runLocalWorkers, type ProgressMode } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
+import { single } from '../flags.js';
 import { workerFlags } from './work.js';
 
 /** flags `run` hands on to every `work` child unchanged */
@@ -12,12 +13,11 @@ const PASSED_ON = ['on-miss', 'max-concurrent', 'min-time-ms', 'lease', 'heartbe
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-export function workerArgsFrom(argv: Record<string, unknown>): string[] {
+function workerArgsFrom(argv: Record<string, unknown>): string[] {
   return PASSED_ON.flatMap((flag) => {
     const v = argv[camel(flag)];
     if (v === undefined) return [];
-    if (Array.isArray(v)) throw new UsageError(`--${flag} given more than once`);
-    return [`--${flag}`, String(v)];
+    return [`--${flag}`, String(single(flag, v))];
   });
 }
 
@@ -60,14 +60,9 @@ export const runCommand: CommandFactory = (io) => ({
     );
     const manifest = openManifest(manifestPath, { readonly: true });
     try {
-      const nowMs = Date.now();
-      const settings = manifest.settings();
-      const report = buildStatusReport(
-        { manifestPath: manifest.path, settings, shards: manifest.shardRows(), slotCounts: [], recent: manifest.recentOutcomes(nowMs - 600_000), rateWindowMs: 600_000, nowMs },
-        'vehicle',
-      );
+      const report = readStatusReport(manifest, 'vehicle', STATUS_DEFAULTS.rateWindowMinutes * 60_000);
       io.stdout.write(renderStatusText(report));
-      io.stdout.write(`clips are under ${settings.outDir}/<vehicle>/download<N>/\n`);
+      io.stdout.write(`clips are under ${manifest.settings().outDir}/<vehicle>/download<N>/\n`);
     } finally {
       manifest.close();
     }

@@ -12,6 +12,7 @@ import {
   type SimFaults,
 } from '../../sim/index.js';
 import type { CommandFactory } from '../main.js';
+import { single } from '../flags.js';
 
 const F = SIM_DEFAULTS.faults;
 const MINTED_TOKEN_LIFETIME_SEC = 24 * 3600;
@@ -53,10 +54,6 @@ const FLAG_OF: Record<string, string> = {
 
 type Flags = Record<string, unknown>;
 
-function single(flag: string, value: unknown): unknown {
-  if (Array.isArray(value)) throw new UsageError(`--${flag} given more than once`);
-  return value;
-}
 
 function listOf(flag: string, value: unknown): string[] | undefined {
   const text = single(flag, value) as string | undefined;
@@ -77,7 +74,7 @@ function delayRange(value: unknown): { min: number; max: number } | undefined {
 }
 
 /** Flags → the simulator's config input; the values are checked by normalizeSimConfig. */
-export function simConfigFromFlags(argv: Flags): SimConfigInput {
+function simConfigFromFlags(argv: Flags): SimConfigInput {
   const num = (flag: string) => {
     // yargs leaves a number flag given without its value as a present key holding undefined
     if (flag in argv && argv[flag] === undefined) throw new UsageError(`--${flag} needs a value`);

@@ -1,19 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { UsageError } from '../../errors.js';
 import { type Manifest, openManifest } from '../../manifest/index.js';
 import {
   MIN_WATCH_SECONDS,
   STATUS_CUTS,
   STATUS_DEFAULTS,
   type StatusOptions,
-  buildStatusReport,
+  readStatusReport,
   normalizeStatusOptions,
   renderFailedShards,
   renderStatusText,
 } from '../../report/index.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
+import { manifestFlag } from '../flags.js';
 
 interface StatusFlags {
   manifest?: string | string[];
@@ -25,22 +25,9 @@ interface StatusFlags {
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
-/** One snapshot of the manifest, rendered. Each read is its own short transaction: workers are never held up. */
+/** One snapshot of the manifest, rendered. */
 function snapshot(manifest: Manifest, options: StatusOptions, flags: StatusFlags, compactJson: boolean): string {
-  const nowMs = Date.now();
-  const report = buildStatusReport(
-    {
-      manifestPath: manifest.path,
-      settings: manifest.settings(),
-      shards: manifest.shardRows(),
-      // per-camera outcomes are needed only for that cut
-      slotCounts: options.by === 'camera' ? manifest.slotCounts() : [],
-      recent: manifest.recentOutcomes(nowMs - options.rateWindowMs),
-      rateWindowMs: options.rateWindowMs,
-      nowMs,
-    },
-    options.by,
-  );
+  const report = readStatusReport(manifest, options.by, options.rateWindowMs);
   if (flags.json) return `${compactJson ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`;
   return flags.failed ? renderFailedShards(report) : renderStatusText(report);
 }
@@ -81,10 +68,9 @@ export const statusCommand: CommandFactory = (io) => ({
         describe: `refresh every SECS seconds (default ${STATUS_DEFAULTS.watchSeconds}, at least ${MIN_WATCH_SECONDS}) until Ctrl-C; with --json one document per line`,
       }),
   handler: async (argv: ArgumentsCamelCase<StatusFlags>) => {
-    if (argv.manifest === undefined) throw new UsageError('--manifest is required');
-    if (Array.isArray(argv.manifest)) throw new UsageError('--manifest was given more than once');
+    const manifestPath = manifestFlag(argv);
     const options = normalizeStatusOptions({ by: argv.by, watch: argv.watch });
-    const manifest = openManifest(argv.manifest, { readonly: true });
+    const manifest = openManifest(manifestPath, { readonly: true });
     try {
       if (options.watchSeconds === undefined) io.stdout.write(snapshot(manifest, options, argv, false));
       else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true));

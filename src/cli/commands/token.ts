@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, openTokenSource, renderTokenReport } from '../../api/index.js';
 import { EXIT } from '../../errors.js';
 import type { CommandFactory } from '../main.js';
+import { single } from '../flags.js';
 
 interface TokenFlags {
   tokenFile?: string;
@@ -20,7 +21,7 @@ export const tokenCommand: CommandFactory = (io) => ({
       )
       .option('token-file', { type: 'string', requiresArg: true, describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})` }),
   handler: async (argv: ArgumentsCamelCase<TokenFlags>) => {
-    const source = openTokenSource({ ...(argv.tokenFile !== undefined ? { tokenFile: argv.tokenFile } : {}), env: process.env });
+    const source = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const report = await inspectToken(source);
     if (report.permissionWarning) io.stderr.write(`fleetclip: warning: ${report.permissionWarning}\n`);
     io.stdout.write(renderTokenReport(report));

@@ -1,15 +1,10 @@
 import type { Argv } from 'yargs';
-import { UsageError } from '../../errors.js';
 import { API_DEFAULTS, type ApiLimits } from '../../api/index.js';
 import { LOG_LEVELS, PROGRESS_MODES, WORKER_DEFAULTS, runWorker, type WorkerRunInput } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
+import { single } from '../flags.js';
 
 const D = WORKER_DEFAULTS;
-
-function single<T>(flag: string, value: T | T[]): T {
-  if (Array.isArray(value)) throw new UsageError(`--${flag} given more than once`);
-  return value;
-}
 
 /** seconds on the command line, ms inside */
 const msOf = (flag: string, v: unknown): number | undefined => {
@@ -17,7 +12,7 @@ const msOf = (flag: string, v: unknown): number | undefined => {
   return s === undefined ? undefined : s * 1000;
 };
 
-export function workInputFromFlags(a: Record<string, unknown>): WorkerRunInput {
+function workInputFromFlags(a: Record<string, unknown>): WorkerRunInput {
   const apiLimits: Partial<ApiLimits> = {};
   const minClip = single('min-clip-bytes', a.minClipBytes as number | undefined);
   if (minClip !== undefined) apiLimits.minClipBytes = minClip;
