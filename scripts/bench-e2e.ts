@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../src/cli/main.js';
 import { mintToken, startSimulator, type RunningSimulator } from '../src/sim/index.js';
-import { StopController, runWorker } from '../src/worker/index.js';
+import { StopController, runWorker, workerNodeOptions } from '../src/worker/index.js';
 
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 0.05);
 const REAL_RATE_LIMIT = 20; // requests/s the simulated API allows, in real time
@@ -45,9 +45,14 @@ async function scratch(): Promise<string> {
   return dir;
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+/** extra node options for every worker, after (so overriding) the product's own, e.g. `--max-semi-space-size=16` */
+const EXTRA_NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS || undefined;
+
+/** Runs the CLI with `nodeOptions` as NODE_OPTIONS (`run` adds the workers' own in front). */
+function runCli(args: string[], nodeOptions = EXTRA_NODE_OPTIONS): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions };
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     child.on('exit', (code) => resolve({ code, stderr }));
@@ -106,8 +111,8 @@ async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wall
     const { manifest } = await plan(tokenSim, dir, ['--vehicles', 'metatron', '--cameras', CAMERA, '--hours', '7-10', '--api-rate', String(RATE_LIMIT * 0.95),
       '--max-concurrent', String(RSS_IN_FLIGHT), '--min-time-ms', String(200 * TIME_SCALE), '--clip-size', '20MB', '--workspace-cap', '100GiB']);
     const started = Date.now();
-    const r = await runCli(['work', '--manifest', manifest, '--progress', 'off']);
-    if (process.env.BENCH_DEBUG) console.log(r.stderr.split('\n').filter((l) => l.includes('SAMPLER')).join('\n'));
+    // started the way `fleetclip run` starts its workers
+    const r = await runCli(['work', '--manifest', manifest, '--progress', 'off'], workerNodeOptions(EXTRA_NODE_OPTIONS));
     const wallMs = Date.now() - started;
     if (r.code !== 0) throw new Error(`work exited ${r.code}: ${r.stderr.slice(-1000)}`);
     const peak = /peakRssMb=(\d+)/.exec(r.stderr);
@@ -145,7 +150,7 @@ async function bench(): Promise<void> {
   }
   if (PHASES.has('memory')) {
     const rss = await workerPeakRss();
-    console.log(`memory         one worker, ${RSS_IN_FLIGHT} clips in flight, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB)`);
+    console.log(`memory         one worker, ${RSS_IN_FLIGHT} clips in flight, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB; NODE_OPTIONS ${workerNodeOptions(EXTRA_NODE_OPTIONS)})`);
   }
 }
 

@@ -68,7 +68,7 @@ export const API_DEFAULTS: Readonly<ApiLimits> = Object.freeze({
   downloadAttempts: 6,
   presignRenewals: 3,
   minClipBytes: 1_000_000,
-  invalidRetries: 2,
+  invalidRetries: 4,
   validateConcurrent: 1,
   maxUrlBodyBytes: 64 * 1024,
   maxConcurrent: 4,

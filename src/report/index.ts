@@ -17,5 +17,6 @@ export type {
   VehicleRow,
 } from './status.js';
 export { renderFailedShards, renderStatusText } from './status-text.js';
+export { plural } from './format.js';
 export { renderTable } from './table.js';
 export type { Column } from './table.js';

@@ -75,7 +75,7 @@ const oneLineOf = (text: string, max = 100): string => {
 function notices(report: StatusReport): string {
   const lines = report.released.map((n) => `released: ${plural(n.shards, 'shard')} (${n.reason}): ${n.advice}`);
   const failed = report.failedShards.length;
-  if (failed > 0) lines.push(`failed: ${plural(failed, 'shard')}: fleetclip status --failed lists them with their last error`);
+  if (failed > 0) lines.push(`failed: ${plural(failed, 'shard')}: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again`);
   return lines.map((l) => `${l}\n`).join('');
 }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { EXIT, LeaseLostError } from '../errors.js';
 import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
-import type { ProgressMode } from './options.js';
+import { workerNodeOptions, type ProgressMode } from './options.js';
 import { ProgressReporter, RateMeter } from './progress.js';
 import { STOP_SIGNALS } from './signals.js';
 import type { WorkerMessage } from './worker.js';
@@ -107,6 +107,7 @@ export async function runLocalWorkers(
     serial++;
     const child = spawn(process.execPath, [opts.cliPath, 'work', '--manifest', opts.manifestPath, '--progress', 'off', ...opts.workerArgs], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS) },
       detached: true, // its own process group: a terminal's Ctrl-C reaches the workers once, through us
     });
     const w: Worker = { child, name: `w${serial}/${child.pid}`, tail: [] };

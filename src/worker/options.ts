@@ -43,6 +43,18 @@ export interface WorkerOptions {
 export type WorkerOptionsInput = Partial<Omit<WorkerOptions, 'deadlineMs'>> &
   Pick<WorkerOptions, 'manifestPath'> & { deadline?: string };
 
+/**
+ * Node options every worker the product starts gets: semi-spaces of at most 2 MB. Left alone, V8 grows the young
+ * generation to 2 x 16 MB and lets each clip's 64 KiB socket buffers pile up between scavenges; capped, a worker
+ * downloading 20 MB clips peaks ~20 MB lower, for a few % of throughput (docs/performance.md).
+ */
+export const WORKER_NODE_OPTIONS = '--max-semi-space-size=2';
+
+/** NODE_OPTIONS for a worker process: ours first, so that options the user set (later) win. */
+export function workerNodeOptions(inherited: string | undefined): string {
+  return inherited ? `${WORKER_NODE_OPTIONS} ${inherited}` : WORKER_NODE_OPTIONS;
+}
+
 export const WORKER_DEFAULTS = Object.freeze({
   leaseMs: 120_000,
   heartbeatMs: 30_000,

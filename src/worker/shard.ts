@@ -282,14 +282,22 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   report.skipped = skipped.length;
   manifest.recordSlots(current, skipped);
 
-  if (report.failed > 0) {
+  // an invalid clip is data the API has and we do not: the shard stays resubmittable, like one with a failed clip
+  if (report.failed + report.invalid > 0) {
     report.state = 'failed';
-    report.note = `${report.failed} clip(s) failed after retries; see the log of ${claim.workerId}`;
+    report.note = `${unsettledClips(report)}; see the log of ${claim.workerId}`;
     manifest.failShard(current, report.note);
   } else {
     manifest.completeShard(current);
   }
   return report;
+}
+
+function unsettledClips(r: ShardReport): string {
+  const parts = [];
+  if (r.failed > 0) parts.push(`${r.failed} clip(s) failed after retries`);
+  if (r.invalid > 0) parts.push(`${r.invalid} clip(s) still invalid (tiny or corrupt) after every re-request`);
+  return parts.join(', ');
 }
 
 function abortOf(signal: AbortSignal): Promise<void> {

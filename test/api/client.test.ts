@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import path from 'node:path';
 import { ApiHttpError } from '../../src/errors.js';
 import { DOWNLOAD_SHAPES, type DownloadShape, type SimConfigInput, VIDEO_SHAPES } from '../../src/sim/index.js';
@@ -275,5 +276,17 @@ describe('requests', () => {
     const polls = Object.values(r.sim.stats().requests.download ?? {}).reduce((a, b) => a + b, 0);
     // fast first polls (10 ms, doubling to 80 ms) rather than a fixed 3 s sleep
     expect(polls).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('resources', () => {
+  test('finished requests leave no listener on the caller\'s signal (a long-lived shard signal must not keep every request alive)', async () => {
+    const r = await open({ downloadShapes: ['bytes', 'redirect-302', 'json-url'], faults: { headNotAllowedRate: 0.5 } });
+    const shard = new AbortController();
+    const client = r.client();
+    const slots = slotsOf(r, 6);
+    const outcomes = await Promise.all(slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: shard.signal })));
+    expect(outcomes.map((o) => o.kind)).toEqual(slots.map(() => 'ok'));
+    expect(getEventListeners(shard.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -74,7 +74,7 @@ describe('fleetclip status', () => {
     expect(lines[4]?.split(/\s+/).slice(0, 12)).toEqual(['mav', '0', '0', '1', '0', '1', '6', '0', '0', '10', '464', '0.01']);
     expect(lines[6]?.split(/\s+/).slice(0, 12)).toEqual(['total', '1', '0', '1', '1', '1', '256', '10', '0', '10', '684', '0.27']);
     expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
-    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error');
+    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again');
   });
 
   test('--json: the documented document, with rates over the last 10 minutes', async () => {

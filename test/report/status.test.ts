@@ -170,7 +170,7 @@ describe('renderStatusText', () => {
     expect(lines[5]).toMatch(/^-+( +-+)+$/);
     expect(lines[6]?.split(/\s+/)).toEqual(['total', '1', '1', '0', '1', '1', '550', '10', '1', '40', '359', '0.55', '5.0', '1h12m']);
     expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
-    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error');
+    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again');
     // columns line up: every row is as wide as the header or narrower
     const headerWidth = lines[2]?.length ?? 0;
     for (const line of lines.slice(3, 7)) expect(line.length).toBeLessThanOrEqual(headerWidth);

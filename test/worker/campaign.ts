@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, runMain } from '../helpers/cli.js';
+import { openManifest } from '../../src/manifest/index.js';
+import { clipFileName } from '../../src/storage/index.js';
 import { mintToken, startSimulator, type RunningSimulator, type SimConfigInput } from '../../src/sim/index.js';
 import { writeFile } from 'node:fs/promises';
 
@@ -93,12 +95,23 @@ export async function compareWithTruth(c: Campaign, q: { vehicles: string[]; cam
     const name = `${t.vehicle}_${t.camera}_${stamp(t.start)}_30s.bag`;
     want.add(name);
     const copies = byName.get(name) ?? [];
-    if (copies.length === 0) missing.push(name);
+    if (copies.length === 0) missing.push(`${name} (${recordedOutcomes(c).get(name) ?? 'no outcome recorded'})`);
     if (copies.length > 1) duplicated.push(name);
     for (const copy of copies) if ((await sha256(path.join(c.out, copy))) !== t.sha256) differ.push(copy);
   }
   const extra = [...byName.keys()].filter((n) => !want.has(n));
   return { truth: truth.length, files: byName.size, missing, duplicated, differ, misplaced, extra, other };
+}
+
+/** what the manifest says of each slot, by clip file name: tells a failed comparison why a clip is not on disk */
+function recordedOutcomes(c: Campaign): Map<string, string> {
+  const m = openManifest(c.manifest, { readonly: true });
+  try {
+    const results = m.plannedShards().flatMap((s) => m.slotResults(s.id));
+    return new Map(results.map((r) => [clipFileName(r.vehicle, r.camera, r.start), `${r.outcome} after ${r.attempts} attempt(s)${r.error ? `: ${r.error}` : ''}`]));
+  } finally {
+    m.close();
+  }
 }
 
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

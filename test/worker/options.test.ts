@@ -11,9 +11,16 @@ import {
   parseSqueueEndTime,
   typicalShardMs,
   workerIdFrom,
+  workerNodeOptions,
 } from '../../src/worker/index.js';
 
 describe('worker options', () => {
+  test('workers get a capped young generation; NODE_OPTIONS the user set come after it, so they win', () => {
+    expect(workerNodeOptions(undefined)).toBe('--max-semi-space-size=2');
+    expect(workerNodeOptions('')).toBe('--max-semi-space-size=2');
+    expect(workerNodeOptions('--max-semi-space-size=16 --trace-gc')).toBe('--max-semi-space-size=2 --max-semi-space-size=16 --trace-gc');
+  });
+
   test('defaults fill what was not given; the manifest path is made absolute', () => {
     const o = normalizeWorkerOptions({ manifestPath: 'run/m.sqlite', workerId: 'w1', leaseMs: undefined }, { env: {} });
     expect(o).toMatchObject({ ...WORKER_DEFAULTS, workerId: 'w1' });

@@ -52,6 +52,24 @@ describe('fleetclip run', () => {
     }
   }, 90_000);
 
+  test('a clip still invalid after every re-request fails its shard (exit 1); run --retry-failed fetches it once the API heals', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', sim: { faults: { tinyRate: 1 } } }));
+    const broken = await runCli(['run', '--manifest', c.manifest, '--workers', '1', ...WORKER_FLAGS, '--log-level', 'error'], { timeoutMs: 60_000 });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toContain('fleetclip run --retry-failed tries them again');
+    const failed = await runCli(['status', '--manifest', c.manifest, '--failed']);
+    expect(failed.stdout).toMatch(/\d+ clip\(s\) still invalid \(tiny or corrupt\) after every re-request/);
+    expect((await filesUnder(c.out)).filter((f) => f.endsWith('.bag'))).toEqual([]);
+
+    c.sim.setFaults({ tinyRate: 0 });
+    const again = await runCli(['run', '--manifest', c.manifest, '--workers', '1', '--retry-failed', ...WORKER_FLAGS], { timeoutMs: 60_000 });
+    expect(again.stderr).toContain('fleetclip run: 1 failed shard queued again');
+    expect(again.code).toBe(0);
+    const seen = await compareWithTruth(c, { vehicles: ['mav'], cameras: ['front-center'], from: '16:00', to: '17:00' });
+    expect(seen.truth).toBeGreaterThan(50);
+    expect(seen).toMatchObject({ missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] });
+  }, 90_000);
+
   test('a bad --workers is a one-line usage error', async () => {
     const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', '0']);
     expect(r.code).toBe(2);

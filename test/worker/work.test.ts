@@ -82,14 +82,19 @@ describe('fleetclip work', () => {
     const m = openManifest(c.manifest, { readonly: true });
     const remembered = m.rememberedRequests(1).length;
     m.close();
-    expect(remembered).toBe(cuts()); // every clip cut so far is remembered, none is on disk yet
+    const cutBefore = cuts();
+    // every clip the worker heard of is remembered; only a request whose answer was on the wire when the worker
+    // stopped (at most one per clip in flight, 8) can have been cut without its name reaching the worker
+    expect(remembered).toBeGreaterThan(0);
+    expect(cutBefore - remembered).toBeGreaterThanOrEqual(0);
+    expect(cutBefore - remembered).toBeLessThanOrEqual(8);
     expect(await bagCount(c)).toBe(0);
 
     const resumed = await exitOf(startWork(c, ['--max-concurrent', '64']));
     expect(resumed.code).toBe(0);
     const okClips = shardRow(c).ok;
     expect(okClips).toBe(await bagCount(c));
-    expect(cuts()).toBe(okClips); // no clip was cut twice
+    expect(cuts()).toBe(okClips + (cutBefore - remembered)); // no remembered clip was cut twice
     expect(await compareWithTruth(c, { ...MAV_16, cameras: ['front-center'] })).toMatchObject(EXPECT_EXACT);
   }, 60_000);
 

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
-import { STATUS_DEFAULTS, readStatusReport, renderStatusText } from '../../report/index.js';
+import { STATUS_DEFAULTS, plural, readStatusReport, renderStatusText } from '../../report/index.js';
 import { EXECUTOR_DEFAULTS, PROGRESS_MODES, defaultWorkerCount, runLocalWorkers, type ProgressMode } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
 import { single } from '../flags.js';
@@ -36,7 +36,8 @@ export const runCommand: CommandFactory = (io) => ({
         .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
         .option('workers', { type: 'number', describe: `worker processes (default: the number of cores, ${defaultWorkerCount()} here)` })
         .option('progress', { type: 'string', choices: PROGRESS_MODES, describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${EXECUTOR_DEFAULTS.progress})` })
-        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})` }),
+        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})` })
+        .option('retry-failed', { type: 'boolean', describe: 'queue the failed shards again before starting (their ok and missing slots are kept)' }),
     ),
   handler: async (argv: Record<string, unknown>) => {
     const manifestPath = argv.manifest;
@@ -45,7 +46,13 @@ export const runCommand: CommandFactory = (io) => ({
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be an integer >= 1, got ${String(argv.workers)}`);
     const interval = argv.progressInterval as number | undefined;
     if (interval !== undefined && !(interval > 0)) throw new UsageError(`--progress-interval must be > 0 seconds, got ${interval}`);
-    openManifest(manifestPath, { readonly: true }).close(); // a missing or foreign manifest is a one-line error before anything starts
+    // a missing or foreign manifest is a one-line error before anything starts
+    const opened = openManifest(manifestPath, { readonly: argv.retryFailed !== true });
+    try {
+      if (argv.retryFailed === true) io.stderr.write(`fleetclip run: ${plural(opened.resetFailed(), 'failed shard')} queued again\n`);
+    } finally {
+      opened.close();
+    }
     const result = await runLocalWorkers(
       {
         manifestPath,
