@@ -62,6 +62,11 @@ export class ApiHttpError extends ApiError {
   }
 }
 
+/** A clip that did not become ready within the wait allowed for it. */
+export class ClipNotReadyError extends ApiError {
+  override readonly code = 'E_API_NOT_READY';
+}
+
 /** A 200 whose body is not any shape the API is known to use. */
 export class ApiProtocolError extends ApiError {
   override readonly code = 'E_API_PROTOCOL';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Bottleneck from 'bottleneck';
 import type { Got } from 'got';
-import { ApiError, ApiHttpError, ApiProtocolError, type ErrorContext } from '../errors.js';
+import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext } from '../errors.js';
 import type { BagSummary } from '../manifest/types.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 import {
@@ -145,7 +145,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
   }
 
   /** Polls until the clip is ready. When a GET had to stand in for HEAD, its open response is handed on. */
-  async function awaitReady(filename: string, control: CallControl): Promise<OpenResponse | undefined> {
+  async function awaitReady(filename: string, control: CallControl, maxWaitMs = limits.readyMaxWaitMs): Promise<OpenResponse | undefined> {
     const context = control.context ?? {};
     const url = transport.endpoint('download', { filename });
     const startedMs = Date.now();
@@ -170,10 +170,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       }
       discard(res);
       const waitedMs = Date.now() - startedMs - (auth.waitedMs - authWaitAtStart);
-      if (waitedMs >= limits.readyMaxWaitMs)
-        throw new ApiError(`clip not ready after ${Math.round(waitedMs / 1000)} s (last HTTP ${res.status})`, context);
+      if (waitedMs >= maxWaitMs)
+        throw new ClipNotReadyError(`clip not ready after ${Math.round(waitedMs / 1000)} s (last HTTP ${res.status})`, context);
       const next = backoffDelayMs(poll, { backoffBaseMs: limits.readyFirstPollMs, backoffCapMs: limits.readyPollCapMs, jitter: limits.jitter });
-      await sleep(Math.min(next, limits.readyMaxWaitMs - waitedMs), control.signal);
+      await sleep(Math.min(next, maxWaitMs - waitedMs), control.signal);
     }
   }
 
@@ -241,23 +241,36 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     }
   }
 
+  /** A clip an earlier attempt requested: ready (checked at once, it probably is), or undefined when the server seems to have forgotten it. */
+  async function rememberedClip(filename: string, control: CallControl): Promise<{ filename: string; opened: OpenResponse | undefined } | undefined> {
+    try {
+      return { filename, opened: await awaitReady(filename, control, limits.rememberedReadyMaxWaitMs) };
+    } catch (err) {
+      if (!(err instanceof ClipNotReadyError)) throw err;
+      log.info(`a clip requested earlier is still not ready (${err.message}): requesting it again`, control.context);
+      return undefined;
+    }
+  }
+
   async function fetchSlot(req: SlotRequest): Promise<SlotFetchOutcome> {
     const { vehicle, camera, start, outDir, signal } = req;
     const fileName = clipFileName(vehicle, camera, start); // refuses a name that could leave the folder
     const control: CallControl = { context: { vehicle, camera, slot: slotIso(start) }, ...(signal ? { signal } : {}) };
     const place = req.place ?? ((tmp: string) => moveIntoPlace(tmp, path.join(outDir, fileName)));
-    let filename = req.knownFilename;
+    let remembered = req.knownFilename;
     for (let attempt = 1; ; attempt++) {
-      if (filename === undefined) {
+      let ready = remembered === undefined ? undefined : await rememberedClip(remembered, control);
+      remembered = undefined;
+      if (ready === undefined) {
         const requested = await requestClip(vehicle, camera, start, control);
         if (requested.kind === 'missing') return { kind: 'missing', attempts: attempt };
-        filename = requested.filename;
-        await req.onRequested?.(filename, Date.now());
+        await req.onRequested?.(requested.filename, Date.now());
         // a clip just cut is never ready at once (processing takes ~0.3-2.5 s): checking right away only spends
-        // a request of the rate budget; a resumed clip (knownFilename) is checked at once, it is probably ready
+        // a request of the rate budget
         await sleep(limits.readyFirstPollMs, signal);
+        ready = { filename: requested.filename, opened: await awaitReady(requested.filename, control) };
       }
-      const opened = await awaitReady(filename, control);
+      const { filename, opened } = ready;
       let tmpPath: string | undefined;
       try {
         tmpPath = await newPartialPath(partialDirOf(outDir), fileName);
@@ -276,7 +289,6 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         if (opened && !opened.body.destroyed) discard(opened);
         if (tmpPath) await removeQuietly(tmpPath);
       }
-      filename = undefined;
     }
   }
 

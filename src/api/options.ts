@@ -25,6 +25,8 @@ export interface ApiLimits {
   readyFirstPollMs: number;
   readyPollCapMs: number;
   readyMaxWaitMs: number;
+  /** a clip an earlier attempt requested (`knownFilename`) and still not ready after this is requested afresh: the server may have forgotten it */
+  rememberedReadyMaxWaitMs: number;
   /** after a 401 with an unchanged token: how long to wait for a renewed token file */
   authGraceMs: number;
   /** how often the token file is checked while waiting for a renewal */
@@ -63,6 +65,7 @@ export const API_DEFAULTS: Readonly<ApiLimits> = Object.freeze({
   readyFirstPollMs: 250,
   readyPollCapMs: 5_000,
   readyMaxWaitMs: 600_000,
+  rememberedReadyMaxWaitMs: 60_000,
   authGraceMs: 900_000,
   tokenPollMs: 1_000,
   downloadAttempts: 6,

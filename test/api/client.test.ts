@@ -125,7 +125,9 @@ describe('faults', () => {
 
   test('dropped connections resume with Range at the presigned URL', async () => {
     const r = await open({ downloadShapes: ['redirect-302', 'json-url'], faults: { dropRate: 0.5 } });
-    await fetchAllAndVerify(r, slotsOf(r, 6), { downloadAttempts: 20 });
+    // a drop that comes before the temporary file is open leaves nothing to resume from (a restart, ~15 % of drops):
+    // a dozen clips make sure some drops resume
+    await fetchAllAndVerify(r, slotsOf(r, 12), { downloadAttempts: 20 });
     const stats = r.sim.stats();
     expect(stats.faults.drop).toBeGreaterThan(0);
     expect(stats.requests.presigned?.['206']).toBeGreaterThan(0);
@@ -231,6 +233,26 @@ describe('requests', () => {
     expect(seen).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.bag@true$/)]);
   });
 
+  test('a known filename the server has forgotten is requested afresh after rememberedReadyMaxWaitMs, not polled for readyMaxWaitMs', async () => {
+    const r = await open();
+    const [s] = slotsOf(r, 1) as [TruthSlot];
+    const seen: string[] = [];
+    const t0 = Date.now();
+    const o = await r.client({ rememberedReadyMaxWaitMs: 300, readyMaxWaitMs: 15_000 }).fetchSlot({
+      vehicle: s.vehicle,
+      camera: s.camera,
+      start: s.start,
+      outDir: r.out,
+      knownFilename: '0123456789abcdef0123456789abcdef.bag',
+      onRequested: (f) => void seen.push(f),
+    });
+    expect(o).toMatchObject({ kind: 'ok', sha256: s.sha256, attempts: 1 });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(seen).toHaveLength(1);
+    expect(r.sim.stats().requests.video?.['200']).toBe(1);
+    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^a clip requested earlier is still not ready \(clip not ready after 0 s \(last HTTP 404\)\): requesting it again$/));
+  });
+
   test('place() gets a complete, validated temporary beside the output and chooses the final path', async () => {
     const r = await open();
     const [s] = slotsOf(r, 1) as [TruthSlot];
@@ -263,7 +285,7 @@ describe('requests', () => {
     await expect(r.client().fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: stop.signal })).rejects.toThrow(
       'second signal',
     );
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(3000); // the clip takes 5 s to cut
     expect(await filesUnder(r.out)).toEqual([]);
   });
 
