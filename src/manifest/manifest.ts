@@ -62,7 +62,7 @@ export function openSqliteManifest(file: string, opts: OpenManifestOptions = {})
     throw asManifestError(err, abs);
   }
   try {
-    const kind = retryBusy(() => checkSchema(abs, probeSchema(db)), MANIFEST_DEFAULTS.retryDeadlineMs);
+    const kind = retryBusy(() => afterHotJournal(abs, () => checkSchema(abs, probeSchema(db))), MANIFEST_DEFAULTS.retryDeadlineMs);
     if (kind === 'blank' && exists) throw new ManifestError(`${abs} is an empty SQLite database, not a fleetclip manifest; left untouched`, { path: abs });
     if (opts.readonly) {
       if (kind === 'older') {
@@ -101,6 +101,38 @@ function checkHeader(file: string): void {
 function setJournalMode(db: Database.Database, mode: 'delete' | 'wal', file: string): void {
   const got = db.pragma(`journal_mode = ${mode.toUpperCase()}`, { simple: true }) as string;
   if (got.toLowerCase() !== mode) throw new ManifestError(`cannot switch ${file} to journal_mode=${mode} (SQLite kept ${got})`, { path: file });
+}
+
+/**
+ * Runs a read on a read-only connection; if a writer was killed mid-transaction (SIGKILL, OOM, node failure), its hot
+ * rollback journal must be rolled back before anyone can read, and a read-only connection may not: a short-lived
+ * read-write connection does it (what any worker would do on its next write), then the read runs again.
+ */
+function afterHotJournal<T>(file: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_READONLY_ROLLBACK') throw err;
+    rollBackHotJournal(file);
+    return read();
+  }
+}
+
+function rollBackHotJournal(file: string): void {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true });
+    db.prepare('SELECT count(*) FROM sqlite_master').pluck().get(); // the first read rolls a hot journal back
+  } catch (err) {
+    throw new ManifestError(
+      `${file}: a worker was killed in the middle of a write and left its rollback journal (${path.basename(file)}-journal), ` +
+        `which only a process allowed to write the manifest can roll back: run this again with write access, or start any worker (${(err as Error).message})`,
+      { path: file },
+      { cause: err },
+    );
+  } finally {
+    db?.close();
+  }
 }
 
 /** SQLite's own words for a damaged file, turned into a ManifestError that says what to do. */
@@ -242,7 +274,7 @@ class SqliteManifest implements Manifest {
   /** A read: retried on SQLITE_BUSY (a writer may be committing), damaged-file errors explained. */
   private read<T>(fn: () => T): T {
     try {
-      return retryBusy(fn, MANIFEST_DEFAULTS.retryDeadlineMs);
+      return retryBusy(() => afterHotJournal(this.path, fn), MANIFEST_DEFAULTS.retryDeadlineMs);
     } catch (err) {
       throw asManifestError(err, this.path);
     }

@@ -25,7 +25,7 @@ export interface ShardReport {
   skipped: number;
   /** slots that already had a final outcome from an earlier attempt */
   resumed: number;
-  /** clip requests (/v1/video) this attempt made, by strategy: what `--on-miss` cost */
+  /** clip requests (/v1/video answered with a clip or a 404) this attempt made: what `--on-miss` cost */
   clipRequests: number;
   strategy: string;
   bytes: number;
@@ -166,7 +166,6 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     const slot = { vehicle: claim.vehicle, camera, slot: slotIso(start) };
     const earlier = remembered.get(`${camera} ${start}`);
     const reuse = earlier && Date.now() - earlier.requestedAtMs < ctx.requestReuseMs ? earlier.filename : undefined;
-    if (!reuse) report.clipRequests++;
     try {
       const outcome = await ctx.api.fetchSlot({
         vehicle: claim.vehicle,
@@ -175,13 +174,16 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
         outDir: ctx.outDir,
         signal,
         ...(reuse ? { knownFilename: reuse } : {}),
-        onRequested: (filename, requestedAtMs) => void pendingRequests.push({ camera, start, filename, requestedAtMs }),
+        onRequested: (filename, requestedAtMs) => {
+          report.clipRequests++;
+          pendingRequests.push({ camera, start, filename, requestedAtMs });
+        },
         place: (tmp, info) => {
           signal.throwIfAborted();
           return placeClip(manifest, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);
         },
       });
-      if (outcome.attempts > 1) report.clipRequests += outcome.attempts - 1;
+      if (outcome.kind === 'missing') report.clipRequests++; // the 404 that settled it
       log.debug(`clip ${outcome.kind}`, { ...slot, ...(outcome.kind === 'ok' ? { bytes: outcome.bytes } : {}) });
       return outcome;
     } catch (err) {

@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ManifestError } from '../../src/errors.js';
 import { openManifest, openReceiptJournal, readReceipts, rebuildManifest, verifyManifest, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
 import { owner, settingsFor, shardsFor, tempRun } from './helpers.js';
@@ -182,5 +184,63 @@ describe('receipt journals', () => {
     j.close();
     expect(second).toBeGreaterThan(first);
     expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([{ v: 1, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } }]);
+  });
+});
+
+describe('a writer killed mid-transaction', () => {
+  /**
+   * A real process that begins a write, changes every shard and more than its page cache holds (so SQLite syncs the
+   * journal and writes into the database file), and is SIGKILLed before COMMIT: its journal stays hot.
+   */
+  function killedWriter(file: string): void {
+    const script = `const db = new (require('better-sqlite3'))(process.argv[1]); db.pragma('cache_size = 10');
+      db.exec("BEGIN IMMEDIATE; UPDATE shard SET state = 'failed'"); db.prepare('UPDATE campaign SET settings = ?').run('x'.repeat(4e6));
+      process.kill(process.pid, 'SIGKILL');`;
+    const r = spawnSync(process.execPath, ['-e', script, file], { env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.signal).toBe('SIGKILL');
+    expect(fs.statSync(`${file}-journal`).size).toBeGreaterThan(0);
+  }
+
+  test('read-only readers (status, run\'s progress) roll its journal back and see the last committed state', () => {
+    const run = tempRun();
+    runs.push(run);
+    const file = path.join(run, 'manifest.sqlite');
+    const settings = settingsFor(run);
+    const m = openManifest(file, { create: true });
+    m.plan(settings, shardsFor(settings, 2));
+    m.close();
+    const watching = openManifest(file, { readonly: true }); // opened before the crash, like `status --watch`
+    killedWriter(file);
+    expect(watching.shardRows().map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    expect(watching.settings()).toEqual(settings);
+    expect(fs.existsSync(`${file}-journal`)).toBe(false);
+    watching.close();
+
+    killedWriter(file);
+    const fresh = openManifest(file, { readonly: true }); // opened after it, like `status`
+    expect(fresh.shardRows().map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    fresh.close();
+  });
+
+  test('without write access to the folder, the read says what happened and what to do', () => {
+    const run = tempRun();
+    runs.push(run);
+    const file = path.join(run, 'manifest.sqlite');
+    const settings = settingsFor(run);
+    const m = openManifest(file, { create: true });
+    m.plan(settings, shardsFor(settings, 1));
+    m.close();
+    killedWriter(file);
+    // the reader may read the folder but not delete the journal from it: as root, the reader runs as nobody
+    fs.chmodSync(run, 0o555);
+    const asRoot = process.getuid?.() === 0;
+    const manifestModule = pathToFileURL(path.resolve('dist/manifest/index.js')).href;
+    const script = `import('${manifestModule}').then((m) => { try { m.openManifest(process.argv[1], { readonly: true }); console.log('opened'); } catch (e) { console.log(e.message); } })`;
+    try {
+      const r = spawnSync(process.execPath, ['-e', script, file], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+      expect(r.stdout).toMatch(/a worker was killed in the middle of a write and left its rollback journal \(manifest\.sqlite-journal\), which only a process allowed to write the manifest can roll back/);
+    } finally {
+      fs.chmodSync(run, 0o755);
+    }
   });
 });
