@@ -2,20 +2,14 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openManifest, readReceipts, verifyManifest } from '../../src/manifest/index.js';
-import { finished, firstLine, owner, settingsFor, shardsFor, startWorker, tempRun } from './helpers.js';
+import { finished, firstLine, owner, plannedManifest, settingsFor, shardsFor, startWorker, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 describe('many real processes on one manifest file', () => {
   test('16 workers drain 48 shards: no shard held twice at once, no result lost, no SQLITE_BUSY escaping', async () => {
-    const run = tempRun();
-    runs.push(run);
-    const file = path.join(run, 'manifest.sqlite');
-    const settings = settingsFor(run);
-    const m = openManifest(file, { create: true });
-    m.plan(settings, shardsFor(settings, 24));
-    m.close();
+    const { run, file } = plannedManifest(runs, 24);
 
     const outs = await Promise.all(Array.from({ length: 16 }, (_, i) => finished(startWorker(file, `w${i}`, 'drain'))));
     for (const out of outs) {

@@ -2,10 +2,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { openManifest } from '../../src/manifest/index.js';
 import type { CampaignSettings, ShardSpec } from '../../src/plan/types.js';
 
 export function tempRun(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'fleetclip-manifest-'));
+}
+
+/** A manifest in a new run folder (added to `runs`, for cleanup), planned with `hours` vehicle-hours per vehicle, closed. */
+export function plannedManifest(runs: string[], hours: number, over: Partial<CampaignSettings> = {}): { run: string; file: string; settings: CampaignSettings } {
+  const run = tempRun();
+  runs.push(run);
+  const file = path.join(run, 'manifest.sqlite');
+  const settings = settingsFor(run, over);
+  const m = openManifest(file, { create: true });
+  m.plan(settings, shardsFor(settings, hours));
+  m.close();
+  return { run, file, settings };
 }
 
 export const HOUR0 = Date.UTC(2026, 5, 15) / 1000;

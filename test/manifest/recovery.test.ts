@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ManifestError } from '../../src/errors.js';
 import { openManifest, openReceiptJournal, readReceipts, rebuildManifest, verifyManifest, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
-import { owner, settingsFor, shardsFor, tempRun } from './helpers.js';
+import { owner, plannedManifest, settingsFor, shardsFor, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -202,13 +202,7 @@ describe('a writer killed mid-transaction', () => {
   }
 
   test('read-only readers (status, run\'s progress) roll its journal back and see the last committed state', () => {
-    const run = tempRun();
-    runs.push(run);
-    const file = path.join(run, 'manifest.sqlite');
-    const settings = settingsFor(run);
-    const m = openManifest(file, { create: true });
-    m.plan(settings, shardsFor(settings, 2));
-    m.close();
+    const { file, settings } = plannedManifest(runs, 2);
     const watching = openManifest(file, { readonly: true }); // opened before the crash, like `status --watch`
     killedWriter(file);
     expect(watching.shardRows().map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending']);
@@ -223,13 +217,7 @@ describe('a writer killed mid-transaction', () => {
   });
 
   test('without write access to the folder, the read says what happened and what to do', () => {
-    const run = tempRun();
-    runs.push(run);
-    const file = path.join(run, 'manifest.sqlite');
-    const settings = settingsFor(run);
-    const m = openManifest(file, { create: true });
-    m.plan(settings, shardsFor(settings, 1));
-    m.close();
+    const { run, file } = plannedManifest(runs, 1);
     killedWriter(file);
     // the reader may read the folder but not delete the journal from it: as root, the reader runs as nobody
     fs.chmodSync(run, 0o555);
