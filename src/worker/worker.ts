@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
@@ -95,7 +96,7 @@ export async function runWorker(
 
   const end = async (exitCode: number, summary: string): Promise<WorkerRunResult> => {
     reporter?.stop();
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const peakRssBytes = ownPeakRssBytes();
     const level = exitCode === EXIT.ok ? 'info' : 'warn';
     log.log(level, summary, { exitCode, shards: shards.length, peakRssMb: Math.round(peakRssBytes / 2 ** 20) });
     await close();
@@ -219,4 +220,19 @@ export async function runWorker(
   } finally {
     if (!deps.stop) stop.uninstall();
   }
+}
+
+/**
+ * This process's own peak resident memory. Linux's getrusage keeps, across exec, the peak of the process image it
+ * replaced, so a worker started by a 300 MB parent (a test runner, a bench) would report 300 MB; /proc's VmHWM starts
+ * afresh at exec. Elsewhere getrusage is all there is.
+ */
+function ownPeakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // no /proc: not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }

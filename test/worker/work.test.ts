@@ -98,6 +98,17 @@ describe('fleetclip work', () => {
     expect(await compareWithTruth(c, { ...MAV_16, cameras: ['front-center'] })).toMatchObject(EXPECT_EXACT);
   }, 60_000);
 
+  test('the peak RSS a worker reports is its own, not its parent\'s (getrusage keeps the parent\'s across exec)', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
+    const ballast = Buffer.alloc(400 * 2 ** 20, 1); // 400 MB more resident in this process, the worker's parent
+    const r = await exitOf(startWork(c, ['--deadline', new Date(Date.now() + 1000).toISOString()]));
+    expect(ballast[ballast.length - 1]).toBe(1);
+    expect(r.stderr).toContain('time limit');
+    const peakMb = Number(/peakRssMb=(\d+)/.exec(r.stderr)?.[1]);
+    expect(peakMb).toBeGreaterThan(20);
+    expect(peakMb).toBeLessThan(300);
+  });
+
   test('the workspace cap stops the worker: shard released with reason quota, exit 6, status says what to do', async () => {
     const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', plan: ['--bucket-cap', '512KiB', '--workspace-cap', '1MiB'] }));
     const r = await exitOf(startWork(c));
