@@ -121,9 +121,10 @@ function afterHotJournal<T>(file: string, read: () => T): T {
 function rollBackHotJournal(file: string): void {
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { fileMustExist: true });
+    db = new Database(file, { fileMustExist: true, timeout: 0 }); // busy: retried by the caller's retryBusy
     db.prepare('SELECT count(*) FROM sqlite_master').pluck().get(); // the first read rolls a hot journal back
   } catch (err) {
+    if (isBusy(err)) throw err; // another process holds the lock (maybe rolling it back itself): the caller retries
     throw new ManifestError(
       `${file}: a worker was killed in the middle of a write and left its rollback journal (${path.basename(file)}-journal), ` +
         `which only a process allowed to write the manifest can roll back: run this again with write access, or start any worker (${(err as Error).message})`,

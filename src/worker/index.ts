@@ -1,6 +1,6 @@
 export { runWorker } from './worker.js';
 export type { WorkerMessage, WorkerRunInput, WorkerRunResult } from './worker.js';
-export { WORKER_DEFAULTS, WORKER_NODE_OPTIONS, workerNodeOptions, PROGRESS_MODES, LOG_LEVELS, normalizeWorkerOptions, parseDeadline, workerIdFrom } from './options.js';
+export { WORKER_DEFAULTS, workerNodeOptions, PROGRESS_MODES, LOG_LEVELS, normalizeWorkerOptions, parseDeadline, workerIdFrom } from './options.js';
 export type { WorkerOptions, WorkerOptionsInput, ProgressMode, LogLevel } from './options.js';
 export { GALLOP_DEFAULT_MAX_STRIDE_SECONDS, SlotPlanner, formatOnMiss, parseOnMiss } from './on-miss.js';
 export type { MissStrategy, ProbeResult } from './on-miss.js';

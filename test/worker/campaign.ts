@@ -89,18 +89,19 @@ export async function compareWithTruth(c: Campaign, q: { vehicles: string[]; cam
   const missing: string[] = [];
   const differ: string[] = [];
   const duplicated: string[] = [];
-  const stamp = (s: number) => new Date(s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
   const want = new Set<string>();
   for (const t of truth) {
-    const name = `${t.vehicle}_${t.camera}_${stamp(t.start)}_30s.bag`;
+    const name = clipFileName(t.vehicle, t.camera, t.start);
     want.add(name);
     const copies = byName.get(name) ?? [];
-    if (copies.length === 0) missing.push(`${name} (${recordedOutcomes(c).get(name) ?? 'no outcome recorded'})`);
+    if (copies.length === 0) missing.push(name);
     if (copies.length > 1) duplicated.push(name);
     for (const copy of copies) if ((await sha256(path.join(c.out, copy))) !== t.sha256) differ.push(copy);
   }
   const extra = [...byName.keys()].filter((n) => !want.has(n));
-  return { truth: truth.length, files: byName.size, missing, duplicated, differ, misplaced, extra, other };
+  const outcomes = missing.length > 0 ? recordedOutcomes(c) : new Map<string, string>();
+  const explained = missing.map((name) => `${name} (${outcomes.get(name) ?? 'no outcome recorded'})`);
+  return { truth: truth.length, files: byName.size, missing: explained, duplicated, differ, misplaced, extra, other };
 }
 
 /** what the manifest says of each slot, by clip file name: tells a failed comparison why a clip is not on disk */
