@@ -2,7 +2,7 @@ import path from 'node:path';
 import Bottleneck from 'bottleneck';
 import type { Got } from 'got';
 import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext } from '../errors.js';
-import type { BagSummary } from '../manifest/types.js';
+import type { BagSummary } from '../storage/index.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 import {
   assertOnSlotGrid,

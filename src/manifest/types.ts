@@ -1,4 +1,5 @@
 import type { CampaignSettings, ShardSpec } from '../plan/types.js';
+import type { BagSummary } from '../storage/types.js';
 
 export type ShardState = 'pending' | 'running' | 'done' | 'failed' | 'released';
 export type SlotOutcome = 'ok' | 'missing' | 'invalid' | 'failed';
@@ -22,14 +23,6 @@ export interface Claim {
   attempt: number;
   leaseUntilMs: number;
   workerId: string;
-}
-
-/** What a bag reader found in an accepted clip. Times are epoch seconds (fractional). */
-export interface BagSummary {
-  topics: string[];
-  messageCount: number;
-  firstMessageTime: number;
-  lastMessageTime: number;
 }
 
 export interface SlotResult {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Bag } from '@foxglove/rosbag';
 import { FileReader } from '@foxglove/rosbag/node.js';
-import type { BagSummary } from '../manifest/types.js';
+import type { BagSummary } from './types.js';
 import { storageErrorFrom } from './files.js';
 
 export interface ClipCheckOptions {

@@ -18,3 +18,4 @@ export {
   removeQuietly,
   storageErrorFrom,
 } from './files.js';
+export type { BagSummary } from './types.js';
