@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../src/cli/main.js';
 import { mintToken, startSimulator, type RunningSimulator } from '../src/sim/index.js';
-import { StopController, runWorker, workerNodeOptions } from '../src/worker/index.js';
+import { workerNodeOptions } from '../src/executor/index.js';
+import { StopController, runWorker } from '../src/worker/index.js';
 
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 0.05);
 const REAL_RATE_LIMIT = 20; // requests/s the simulated API allows, in real time
@@ -91,7 +92,7 @@ async function notebookSample(sim: RunningSimulator) {
   const started = Date.now();
   const poll = 3000 * TIME_SCALE;
   const r = await runWorker(
-    { manifestPath: manifest, progress: 'off', apiLimits: { minClipBytes: 65536, readyFirstPollMs: poll, readyPollCapMs: poll, jitter: 0 } },
+    { manifestPath: manifest, progress: 'off', clipOptions: { minClipBytes: 65536 }, apiLimits: { readyFirstPollMs: poll, readyPollCapMs: poll, jitter: 0 } },
     { stderr: { write: () => true } },
     { stop: new StopController(1000) },
   );

@@ -24,7 +24,6 @@ export const EXIT = {
   authExpired: 5,
   storage: 6,
   manifest: 7,
-  slurm: 8,
   interrupted: 10,
   internal: 70,
 } as const;
@@ -101,18 +100,6 @@ export class ManifestError extends FleetclipError {
 
 export class LeaseLostError extends ManifestError {
   override readonly code = 'E_LEASE_LOST';
-}
-
-export class SlurmCommandError extends FleetclipError {
-  readonly code = 'E_SLURM';
-  readonly exitCode = EXIT.slurm;
-  constructor(
-    readonly argv: readonly string[],
-    readonly stderr: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${argv[0]} failed: ${stderr.trim().split('\n')[0] ?? ''}`, {}, options);
-  }
 }
 
 /** A signal asked us to stop; the shard in progress was released with its progress kept. */

@@ -1,6 +1,6 @@
 import { AuthExpiredError, type ErrorContext } from '../errors.js';
 import type { ApiLog } from './log.js';
-import { formatDurationSec } from './token-report.js';
+import { formatDuration } from '../duration.js';
 import type { Token, TokenSource } from './token.js';
 import { sleep } from './wait.js';
 
@@ -28,7 +28,7 @@ export class AuthKeeper {
       this.episode = { refused: used.value, startedMs: Date.now() };
       this.log.warn(
         `the Batch API refused the token${expiryNote(used)}: put a new token in ${this.source.where}; ` +
-          `waiting up to ${formatDurationSec(this.limits.authGraceMs / 1000)} for it`,
+          `waiting up to ${formatDuration(this.limits.authGraceMs / 1000)} for it`,
       );
     }
     const deadline = this.episode.startedMs + this.limits.authGraceMs;

@@ -1,24 +1,12 @@
-import path from 'node:path';
 import Bottleneck from 'bottleneck';
 import type { Got } from 'got';
 import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext } from '../errors.js';
-import type { BagSummary } from '../storage/index.js';
 import { SLOT_SECONDS } from '../plan/types.js';
-import {
-  assertOnSlotGrid,
-  checkClipFile,
-  clipFileName,
-  fsyncFile,
-  moveIntoPlace,
-  newPartialPath,
-  partialDirOf,
-  removeQuietly,
-  slotIso,
-} from '../storage/index.js';
+import { assertOnSlotGrid, slotIso } from '../storage/index.js';
 import { AuthKeeper } from './auth.js';
-import { ApiTransport, createHttp, discard, errorBodyOf, networkCode, type OpenResponse, readSmallBody } from './http.js';
+import { ApiTransport, createHttp, discard, errorBodyOf, networkCode, type OpenResponse, type RequestBudget, readSmallBody } from './http.js';
 import { type ApiLog, SILENT_LOG } from './log.js';
-import { type ApiLimits, normalizeApiBase, normalizeApiLimits } from './options.js';
+import { type ApiLimits, normalizeApiLimits } from './options.js';
 import { bodySnippet, presignedForLog } from './redact.js';
 import { backoffDelayMs } from './retry-delay.js';
 import { classifyDownloadBody, downloadTarget, mayBeUrlBody, parseVideoBody } from './shapes.js';
@@ -27,15 +15,13 @@ import { PresignRefused, TransferBudget, checkCompleteness, fetchPresigned, prom
 import { PauseGate, sleep } from './wait.js';
 
 export interface BatchApiClientOptions extends Partial<ApiLimits> {
-  /** e.g. https://batch.example.com; its path prefixes `/v1/` */
+  /** e.g. https://batch.example.com, as `parseApiBase` (src/plan) leaves it; its path prefixes `/v1/` */
   apiBase: string;
   token: TokenSource;
   /** paces every /v1/ request; made from maxConcurrent/minTimeMs when absent */
   limiter?: Bottleneck;
-  /** awaited before each /v1/ request, inside the limiter (a campaign-wide budget plugs in here) */
-  acquireRequest?: (signal?: AbortSignal) => Promise<void>;
-  /** told about every 429 pause, so other clients can hold too (see `pauseRequests`) */
-  onRateLimited?: (ms: number) => void;
+  /** a budget shared beyond this client: drawn from before each /v1/ request (inside the limiter), told of each 429 */
+  budget?: RequestBudget;
   log?: ApiLog;
 }
 
@@ -47,49 +33,34 @@ export interface CallControl {
 
 export type RequestOutcome = { kind: 'requested'; filename: string } | { kind: 'missing' };
 
-export interface PlaceInfo {
-  vehicle: string;
-  camera: string;
-  /** slot start, epoch seconds */
-  start: number;
-  /** our final file name, `<vehicle>_<camera>_<YYYYMMDDTHHMMSSZ>_30s.bag` */
-  fileName: string;
-  bytes: number;
-  sha256: string;
-  bag: BagSummary;
+/**
+ * A clip the server says is ready. When a GET had to stand in for HEAD (a server that refuses HEAD), its open answer
+ * rides along, so the download does not ask again; `release` drops it when the clip is not downloaded after all.
+ */
+export interface ReadyClip {
+  readonly filename: string;
+  release(): void;
 }
 
-export interface SlotRequest {
-  vehicle: string;
-  camera: string;
-  /** slot start, epoch seconds, on the 30 s grid */
-  start: number;
-  /** output root: the default place is `<outDir>/<fileName>`, temporaries go to `<outDir>/.partial/` */
-  outDir: string;
-  /** a clip requested earlier (a resumed slot): polled and downloaded, not requested again */
-  knownFilename?: string;
-  /** called after each successful /v1/video request, before any waiting */
-  onRequested?: (filename: string, requestedAtMs: number) => void | Promise<void>;
-  /** moves the complete, fsynced, validated temporary to its final path and returns that path */
-  place?: (tmpPath: string, info: PlaceInfo) => Promise<string>;
-  signal?: AbortSignal;
+export interface ReadyWait extends CallControl {
+  /** the longest wait (default `readyMaxWaitMs`); past it `ClipNotReadyError` */
+  maxWaitMs?: number;
+  /**
+   * the clip was requested a moment ago: a clip just cut is never ready at once (processing takes ~0.3-2.5 s), so the
+   * first check comes after `readyFirstPollMs` instead of spending a request of the rate budget at once
+   */
+  justRequested?: boolean;
 }
-
-/** `attempts` counts clip cuts fetched: 1, plus one per re-request after an invalid clip. */
-export type SlotFetchOutcome =
-  | { kind: 'ok'; path: string; bytes: number; sha256: string; bag: BagSummary; attempts: number }
-  | { kind: 'missing'; attempts: number }
-  | { kind: 'invalid'; reason: string; attempts: number };
 
 export interface BatchApiClient {
   readonly apiBase: string;
   readonly limits: Readonly<ApiLimits>;
+  /** `/v1/video`: asks the server to cut the slot's clip; its file name, or `missing` when it has no video (404) */
   requestClip(vehicle: string, camera: string, start: number, control?: CallControl): Promise<RequestOutcome>;
-  waitUntilReady(filename: string, control?: CallControl): Promise<void>;
+  /** polls `/v1/download` until the clip is ready; `ClipNotReadyError` after `maxWaitMs` */
+  waitUntilReady(filename: string, control?: ReadyWait): Promise<ReadyClip>;
   /** Downloads a ready clip into `tmpPath` (complete, length-checked, not yet fsynced); returns its size. */
-  downloadClip(filename: string, tmpPath: string, control?: CallControl): Promise<number>;
-  /** request → wait → download → validate → place: the one path `fetch` and the worker share. */
-  fetchSlot(request: SlotRequest): Promise<SlotFetchOutcome>;
+  downloadClip(clip: ReadyClip | string, tmpPath: string, control?: CallControl): Promise<number>;
   /** holds this client's /v1/ requests for `ms` (a 429 seen by another client of the same campaign) */
   pauseRequests(ms: number): void;
 }
@@ -103,8 +74,8 @@ type DownloadSource =
   | { kind: 'not-ready'; status: number };
 
 export function createBatchApiClient(options: BatchApiClientOptions): BatchApiClient {
-  const { apiBase, token, limiter, acquireRequest, onRateLimited, log = SILENT_LOG, ...limitInput } = options;
-  const base = normalizeApiBase(apiBase);
+  const { apiBase, token, limiter, budget, log = SILENT_LOG, ...limitInput } = options;
+  const base = new URL(`${apiBase.replace(/\/+$/, '')}/`); // a base path keeps its segments: `${base}v1/…`
   const limits = normalizeApiLimits(limitInput);
   const auth = new AuthKeeper(token, limits, log);
   const transport = new ApiTransport({
@@ -115,12 +86,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     limiter: limiter ?? new Bottleneck({ maxConcurrent: limits.maxConcurrent, minTime: limits.minTimeMs }),
     gate: new PauseGate(),
     log,
-    ...(acquireRequest ? { acquireRequest } : {}),
-    ...(onRateLimited ? { onRateLimited } : {}),
+    ...(budget ? { budget } : {}),
   });
   // presigned URLs are fetched by a client that has no token to send, whatever the host
   const presignedHttp: Got = createHttp(limits, true);
-  const validations = new Bottleneck({ maxConcurrent: limits.validateConcurrent });
   let headRefused = false;
   const secrets = async (): Promise<string[]> => [(await token.current()).value];
 
@@ -241,55 +210,19 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     }
   }
 
-  /** A clip an earlier attempt requested: ready (checked at once, it probably is), or undefined when the server seems to have forgotten it. */
-  async function rememberedClip(filename: string, control: CallControl): Promise<{ filename: string; opened: OpenResponse | undefined } | undefined> {
-    try {
-      return { filename, opened: await awaitReady(filename, control, limits.rememberedReadyMaxWaitMs) };
-    } catch (err) {
-      if (!(err instanceof ClipNotReadyError)) throw err;
-      log.info(`a clip requested earlier is still not ready (${err.message}): requesting it again`, control.context);
-      return undefined;
-    }
-  }
-
-  async function fetchSlot(req: SlotRequest): Promise<SlotFetchOutcome> {
-    const { vehicle, camera, start, outDir, signal } = req;
-    const fileName = clipFileName(vehicle, camera, start); // refuses a name that could leave the folder
-    const control: CallControl = { context: { vehicle, camera, slot: slotIso(start) }, ...(signal ? { signal } : {}) };
-    const place = req.place ?? ((tmp: string) => moveIntoPlace(tmp, path.join(outDir, fileName)));
-    let remembered = req.knownFilename;
-    for (let attempt = 1; ; attempt++) {
-      let ready = remembered === undefined ? undefined : await rememberedClip(remembered, control);
-      remembered = undefined;
-      if (ready === undefined) {
-        const requested = await requestClip(vehicle, camera, start, control);
-        if (requested.kind === 'missing') return { kind: 'missing', attempts: attempt };
-        await req.onRequested?.(requested.filename, Date.now());
-        // a clip just cut is never ready at once (processing takes ~0.3-2.5 s): checking right away only spends
-        // a request of the rate budget
-        await sleep(limits.readyFirstPollMs, signal);
-        ready = { filename: requested.filename, opened: await awaitReady(requested.filename, control) };
-      }
-      const { filename, opened } = ready;
-      let tmpPath: string | undefined;
-      try {
-        tmpPath = await newPartialPath(partialDirOf(outDir), fileName);
-        await download(filename, tmpPath, control, opened);
-        await fsyncFile(tmpPath);
-        const clip = tmpPath;
-        const check = await validations.schedule(() => checkClipFile(clip, { minBytes: limits.minClipBytes }));
-        if (check.ok) {
-          const info: PlaceInfo = { vehicle, camera, start, fileName, bytes: check.bytes, sha256: check.sha256, bag: check.bag };
-          const finalPath = await place(tmpPath, info);
-          return { kind: 'ok', path: finalPath, bytes: check.bytes, sha256: check.sha256, bag: check.bag, attempts: attempt };
-        }
-        log.warn(`invalid clip (${check.reason})${attempt <= limits.invalidRetries ? ': requesting it again' : ''}`, control.context);
-        if (attempt > limits.invalidRetries) return { kind: 'invalid', reason: check.reason, attempts: attempt };
-      } finally {
-        if (opened && !opened.body.destroyed) discard(opened);
-        if (tmpPath) await removeQuietly(tmpPath);
-      }
-    }
+  /** The open GET answer a ReadyClip carries, taken once. */
+  const openedOf = new WeakMap<ReadyClip, OpenResponse>();
+  function readyClip(filename: string, opened: OpenResponse | undefined): ReadyClip {
+    const clip: ReadyClip = {
+      filename,
+      release: () => {
+        const res = openedOf.get(clip);
+        openedOf.delete(clip);
+        if (res && !res.body.destroyed) discard(res);
+      },
+    };
+    if (opened) openedOf.set(clip, opened);
+    return clip;
   }
 
   return {
@@ -297,11 +230,19 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     limits: Object.freeze(limits),
     requestClip,
     async waitUntilReady(filename, control = {}) {
-      const opened = await awaitReady(filename, control);
-      if (opened) discard(opened);
+      if (control.justRequested) await sleep(limits.readyFirstPollMs, control.signal);
+      return readyClip(filename, await awaitReady(filename, control, control.maxWaitMs));
     },
-    downloadClip: (filename, tmpPath, control = {}) => download(filename, tmpPath, control),
-    fetchSlot,
+    async downloadClip(clip, tmpPath, control = {}) {
+      if (typeof clip === 'string') return download(clip, tmpPath, control);
+      const opened = openedOf.get(clip);
+      openedOf.delete(clip);
+      try {
+        return await download(clip.filename, tmpPath, control, opened);
+      } finally {
+        if (opened && !opened.body.destroyed) discard(opened);
+      }
+    },
     pauseRequests: (ms) => transport.pause(ms),
   };
 }

@@ -88,8 +88,18 @@ export interface TransportDeps {
   limiter: Bottleneck;
   gate: PauseGate;
   log: ApiLog;
-  acquireRequest?: (signal?: AbortSignal) => Promise<void>;
-  onRateLimited?: (ms: number) => void;
+  budget?: RequestBudget;
+}
+
+/**
+ * A request budget shared beyond this client (a campaign's, kept in its manifest): every /v1/ request takes one
+ * allowance first, and every 429 is reported so that every client of the campaign slows down.
+ */
+export interface RequestBudget {
+  /** resolves when one more /v1/ request may be sent */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** a 429 held this client's requests for `ms` */
+  rateLimited(ms: number): void;
 }
 
 export interface CallOptions {
@@ -155,7 +165,7 @@ export class ApiTransport {
           throw new ApiHttpError(`still rate limited after ${rateLimited - 1} retries (${where})`, { ...context, status: 429 });
         const ms = Math.min(limits.maxRetryAfterMs, retryAfterMs(res.headers['retry-after'], Date.now()) ?? limits.defaultRetryAfterMs);
         this.pause(ms);
-        this.deps.onRateLimited?.(ms);
+        this.deps.budget?.rateLimited(ms);
         log.info(`rate limited: holding requests for ${ms} ms`, { ...context, url: urlForLog(url) });
         continue;
       }
@@ -174,10 +184,10 @@ export class ApiTransport {
     }
   }
 
-  /** One request, inside a limiter slot: waits out a 429 pause and the budget hook, then sends. */
+  /** One request, inside a limiter slot: waits out a 429 pause and the budget, then sends. */
   private async send(method: 'GET' | 'HEAD', url: URL, token: string, signal?: AbortSignal): Promise<OpenResponse> {
     await this.deps.gate.wait(signal);
-    await this.deps.acquireRequest?.(signal);
+    await this.deps.budget?.acquire(signal);
     return openResponse(this.http, url, { method, headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
   }
 }

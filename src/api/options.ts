@@ -25,8 +25,6 @@ export interface ApiLimits {
   readyFirstPollMs: number;
   readyPollCapMs: number;
   readyMaxWaitMs: number;
-  /** a clip an earlier attempt requested (`knownFilename`) and still not ready after this is requested afresh: the server may have forgotten it */
-  rememberedReadyMaxWaitMs: number;
   /** after a 401 with an unchanged token: how long to wait for a renewed token file */
   authGraceMs: number;
   /** how often the token file is checked while waiting for a renewal */
@@ -35,15 +33,6 @@ export interface ApiLimits {
   downloadAttempts: number;
   /** expired presigned URLs renewed through /v1/download per clip */
   presignRenewals: number;
-  /** a clip smaller than this is invalid (the notebook's 1 MB rule) */
-  minClipBytes: number;
-  /** an invalid clip (tiny, corrupt) is requested again this many times before it counts as `invalid` */
-  invalidRetries: number;
-  /**
-   * clips validated at once: a bag check reads the whole clip through the reader's chunk buffers, on one core, so
-   * more at once buys little time and costs tens of MB of resident memory (docs/performance.md)
-   */
-  validateConcurrent: number;
   /** the largest 200 body read as a URL or JSON; anything bigger is clip bytes */
   maxUrlBodyBytes: number;
   /** pacing of /v1/ requests (when no limiter is passed in) */
@@ -65,21 +54,17 @@ export const API_DEFAULTS: Readonly<ApiLimits> = Object.freeze({
   readyFirstPollMs: 250,
   readyPollCapMs: 5_000,
   readyMaxWaitMs: 600_000,
-  rememberedReadyMaxWaitMs: 60_000,
   authGraceMs: 900_000,
   tokenPollMs: 1_000,
   downloadAttempts: 6,
   presignRenewals: 3,
-  minClipBytes: 1_000_000,
-  invalidRetries: 4,
-  validateConcurrent: 1,
   maxUrlBodyBytes: 64 * 1024,
   maxConcurrent: 4,
   minTimeMs: 50,
 });
 
-const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = ['maxAttempts', 'downloadAttempts', 'maxConcurrent', 'validateConcurrent'];
-const COUNTS: readonly (keyof ApiLimits)[] = ['maxRateLimitedRetries', 'presignRenewals', 'invalidRetries'];
+const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = ['maxAttempts', 'downloadAttempts', 'maxConcurrent'];
+const COUNTS: readonly (keyof ApiLimits)[] = ['maxRateLimitedRetries', 'presignRenewals'];
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -97,20 +82,4 @@ export function normalizeApiLimits(input: Partial<ApiLimits> = {}): ApiLimits {
   }
   if (o.jitter > 1) throw new UsageError(`jitter must be between 0 and 1, got ${o.jitter}`);
   return o;
-}
-
-/** The API base: an http(s) URL without query or fragment; its path prefixes `/v1/`. */
-export function normalizeApiBase(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`--api-base "${text}" is not a URL (e.g. https://batch.example.com)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`--api-base must be an http:// or https:// URL, got ${url.protocol}`);
-  if (url.search || url.hash || url.username || url.password)
-    throw new UsageError('--api-base must not carry a query, fragment or credentials');
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url;
 }

@@ -2,10 +2,10 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { daysOfWindow, parseDay } from './days.js';
 import { type Forecast, forecastCampaign } from './forecast.js';
-import { parseNameList } from './names.js';
+import { parseApiBase, parseNameList, parseOnMiss } from './grammar.js';
 import { planShards, windowEndOf } from './shards.js';
 import { parseByteSize } from './sizes.js';
-import { type CampaignSettings, SHARD_SECONDS, SLOT_SECONDS, type ShardSpec } from './types.js';
+import type { CampaignSettings, ShardSpec } from './types.js';
 import { parseHourRange, validateTimeZone } from './window.js';
 
 /**
@@ -57,6 +57,11 @@ export interface PlanContext {
   nowMs: number;
   /** relative `--out` and `--token-file` are resolved against it */
   cwd: string;
+  /**
+   * the folder of the manifest: an output root inside it is stored relative to it, so the whole run folder can be
+   * moved (or mounted elsewhere) and the manifest still finds its clips
+   */
+  runDir?: string;
   /** `~` in `--out` and `--token-file` */
   homeDir: string;
 }
@@ -94,8 +99,8 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   const absolutePath = (raw: string): string =>
     path.resolve(context.cwd, raw === '~' ? context.homeDir : raw.startsWith('~/') ? path.join(context.homeDir, raw.slice(2)) : raw);
 
-  const vehicles = parseNameList('vehicles', input.vehicles);
-  const cameras = parseNameList('cameras', input.cameras);
+  const vehicles = parseNameList('vehicle', input.vehicles);
+  const cameras = parseNameList('camera', input.cameras);
   const timeZone = validateTimeZone(String(withDefault('tz')));
   const firstDay = parseDay('day', required('day'));
   const to = value('to');
@@ -118,7 +123,7 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   const settings: CampaignSettings = {
     apiBase: parseApiBase(required('apiBase')),
     tokenFile: absolutePath(String(withDefault('tokenFile'))),
-    outDir: absolutePath(required('out')),
+    outDir: storedOutDir(absolutePath(required('out')), context.runDir),
     vehicles,
     cameras,
     days,
@@ -144,6 +149,14 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   return { settings, shards, forecast };
 }
 
+/** `outDir` relative to the run folder when it lies inside it (`.` for the run folder itself), else absolute. */
+function storedOutDir(outDir: string, runDir: string | undefined): string {
+  if (runDir === undefined) return outDir;
+  const relative = path.relative(runDir, outDir);
+  if (relative === '') return '.';
+  return relative.startsWith('..') || path.isAbsolute(relative) ? outDir : relative;
+}
+
 /** The Batch API serves only past UTC days: the window must end by the start of today, UTC. */
 function refuseUnservedWindow(windowEndSeconds: number, nowMs: number): void {
   const todayStartMs = nowMs - (nowMs % 86_400_000);
@@ -151,28 +164,6 @@ function refuseUnservedWindow(windowEndSeconds: number, nowMs: number): void {
     throw new UsageError(
       `the window ends ${new Date(windowEndSeconds * 1000).toISOString()}, after the start of today (${new Date(todayStartMs).toISOString()}): the Batch API serves only past UTC days`,
     );
-}
-
-/** An http(s) URL without credentials, query or fragment (it is stored in the manifest and shown in logs). */
-function parseApiBase(raw: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
-    throw new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-/** `probe-all`, `gallop`, or `skip:SECS` with SECS a multiple of 30 up to an hour. */
-function parseOnMiss(raw: string): string {
-  if (raw === 'probe-all' || raw === 'gallop') return raw;
-  const secs = /^skip:(\d+)$/.exec(raw)?.[1];
-  const n = Number(secs);
-  if (secs !== undefined && n > 0 && n % SLOT_SECONDS === 0 && n <= SHARD_SECONDS) return `skip:${n}`;
-  throw new UsageError(`--on-miss must be probe-all, gallop or skip:SECS (SECS a multiple of ${SLOT_SECONDS} up to ${SHARD_SECONDS}), got '${raw}'`);
 }
 
 function parseJournal(raw: string): 'delete' | 'wal' {

@@ -9,8 +9,17 @@ export interface HourRange {
   to: number;
 }
 
-/** Missing-data strategy: `probe-all`, `skip:SECS` or `gallop` (see docs/worker.md). */
-export type OnMiss = string;
+/**
+ * What a worker does after the API says a slot has no video (404); docs/worker.md explains each.
+ * - `probe-all`: ask for every slot; nothing is lost, every gap slot costs a request.
+ * - `skip`: the notebook's rule: after a 404 at t, the next request is for t + skipSeconds.
+ * - `gallop`: after a 404 probe ahead in strides 1, 2, 4, … (capped); once data is found again, bisect back into the
+ *   skipped range for the first clip after the gap, then fetch every slot from there on.
+ */
+export type MissStrategy =
+  | { kind: 'probe-all' }
+  | { kind: 'skip'; skipSeconds: number }
+  | { kind: 'gallop'; maxStrideSeconds: number };
 
 /**
  * Everything a worker needs to run a campaign, stored in the manifest so that a worker takes only `--manifest`.
@@ -19,7 +28,7 @@ export type OnMiss = string;
 export interface CampaignSettings {
   apiBase: string;
   tokenFile: string;
-  /** absolute path of the output root */
+  /** the output root: relative to the manifest's folder when inside it (so a moved run folder keeps working), else absolute */
   outDir: string;
   vehicles: string[];
   cameras: string[];
@@ -27,7 +36,7 @@ export interface CampaignSettings {
   days: string[];
   hours?: HourRange;
   timeZone: string;
-  onMiss: OnMiss;
+  onMiss: MissStrategy;
   /** campaign-wide request budget, requests/s summed over all workers */
   apiRatePerSec: number;
   /** in-flight clips per worker */

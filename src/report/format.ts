@@ -3,16 +3,6 @@ export const formatCount = (n: number): string => Math.round(n).toLocaleString('
 
 export const formatGb = (bytes: number): string => (bytes / 1e9).toFixed(2);
 
-/** `45m`, `3h07m`, `2d04h`; `-` when unknown. */
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null) return '-';
-  const minutes = Math.ceil(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours}h${String(minutes % 60).padStart(2, '0')}m`;
-  return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, '0')}h`;
-}
-
 /** `2025-11-17..2025-11-19 (3 days)`, or the one day. */
 export function formatDays(days: readonly string[]): string {
   if (days.length <= 1) return days[0] ?? '(none)';

@@ -1,5 +1,5 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { PlanOutcome } from '../manifest/types.js';
+import type { PlanOutcome } from '../manifest/index.js';
 import type { CampaignSettings, Forecast, ShardSpec } from '../plan/index.js';
 import { formatCount, formatDays, formatGb, plural } from './format.js';
 import { renderTable } from './table.js';

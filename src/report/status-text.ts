@@ -1,4 +1,5 @@
-import { formatCount, formatDays, formatDuration, formatGb, plural } from './format.js';
+import { formatDuration } from '../duration.js';
+import { formatCount, formatDays, formatGb, plural } from './format.js';
 import type { CameraRow, ClipCounts, HourRow, Progress, ShardRow, StatusReport, VehicleRow } from './status.js';
 import { type Column, renderTable } from './table.js';
 

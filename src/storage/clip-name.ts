@@ -1,23 +1,20 @@
 import { UsageError } from '../errors.js';
+import { parseName } from '../plan/grammar.js';
 import { SLOT_SECONDS } from '../plan/types.js';
-
-/** Vehicle and camera names become part of a file name: no separators, no leading dot, nothing to escape. */
-const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-export function assertNamePart(kind: 'vehicle' | 'camera', value: string): void {
-  if (!NAME_PART.test(value) || value.length > 100)
-    throw new UsageError(`${kind} "${value}" is not a valid name (letters, digits, . _ - ; not starting with . _ -)`);
-}
 
 /** `20251117T083000Z`: the compact UTC stamp used in clip file names. */
 export function compactUtcStamp(epochSec: number): string {
   return new Date(epochSec * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Our name for a clip, `<vehicle>_<camera>_<YYYYMMDDTHHMMSSZ>_30s.bag`; never the server's. */
+/**
+ * Our name for a clip, `<vehicle>_<camera>_<YYYYMMDDTHHMMSSZ>_30s.bag`; never the server's. One (vehicle, camera, slot)
+ * has one name and one name one slot: the name grammar keeps `_` out of vehicle names, and names that could leave
+ * the folder never get this far.
+ */
 export function clipFileName(vehicle: string, camera: string, slotStartSec: number): string {
-  assertNamePart('vehicle', vehicle);
-  assertNamePart('camera', camera);
+  parseName('vehicle', vehicle);
+  parseName('camera', camera);
   assertOnSlotGrid(slotStartSec);
   return `${vehicle}_${camera}_${compactUtcStamp(slotStartSec)}_${SLOT_SECONDS}s.bag`;
 }

@@ -3,13 +3,6 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 
-/** Temporaries live under the output root so the final rename never crosses a filesystem. */
-export const PARTIAL_DIR_NAME = '.partial';
-
-export function partialDirOf(outDir: string): string {
-  return path.join(outDir, PARTIAL_DIR_NAME);
-}
-
 /** Turns a filesystem failure into a StorageError (QuotaError for a full disk or quota) naming the path. */
 export function storageErrorFrom(err: unknown, filePath: string, doing: string): StorageError {
   const code = (err as NodeJS.ErrnoException)?.code ?? 'unknown error';

@@ -1,21 +1,8 @@
 export { checkClipFile, sha256Of } from './bag-check.js';
 export type { ClipCheck, ClipCheckOptions } from './bag-check.js';
-export {
-  assertNamePart,
-  assertOnSlotGrid,
-  clipFileName,
-  compactUtcStamp,
-  parseSlotInstant,
-  slotIso,
-  slotStartOf,
-} from './clip-name.js';
-export {
-  PARTIAL_DIR_NAME,
-  fsyncFile,
-  moveIntoPlace,
-  newPartialPath,
-  partialDirOf,
-  removeQuietly,
-  storageErrorFrom,
-} from './files.js';
+export { assertOnSlotGrid, clipFileName, compactUtcStamp, parseSlotInstant, slotIso, slotStartOf } from './clip-name.js';
+export { fsyncFile, moveIntoPlace, newPartialPath, removeQuietly, storageErrorFrom } from './files.js';
+export { PARTIAL_DIR_NAME, bucketDirOf, clipPathOf, partialDirOf, placeClip, removeStaleTemporaries } from './layout.js';
 export type { BagSummary } from './types.js';
+export { WorkspaceGuard } from './workspace.js';
+export type { WorkspaceLimits } from './workspace.js';

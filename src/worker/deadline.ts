@@ -1,27 +1,3 @@
-
-/**
- * `squeue -h -j $SLURM_JOB_ID -o %e` prints the job's end time in the cluster's local time without a zone
- * (`2026-06-15T18:00:00`), or `N/A` / `Unknown` / `NONE` when there is none. Undefined when it says nothing usable.
- */
-export function parseSqueueEndTime(text: string): number | undefined {
-  const line = text.trim().split('\n')[0]?.trim() ?? '';
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(line)) return undefined;
-  const ms = Date.parse(line); // no zone: local time, which is what squeue prints
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** The Slurm end time of this job, or undefined outside Slurm or when squeue cannot tell (never fatal). */
-export async function slurmEndTime(env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
-  if (!env.SLURM_JOB_ID) return undefined;
-  try {
-    const { execa } = await import('execa'); // only under Slurm: keeps ~15 MB out of every local worker
-    const { stdout } = await execa('squeue', ['-h', '-j', env.SLURM_JOB_ID, '-o', '%e'], { timeout: 15_000 });
-    return parseSqueueEndTime(stdout);
-  } catch {
-    return undefined;
-  }
-}
-
 export interface ShardDurationEvidence {
   /** how long this worker's own shards took, ms */
   ownShardMs: readonly number[];

@@ -1,46 +1,4 @@
-import { UsageError } from '../errors.js';
-import { SLOT_SECONDS } from '../plan/types.js';
-
-/**
- * What a worker does after the API says a slot has no video (404).
- * - `probe-all`: ask for every slot; nothing is lost, every gap slot costs a request.
- * - `skip`: the notebook's rule: after a 404 at t, the next request is for t + skipSeconds.
- * - `gallop`: after a 404 probe ahead in strides 1, 2, 4, … (capped); once data is found again, bisect back into the
- *   skipped range for the first clip after the gap, then fetch every slot from there on.
- */
-export type MissStrategy =
-  | { kind: 'probe-all' }
-  | { kind: 'skip'; skipSeconds: number }
-  | { kind: 'gallop'; maxStrideSeconds: number };
-
-/** `gallop` without a number: strides grow up to 8 slots (4 minutes). */
-export const GALLOP_DEFAULT_MAX_STRIDE_SECONDS = 8 * SLOT_SECONDS;
-
-const ON_MISS_FORMS = '`probe-all`, `skip:SECS` or `gallop[:MAXSTRIDE_SECS]`';
-
-/** Parses `--on-miss`; seconds must be whole multiples of the 30 s slot. */
-export function parseOnMiss(text: string): MissStrategy {
-  const [name, arg, extra] = text.trim().split(':');
-  const seconds = (what: string): number => {
-    const n = Number(arg);
-    if (arg === undefined || !/^\d+$/.test(arg) || n < SLOT_SECONDS || n % SLOT_SECONDS !== 0)
-      throw new UsageError(`--on-miss ${text}: ${what} must be a whole number of seconds, a multiple of ${SLOT_SECONDS}`);
-    return n;
-  };
-  if (extra === undefined) {
-    if (name === 'probe-all' && arg === undefined) return { kind: 'probe-all' };
-    if (name === 'skip') return { kind: 'skip', skipSeconds: seconds('SECS') };
-    if (name === 'gallop')
-      return { kind: 'gallop', maxStrideSeconds: arg === undefined ? GALLOP_DEFAULT_MAX_STRIDE_SECONDS : seconds('MAXSTRIDE_SECS') };
-  }
-  throw new UsageError(`--on-miss ${text}: expected ${ON_MISS_FORMS}`);
-}
-
-export function formatOnMiss(s: MissStrategy): string {
-  if (s.kind === 'skip') return `skip:${s.skipSeconds}`;
-  if (s.kind === 'gallop') return `gallop:${s.maxStrideSeconds}`;
-  return 'probe-all';
-}
+import { SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
 
 /**
  * `gallop` re-examines this many skipped slots before a miss that turns out to precede data: a camera's own dropouts

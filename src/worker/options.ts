@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { WorkerIdentity } from '../manifest/types.js';
+import type { WorkerIdentity } from '../manifest/index.js';
+import type { MissStrategy } from '../plan/types.js';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'off';
 export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'bar', 'lines', 'off'];
@@ -11,7 +12,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Everything `fleetclip work` can be told. Pacing and strategy default to the campaign's settings in the manifest. */
 export interface WorkerOptions {
   manifestPath: string;
-  workerId: string;
+  /** who this worker is in the manifest and its logs; its executor says (local-<host>-<pid> by default) */
+  identity: WorkerIdentity;
   /** a claimed shard's lease; renewed every heartbeatMs */
   leaseMs: number;
   heartbeatMs: number;
@@ -31,30 +33,17 @@ export interface WorkerOptions {
   minFreeBytes: number;
   /** a clip requested by an earlier attempt is polled, not requested again, if it was requested this recently */
   requestReuseMs: number;
-  /** epoch ms; from --deadline, else from Slurm (squeue %e) */
+  /** epoch ms: claim no shard that cannot finish before it (from --deadline, else from the executor) */
   deadlineMs?: number;
   /** overrides of the campaign settings */
   maxConcurrent?: number;
   minTimeMs?: number;
-  onMiss?: string;
+  onMiss?: MissStrategy;
   logLevel: LogLevel;
 }
 
-export type WorkerOptionsInput = Partial<Omit<WorkerOptions, 'deadlineMs'>> &
-  Pick<WorkerOptions, 'manifestPath'> & { deadline?: string };
-
-/**
- * Node options every worker the product starts gets: semi-spaces of at most 2 MB. Left alone, V8 grows the young
- * generation to 2 x 16 MB and lets each clip's 64 KiB socket buffers pile up between scavenges; capped, a worker
- * downloading 20 MB clips peaked at 129 MB instead of 142 (medians of 3), at no speed cost measurable here
- * (docs/performance.md).
- */
-export const WORKER_NODE_OPTIONS = '--max-semi-space-size=2';
-
-/** NODE_OPTIONS for a worker process: ours first, so that options the user set (later) win. */
-export function workerNodeOptions(inherited: string | undefined): string {
-  return inherited ? `${WORKER_NODE_OPTIONS} ${inherited}` : WORKER_NODE_OPTIONS;
-}
+/** `deadline` (the `--deadline` text) wins over `deadlineMs` (what the executor knows). */
+export type WorkerOptionsInput = Partial<WorkerOptions> & Pick<WorkerOptions, 'manifestPath'> & { deadline?: string };
 
 export const WORKER_DEFAULTS = Object.freeze({
   leaseMs: 120_000,
@@ -75,22 +64,10 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** `<job>_<task>` in a Slurm array, the job id in a plain Slurm job, else `local-<host>-<pid>`. */
-export function workerIdFrom(env: NodeJS.ProcessEnv, host: string, pid: number): string {
-  const restart = Number(env.SLURM_RESTART_COUNT ?? 0) > 0 ? `-r${env.SLURM_RESTART_COUNT}` : '';
-  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}${restart}`;
-  if (env.SLURM_JOB_ID) return `${env.SLURM_JOB_ID}${restart}`;
-  return `local-${host}-${pid}`;
-}
-
-export function workerIdentityOf(workerId: string, env: NodeJS.ProcessEnv = process.env): WorkerIdentity {
-  return {
-    workerId,
-    host: os.hostname(),
-    pid: process.pid,
-    ...(env.SLURM_ARRAY_JOB_ID || env.SLURM_JOB_ID ? { slurmJobId: env.SLURM_ARRAY_JOB_ID ?? env.SLURM_JOB_ID } : {}),
-    ...(env.SLURM_ARRAY_TASK_ID ? { slurmArrayTaskId: env.SLURM_ARRAY_TASK_ID } : {}),
-  };
+/** A worker started by hand or by the local executor: `local-<host>-<pid>` unless named. */
+export function localIdentity(workerId?: string): WorkerIdentity {
+  const host = os.hostname();
+  return { workerId: workerId ?? `local-${host}-${process.pid}`, host, pid: process.pid };
 }
 
 /** `--deadline`: an ISO instant (with a zone, or local time), or `+DURATION` from now (`+90m`, `+2h`, `+3600s`). */
@@ -103,10 +80,7 @@ export function parseDeadline(text: string, nowMs: number): number {
 }
 
 /** Defaults, then one check per option; nothing downstream checks an option again. */
-export function normalizeWorkerOptions(
-  input: WorkerOptionsInput,
-  { env = process.env, nowMs = Date.now() }: { env?: NodeJS.ProcessEnv; nowMs?: number } = {},
-): Readonly<WorkerOptions> {
+export function normalizeWorkerOptions(input: WorkerOptionsInput, { nowMs = Date.now() }: { nowMs?: number } = {}): Readonly<WorkerOptions> {
   const { deadline, ...rest } = withoutUndefined(input) as WorkerOptionsInput;
   const o = { ...WORKER_DEFAULTS, ...rest };
   for (const key of ['leaseMs', 'heartbeatMs', 'progressIntervalMs', 'flushIntervalMs', 'flushBatch', 'allowanceSeconds'] as const)
@@ -122,11 +96,12 @@ export function normalizeWorkerOptions(
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${o.logLevel}`);
   if (!o.manifestPath) throw new UsageError('--manifest is required');
-  const workerId = o.workerId ?? workerIdFrom(env, os.hostname(), process.pid);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(workerId)) throw new UsageError(`--worker-id "${workerId}": letters, digits, . _ - only`);
+  const identity = o.identity ?? localIdentity();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(identity.workerId))
+    throw new UsageError(`--worker-id "${identity.workerId}": letters, digits, . _ - only`);
   return Object.freeze({
     ...o,
-    workerId,
+    identity,
     manifestPath: path.resolve(o.manifestPath),
     ...(deadline !== undefined ? { deadlineMs: parseDeadline(deadline, nowMs) } : {}),
   });

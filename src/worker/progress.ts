@@ -1,15 +1,5 @@
+import { formatDuration } from '../duration.js';
 import type { ProgressMode } from './options.js';
-
-/** `1h02m`, `3m05s`, `42s`; `?` when unknown. */
-export function formatDurationMs(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '?';
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  return `${h}h${String(m % 60).padStart(2, '0')}m`;
-}
 
 /** Final outcomes counted over a sliding window: the rate that an ETA is built on. */
 export class RateMeter {
@@ -41,10 +31,10 @@ export interface ProgressSnapshot {
   note?: string;
 }
 
-function etaMs(p: ProgressSnapshot): number | undefined {
+function etaSeconds(p: ProgressSnapshot): number | undefined {
   const left = p.total - p.done;
   if (left <= 0) return 0;
-  return p.rate > 0 ? (left / p.rate) * 1000 : undefined;
+  return p.rate > 0 ? left / p.rate : undefined;
 }
 
 /** `[#####-----] 412/960 slots (43%) 380 ok  3.2/s  ETA 2m51s  3 workers` */
@@ -54,7 +44,7 @@ export function formatProgressLine(p: ProgressSnapshot, barWidth = 24): string {
   const bar = barWidth > 0 ? `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ` : '';
   return (
     `${bar}${p.done}/${p.total} slots (${Math.floor(fraction * 100)}%) ${p.ok} ok  ` +
-    `${p.rate.toFixed(1)}/s  ETA ${formatDurationMs(etaMs(p))}${p.note ? `  ${p.note}` : ''}`
+    `${p.rate.toFixed(1)}/s  ETA ${formatDuration(etaSeconds(p))}${p.note ? `  ${p.note}` : ''}`
   );
 }
 

@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
-import type { BatchApiClient, SlotFetchOutcome } from '../api/index.js';
-import type { Claim, Manifest, RememberedRequest, SlotResult } from '../manifest/index.js';
-import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
-import { clipFileName, slotIso } from '../storage/index.js';
-import { SlotPlanner, formatOnMiss, type MissStrategy, type ProbeResult } from './on-miss.js';
-import { StorageGuard, placeClip, removeStaleTemporaries } from './storage-guard.js';
+import type { Claim, RememberedRequest, SlotResult, WorkerManifest } from '../manifest/index.js';
+import { formatOnMiss } from '../plan/grammar.js';
+import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
+import { clipFileName, placeClip, removeStaleTemporaries, slotIso, type WorkspaceGuard } from '../storage/index.js';
+import type { ClipDestination, ClipFetcher, ClipOutcome } from './clip.js';
+import { SlotPlanner, type ProbeResult } from './on-miss.js';
 
 const SLOTS = SHARD_SECONDS / SLOT_SECONDS;
 
@@ -33,14 +33,15 @@ export interface ShardReport {
 }
 
 export interface ShardContext {
-  manifest: Manifest;
-  api: BatchApiClient;
+  manifest: WorkerManifest;
+  clips: ClipFetcher;
   log: Logger;
   strategy: MissStrategy;
+  /** the campaign's output root, absolute */
   outDir: string;
   bucketCapBytes: number;
   maxConcurrent: number;
-  storage: StorageGuard;
+  workspace: WorkspaceGuard;
   /** stop starting clips (first signal); in-flight ones go on */
   graceful: AbortSignal;
   /** abandon in-flight clips (grace over, second signal) */
@@ -55,8 +56,8 @@ export interface ShardContext {
   onOutcome?: (result: SlotResult) => void;
 }
 
-/** What one clip came to: the API client's outcome, or a failure after its retries. */
-type ClipResult = SlotFetchOutcome | { kind: 'failed'; error: string };
+/** What one clip came to: the pipeline's outcome, or a failure after its retries. */
+type ClipResult = ClipOutcome | { kind: 'failed'; error: string };
 
 /** A fatal condition that ends the shard early: the shard is released (or abandoned) and the error re-thrown. */
 function isShardFatal(err: unknown): boolean {
@@ -103,7 +104,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const names = cameras.flatMap((c) => Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)));
   const stale = await removeStaleTemporaries(ctx.outDir, names);
   if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
-  await ctx.storage.measure();
+  ctx.workspace.measured(manifest.workspaceBytes());
 
   const planner = new SlotPlanner(strategy, SLOTS, { maxInflight: Math.max(1, Math.ceil(ctx.maxConcurrent / cameras.length)), known });
   const shardAbort = new AbortController();
@@ -140,17 +141,17 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const heartbeat = setInterval(() => {
     try {
       current = manifest.heartbeat(current, { leaseMs: ctx.leaseMs });
+      ctx.workspace.measured(manifest.workspaceBytes());
     } catch (err) {
       failWith(err);
     }
-    ctx.storage.measure().catch(() => undefined);
   }, ctx.heartbeatMs);
 
   const record = (result: SlotResult): void => {
     report[result.outcome]++;
     if (result.outcome === 'ok') {
       report.bytes += result.bytes ?? 0;
-      ctx.storage.added(result.bytes ?? 0);
+      ctx.workspace.added(result.bytes ?? 0);
     }
     pending.push(result);
     if (pending.length >= ctx.flushBatch) flush();
@@ -162,25 +163,27 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const settledSignal = (): Promise<void> => new Promise((resolve) => (wake = resolve));
   const running = new Set<Promise<void>>();
 
+  // A clip's bucket is chosen and counted in one fenced manifest transaction (workers on different nodes never overfill
+  // one); a slot an earlier, interrupted attempt already placed keeps its bucket, so the file is replaced where it is.
+  const destination: ClipDestination = {
+    outDir: ctx.outDir,
+    async place(tmpPath, clip) {
+      const bucket = manifest.reserveBucket(current, { camera: clip.camera, start: clip.start }, clip.bytes, ctx.bucketCapBytes);
+      return { bucket, path: await placeClip(tmpPath, ctx.outDir, clip.vehicle, bucket, clip.fileName) };
+    },
+  };
+
   async function fetchOne(camera: string, start: number): Promise<ClipResult | 'aborted'> {
     const slot = { vehicle: claim.vehicle, camera, slot: slotIso(start) };
     const earlier = remembered.get(`${camera} ${start}`);
     const reuse = earlier && Date.now() - earlier.requestedAtMs < ctx.requestReuseMs ? earlier.filename : undefined;
     try {
-      const outcome = await ctx.api.fetchSlot({
-        vehicle: claim.vehicle,
-        camera,
-        start,
-        outDir: ctx.outDir,
+      const outcome = await ctx.clips.fetch({ vehicle: claim.vehicle, camera, start }, destination, {
         signal,
         ...(reuse ? { knownFilename: reuse } : {}),
         onRequested: (filename, requestedAtMs) => {
           report.clipRequests++;
           pendingRequests.push({ camera, start, filename, requestedAtMs });
-        },
-        place: (tmp, info) => {
-          signal.throwIfAborted();
-          return placeClip(manifest, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);
         },
       });
       if (outcome.kind === 'missing') report.clipRequests++; // the 404 that settled it
@@ -207,7 +210,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           const o = await fetchOne(camera, start);
           if (o === 'aborted') return 'aborted';
           const base = { vehicle: claim.vehicle, camera, start, atMs: Date.now() };
-          if (o.kind === 'ok') record({ ...base, outcome: 'ok', path: o.path, bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
+          if (o.kind === 'ok') record({ ...base, outcome: 'ok', ...(o.bucket !== undefined && { bucket: o.bucket }), bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
           else if (o.kind === 'missing') record({ ...base, outcome: 'missing', attempts: o.attempts });
           else if (o.kind === 'invalid') record({ ...base, outcome: 'invalid', attempts: o.attempts, error: o.reason });
           else record({ ...base, outcome: 'failed', attempts: 1, error: o.error });
@@ -233,7 +236,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
         continue;
       }
       try {
-        await ctx.storage.check(inflightClips);
+        await ctx.workspace.check(inflightClips);
       } catch (err) {
         failWith(err);
         break;

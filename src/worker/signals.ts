@@ -1,8 +1,5 @@
 import { setMaxListeners } from 'node:events';
-
-/** The signals that stop a worker: Ctrl-C, `kill`/`scancel`, and what Slurm sends ahead of a time limit (`--signal`). */
-export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGUSR1'] as const;
-export type StopSignal = (typeof STOP_SIGNALS)[number];
+import { onStopSignals, type StopSignal } from '../signals.js';
 
 /**
  * Two-stage stop. The first signal aborts `graceful` (claim nothing more, let in-flight clips finish) and arms a
@@ -15,19 +12,19 @@ export class StopController {
   private timer: NodeJS.Timeout | undefined;
   /** the first signal received */
   signal: StopSignal | undefined;
-  private readonly onSignal = (name: NodeJS.Signals): void => this.stop(name as StopSignal);
+  private stopListening: (() => void) | undefined;
 
   constructor(private readonly graceMs: number) {
     setMaxListeners(0, this.graceful.signal, this.hard.signal); // shards and their requests listen to both
   }
 
   install(proc: NodeJS.Process = process): this {
-    for (const s of STOP_SIGNALS) proc.on(s, this.onSignal);
+    this.stopListening = onStopSignals((name) => this.stop(name), proc);
     return this;
   }
 
-  uninstall(proc: NodeJS.Process = process): void {
-    for (const s of STOP_SIGNALS) proc.off(s, this.onSignal);
+  uninstall(): void {
+    this.stopListening?.();
     if (this.timer) clearTimeout(this.timer);
   }
 

@@ -3,25 +3,26 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { AuthExpiredError, EXIT, LeaseLostError, StorageError } from '../errors.js';
-import { createBatchApiClient, normalizeApiLimits, openTokenSource, type ApiLimits } from '../api/index.js';
-import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
+import { createBatchApiClient, normalizeApiLimits, openTokenSource, type ApiLimits, type RequestBudget } from '../api/index.js';
+import { openWorkerManifest, type Claim, type WorkerManifest } from '../manifest/index.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
-import { slotIso } from '../storage/index.js';
-import { hasTimeForShard, slurmEndTime, typicalShardMs } from './deadline.js';
+import { WorkspaceGuard, slotIso } from '../storage/index.js';
+import { createClipFetcher, normalizeClipOptions, type ClipOptions } from './clip.js';
+import { hasTimeForShard, typicalShardMs } from './deadline.js';
 import { createWorkerLogger, workerLogPath } from './logger.js';
-import { parseOnMiss } from './on-miss.js';
-import { normalizeWorkerOptions, workerIdentityOf, type WorkerOptionsInput } from './options.js';
+import { normalizeWorkerOptions, type WorkerOptionsInput } from './options.js';
 import { ProgressReporter, RateMeter } from './progress.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
-import { StorageGuard } from './storage-guard.js';
 
 /** What a worker tells a supervising `fleetclip run` over its IPC channel (when it has one). */
 export type WorkerMessage = { type: 'claim'; claim: Claim } | { type: 'end'; shardId: number };
 
 export interface WorkerRunInput extends WorkerOptionsInput {
-  /** API client limits beyond the campaign settings (the CLI passes --min-clip-bytes and --auth-grace) */
+  /** API client limits beyond the campaign settings (the CLI passes --auth-grace) */
   apiLimits?: Partial<ApiLimits>;
+  /** clip pipeline limits (the CLI passes --min-clip-bytes) */
+  clipOptions?: Partial<ClipOptions>;
 }
 
 export interface WorkerRunResult {
@@ -36,14 +37,17 @@ export interface WorkerRunResult {
 const RECENT_RATE_WINDOW_MS = 10 * 60_000;
 
 /** Requests drawn from the campaign-wide budget in the manifest, a few seconds' worth per short transaction. */
-function campaignBudget(manifest: Manifest, workerId: string, batch: number): (signal?: AbortSignal) => Promise<void> {
+function campaignBudget(manifest: WorkerManifest, workerId: string, batch: number): RequestBudget {
   let tokens = 0;
-  return async (signal) => {
-    while (tokens <= 0) {
-      tokens += manifest.drawRequestAllowance(workerId, batch);
-      if (tokens <= 0) await delay(100 + Math.random() * 150, undefined, signal ? { signal } : {});
-    }
-    tokens--;
+  return {
+    async acquire(signal) {
+      while (tokens <= 0) {
+        tokens += manifest.drawRequestAllowance(workerId, batch);
+        if (tokens <= 0) await delay(100 + Math.random() * 150, undefined, signal ? { signal } : {});
+      }
+      tokens--;
+    },
+    rateLimited: () => manifest.report429(),
   };
 }
 
@@ -58,19 +62,23 @@ export async function runWorker(
   deps: { env?: NodeJS.ProcessEnv; stop?: StopController } = {},
 ): Promise<WorkerRunResult> {
   const env = deps.env ?? process.env;
-  const options = normalizeWorkerOptions(input, { env });
-  normalizeApiLimits(input.apiLimits); // a bad --min-clip-bytes or --auth-grace is refused before anything is written
+  const options = normalizeWorkerOptions(input);
+  const workerId = options.identity.workerId;
+  // a bad --min-clip-bytes or --auth-grace is refused before anything is written
+  normalizeApiLimits(input.apiLimits);
+  normalizeClipOptions(input.clipOptions);
   // the CLI's worker listens to the process's signals; a caller in-process may bring its own controller
   const stop = deps.stop ?? new StopController(options.graceMs).install();
-  const manifest = openManifest(options.manifestPath);
+  const manifest = openWorkerManifest(options.manifestPath);
   const settings = manifest.settings();
-  const strategy = parseOnMiss(options.onMiss ?? settings.onMiss);
+  const outDir = manifest.outDir();
+  const strategy = options.onMiss ?? settings.onMiss;
   const maxConcurrent = options.maxConcurrent ?? settings.maxConcurrent;
   const minTimeMs = options.minTimeMs ?? settings.minTimeMs;
   const runDir = path.dirname(options.manifestPath);
   let reporter: ProgressReporter | undefined;
   const stderr = { write: (t: string) => (reporter?.clear(), io.stderr.write(t)) };
-  const { log, close } = createWorkerLogger({ logFile: workerLogPath(runDir, options.workerId), level: options.logLevel, stderr, workerId: options.workerId });
+  const { log, close } = createWorkerLogger({ logFile: workerLogPath(runDir, workerId), level: options.logLevel, stderr, workerId });
 
   const shards: ShardReport[] = [];
   const ownShardMs: number[] = [];
@@ -105,9 +113,9 @@ export async function runWorker(
   };
 
   try {
-    const deadlineMs = options.deadlineMs ?? (await slurmEndTime(env));
-    const storage = new StorageGuard({
-      outDir: settings.outDir,
+    const deadlineMs = options.deadlineMs;
+    const workspace = new WorkspaceGuard({
+      outDir,
       workspaceCapBytes: settings.workspaceCapBytes,
       minFreeBytes: options.minFreeBytes,
       clipBytesEstimate: settings.clipBytesEstimate,
@@ -116,12 +124,11 @@ export async function runWorker(
       apiBase: settings.apiBase,
       token: openTokenSource({ tokenFile: settings.tokenFile, env }),
       limiter: new Bottleneck({ maxConcurrent, minTime: minTimeMs }),
-      acquireRequest: campaignBudget(manifest, options.workerId, Math.max(1, Math.ceil((1000 / Math.max(minTimeMs, 1)) * options.allowanceSeconds))),
-      onRateLimited: () => manifest.report429(),
+      budget: campaignBudget(manifest, workerId, Math.max(1, Math.ceil((1000 / Math.max(minTimeMs, 1)) * options.allowanceSeconds))),
       log,
       ...input.apiLimits,
     });
-    const identity = workerIdentityOf(options.workerId, env);
+    const clips = createClipFetcher(api, input.clipOptions, log);
     log.info(`worker started on ${path.basename(options.manifestPath)}`, {
       strategy: strategy.kind,
       maxConcurrent,
@@ -134,22 +141,22 @@ export async function runWorker(
       if (stop.stopping) return await end(EXIT.interrupted, `stopped by ${stop.signal}; nothing left in progress`);
       const shardMs = typicalShardMs({
         ownShardMs,
-        recentSlots: manifest.recentOutcomes(Date.now() - RECENT_RATE_WINDOW_MS).reduce((n, r) => n + r.count, 0),
+        recentSlots: manifest.recentOutcomeCount(Date.now() - RECENT_RATE_WINDOW_MS),
         windowMs: RECENT_RATE_WINDOW_MS,
-        runningShards: manifest.shardRows().filter((r) => r.state === 'running').length,
+        runningShards: manifest.runningShardCount(),
         slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
       });
       if (!hasTimeForShard(Date.now(), deadlineMs, shardMs, options.deadlineMarginMs)) {
         return await end(EXIT.interrupted, `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`);
       }
-      await storage.measure();
+      workspace.measured(manifest.workspaceBytes());
       try {
-        await storage.check(0);
+        await workspace.check(0);
       } catch (err) {
         if (err instanceof StorageError) return await end(err.exitCode, err.message);
         throw err;
       }
-      const claim = manifest.claimNextShard(identity, { leaseMs: options.leaseMs });
+      const claim = manifest.claimNextShard(options.identity, { leaseMs: options.leaseMs });
       if (!claim) {
         const failed = shards.filter((s) => s.state === 'failed').length;
         return await end(failed > 0 ? EXIT.someFailed : EXIT.ok, `no work left; ${shards.length} shard(s) processed, ${failed} failed`);
@@ -161,13 +168,13 @@ export async function runWorker(
       try {
         const report = await runShard(claim, {
           manifest,
-          api,
+          clips,
           log,
           strategy,
-          outDir: settings.outDir,
+          outDir,
           bucketCapBytes: settings.bucketCapBytes,
           maxConcurrent,
-          storage,
+          workspace,
           graceful: stop.graceful.signal,
           hard: stop.hard.signal,
           heartbeatMs: options.heartbeatMs,

@@ -3,7 +3,7 @@ import { createBatchApiClient, openTokenSource, type TokenSource } from '../../s
 import { AuthExpiredError, EXIT, oneLine } from '../../src/errors.js';
 import { mintToken, writeTokenFile } from '../../src/sim/index.js';
 import type { TruthSlot } from '../../src/sim/index.js';
-import { DAY, FAST, type Rig, filesUnder, startRig } from './sim-helpers.js';
+import { DAY, FAST, type Rig, filesUnder, startRig } from '../helpers/api-rig.js';
 
 let rig: Rig | undefined;
 afterEach(async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type RunningSimulator, mintToken, startSimulator, writeTokenFile } from '../../src/sim/index.js';
 import { runCli, runMain } from '../helpers/cli.js';
-import { DAY, filesUnder, sha256File } from './sim-helpers.js';
+import { DAY, filesUnder, sha256File } from '../helpers/api-rig.js';
 
 let sim: RunningSimulator;
 let dir = '';
@@ -96,7 +96,7 @@ describe('fleetclip token', () => {
     const r = await runMain(['token', '--token-file', tokenFile]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(new RegExp(`^token file: ${tokenFile}\nexpires:    \\S+Z \\(UTC\\)\n {12}.+ \\(local\\)\nleft:       (1 h 59 min|2 h)\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^token file: ${tokenFile}\nexpires:    \\S+Z \\(UTC\\)\n {12}.+ \\(local\\)\nleft:       (1h59m|2h00m)\n$`));
   });
 
   test('an expired token exits 5; a file readable by others gets a warning', async () => {
@@ -106,7 +106,7 @@ describe('fleetclip token', () => {
     const r = await runMain(['token', '--token-file', file]);
     expect(r.code).toBe(5);
     expect(r.stderr).toBe(`fleetclip: warning: ${file} is readable by group or others (mode 0640): chmod 600 ${file}\n`);
-    expect(r.stdout).toMatch(/\nleft: {7}EXPIRED 1 min 3\d s ago: put a new token in .+\n$/);
+    expect(r.stdout).toMatch(/\nleft: {7}EXPIRED 1m3\ds ago: put a new token in .+\n$/);
   });
 
   test('an opaque token from FLEETCLIP_TOKEN has no known expiry', async () => {

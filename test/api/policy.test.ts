@@ -110,13 +110,13 @@ describe('redaction', () => {
 
 describe('normalizeApiLimits', () => {
   test('defaults fill what is not given', () => {
-    expect(normalizeApiLimits({ minClipBytes: 5 })).toEqual({ ...API_DEFAULTS, minClipBytes: 5 });
-    expect(API_DEFAULTS).toMatchObject({ readyFirstPollMs: 250, authGraceMs: 900_000, minClipBytes: 1_000_000 });
+    expect(normalizeApiLimits({ readyMaxWaitMs: 5 })).toEqual({ ...API_DEFAULTS, readyMaxWaitMs: 5 });
+    expect(API_DEFAULTS).toMatchObject({ readyFirstPollMs: 250, authGraceMs: 900_000 });
   });
 
   test.each([
     { input: { maxAttempts: 0 }, message: 'maxAttempts must be an integer >= 1, got 0' },
-    { input: { invalidRetries: 1.5 }, message: 'invalidRetries must be an integer >= 0, got 1.5' },
+    { input: { presignRenewals: 1.5 }, message: 'presignRenewals must be an integer >= 0, got 1.5' },
     { input: { backoffBaseMs: -1 }, message: 'backoffBaseMs must be a number >= 0, got -1' },
     { input: { jitter: 2 }, message: 'jitter must be between 0 and 1, got 2' },
   ])('$message', ({ input, message }) => {

@@ -32,7 +32,7 @@ export function settingsFor(runDir: string, over: Partial<CampaignSettings> = {}
     cameras: ['front', 'rear'],
     days: ['2026-06-15'],
     timeZone: 'UTC',
-    onMiss: 'probe-all',
+    onMiss: { kind: 'probe-all' },
     apiRatePerSec: 10,
     maxConcurrent: 2,
     minTimeMs: 0,

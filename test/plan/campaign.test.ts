@@ -32,7 +32,7 @@ describe('planCampaign settings', () => {
       cameras: ['front-center', 'left-center'],
       days: ['2025-11-17'],
       timeZone: 'UTC',
-      onMiss: 'probe-all',
+      onMiss: { kind: 'probe-all' },
       apiRatePerSec: CAMPAIGN_DEFAULTS.apiRate,
       maxConcurrent: CAMPAIGN_DEFAULTS.maxConcurrent,
       minTimeMs: 200,
@@ -41,6 +41,14 @@ describe('planCampaign settings', () => {
       clipBytesEstimate: 2_000_000,
       journal: 'delete',
     });
+  });
+
+  test('an output root inside the run folder is stored relative to it, so the run folder can move', () => {
+    const at = (out: string) => planCampaign({ ...base, out }, { ...context, runDir: '/work/run' }).settings.outDir;
+    expect(at('downloads')).toBe('downloads'); // cwd is the run folder
+    expect(at('.')).toBe('.');
+    expect(at('/scratch/ada/clips')).toBe('/scratch/ada/clips');
+    expect(at('../elsewhere')).toBe('/work/elsewhere');
   });
 
   test('takes every knob', () => {
@@ -65,7 +73,7 @@ describe('planCampaign settings', () => {
       timeZone: 'America/Los_Angeles',
       hours: { from: 8, to: 18 },
       days: ['2025-11-17', '2025-11-18', '2025-11-19'],
-      onMiss: 'skip:120',
+      onMiss: { kind: 'skip', skipSeconds: 120 },
       apiRatePerSec: 7.5,
       maxConcurrent: 2,
       minTimeMs: 0,
@@ -86,13 +94,13 @@ describe('planCampaign settings', () => {
     [{ day: undefined }, /^--day is required$/],
     [{ day: ['2025-11-17', '2025-11-18'] as unknown as string }, /^--day was given more than once$/],
     [{ vehicles: '' }, /^--vehicles needs at least one name$/],
-    [{ cameras: 'front,../a' }, /^--cameras: '..\/a' is not a valid name/],
-    [{ vehicles: 'x;rm -rf ~' }, /^--vehicles: 'x;rm -rf ~' is not a valid name/],
+    [{ cameras: 'front,../a' }, /^--cameras: '..\/a' is not a valid (vehicle|camera) name/],
+    [{ vehicles: 'x;rm -rf ~' }, /^--vehicles: 'x;rm -rf ~' is not a valid (vehicle|camera) name/],
     [{ tz: 'Nowhere/Land' }, /^--tz: unknown time zone 'Nowhere\/Land'/],
     [{ to: '2025-11-10' }, /^--to 2025-11-10 is before --day 2025-11-17$/],
     [{ days: '0' }, /^--days must be a positive integer, got '0'$/],
     [{ days: '2.5' }, /^--days must be a positive integer/],
-    [{ onMiss: 'skip:45' }, /^--on-miss must be probe-all, gallop or skip:SECS/],
+    [{ onMiss: 'skip:45' }, /^--on-miss must be probe-all, skip:SECS or gallop/],
     [{ onMiss: 'sometimes' }, /^--on-miss must be/],
     [{ apiRate: '0' }, /^--api-rate must be a positive number, got '0'$/],
     [{ apiRate: 'fast' }, /^--api-rate must be a positive number, got 'fast'$/],

@@ -52,7 +52,7 @@ describe('fleetclip plan', () => {
       cameras: ['front-center', 'left-center'],
       days: ['2025-11-17', '2025-11-18'],
       timeZone: 'America/Los_Angeles',
-      onMiss: CAMPAIGN_DEFAULTS.onMiss,
+      onMiss: { kind: 'probe-all' },
       journal: 'delete',
     });
     expect(shards).toHaveLength(96);
@@ -111,12 +111,12 @@ describe('fleetclip plan', () => {
     ['an empty camera list', { cameras: ' ' }, /^--cameras needs at least one name$/],
     ['--to before --day', { to: '2025-11-16' }, /^--to 2025-11-16 is before --day 2025-11-17$/],
     ['--days and --to', { days: '2', to: '2025-11-18' }, /^--days and --to exclude each other/],
-    ['a shell-hostile vehicle', { vehicles: 'x;rm -rf ~' }, /^--vehicles: 'x;rm -rf ~' is not a valid name/],
-    ['a path-escaping camera', { cameras: '../a' }, /^--cameras: '..\/a' is not a valid name/],
+    ['a shell-hostile vehicle', { vehicles: 'x;rm -rf ~' }, /^--vehicles: 'x;rm -rf ~' is not a valid (vehicle|camera) name/],
+    ['a path-escaping camera', { cameras: '../a' }, /^--cameras: '..\/a' is not a valid (vehicle|camera) name/],
     ['a non-http API base', { 'api-base': 'file:///etc/passwd' }, /^--api-base must be an http\(s\) URL/],
     ['a bad day', { day: '2025-02-30' }, /^--day must be a date YYYY-MM-DD, got '2025-02-30'$/],
     ['a bad hour range', { hours: '18-8' }, /^--hours must be FROM-TO/],
-    ['a bad strategy', { 'on-miss': 'skip:7' }, /^--on-miss must be probe-all, gallop or skip:SECS/],
+    ['a bad strategy', { 'on-miss': 'skip:7' }, /^--on-miss must be probe-all, skip:SECS or gallop/],
     ['a bad size', { 'workspace-cap': 'lots' }, /^--workspace-cap must be a size such as 2MB or 10GiB, got 'lots'$/],
     ['a bad rate', { 'api-rate': '-3' }, /^--api-rate must be a positive number, got '-3'$/],
     ['a bad journal', { journal: 'truncate' }, /^--journal must be delete or wal, got 'truncate'$/],
@@ -200,6 +200,6 @@ describe('fleetclip plan, the built binary', () => {
     expect(existsSync(manifestPath)).toBe(true);
     const bad = await runCli(planArgs({ vehicles: '../etc' }));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^fleetclip: --vehicles: '\.\.\/etc' is not a valid name[^\n]*\n$/);
+    expect(bad.stderr).toMatch(/^fleetclip: --vehicles: '\.\.\/etc' is not a valid (vehicle|camera) name[^\n]*\n$/);
   });
 });

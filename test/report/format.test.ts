@@ -1,20 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { renderTable } from '../../src/report/index.js';
-import { formatDays, formatDuration } from '../../src/report/format.js';
-
-describe('formatDuration', () => {
-  test.each([
-    { seconds: null, text: '-' },
-    { seconds: 0, text: '0m' },
-    { seconds: 59, text: '1m' },
-    { seconds: 3599, text: '1h00m' },
-    { seconds: 3600, text: '1h00m' },
-    { seconds: 4308, text: '1h12m' },
-    { seconds: 86_400 * 2 + 3600 * 4, text: '2d04h' },
-  ])('$seconds s → $text', ({ seconds, text }) => {
-    expect(formatDuration(seconds)).toBe(text);
-  });
-});
+import { formatDays } from '../../src/report/format.js';
 
 test('formatDays', () => {
   expect(formatDays(['2025-11-17'])).toBe('2025-11-17');

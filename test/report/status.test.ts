@@ -22,7 +22,7 @@ const settings: CampaignSettings = {
   cameras: ['front', 'left'],
   days: ['2025-11-17'],
   timeZone: 'America/Los_Angeles',
-  onMiss: 'probe-all',
+  onMiss: { kind: 'probe-all' },
   apiRatePerSec: 20,
   maxConcurrent: 4,
   minTimeMs: 200,

@@ -1,8 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { UsageError } from '../../src/errors.js';
 import { Availability } from '../../src/sim/availability.js';
 import { prng } from '../../src/sim/random.js';
-import { SlotPlanner, formatOnMiss, parseOnMiss, type MissStrategy } from '../../src/worker/on-miss.js';
+import { parseOnMiss } from '../../src/plan/grammar.js';
+import type { MissStrategy } from '../../src/plan/types.js';
+import { SlotPlanner } from '../../src/worker/on-miss.js';
 
 /** Runs a planner against a truth; in-flight probes resolve in a seeded random order (as concurrent HTTP does). */
 function simulate(strategy: MissStrategy, truth: readonly boolean[], maxInflight: number, seed = 1) {
@@ -44,23 +45,6 @@ function simulatedHours(): boolean[][] {
   }
   return hours;
 }
-
-describe('parseOnMiss', () => {
-  test.each([
-    { text: 'probe-all', kind: 'probe-all', formatted: 'probe-all' },
-    { text: 'skip:300', kind: 'skip', formatted: 'skip:300' },
-    { text: 'gallop', kind: 'gallop', formatted: 'gallop:240' },
-    { text: 'gallop:600', kind: 'gallop', formatted: 'gallop:600' },
-  ])('$text', ({ text, kind, formatted }) => {
-    const s = parseOnMiss(text);
-    expect(s.kind).toBe(kind);
-    expect(formatOnMiss(s)).toBe(formatted);
-  });
-
-  test.each(['skip', 'skip:45', 'skip:0', 'skip:-30', 'gallop:x', 'probe-all:30', 'bisect', 'skip:30:1'])('%s is refused', (text) => {
-    expect(() => parseOnMiss(text)).toThrow(UsageError);
-  });
-});
 
 describe('SlotPlanner', () => {
   const gallop = parseOnMiss('gallop');

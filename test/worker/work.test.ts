@@ -159,7 +159,7 @@ describe('fleetclip work', () => {
       c.sim.resetStats();
       let stderr = '';
       const r = await runWorker(
-        { manifestPath: c.manifest, progress: 'off', apiLimits: { minClipBytes: 32768 } },
+        { manifestPath: c.manifest, progress: 'off', clipOptions: { minClipBytes: 32768 } },
         { stderr: { write: (t: string) => (stderr += t) } },
         { stop: new StopController(1000) },
       );

@@ -1,8 +1,11 @@
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { API_DEFAULTS, type ApiLog, DEFAULT_TOKEN_FILE, TOKEN_ENV, createBatchApiClient, openTokenSource } from '../../api/index.js';
+import { type ApiLog, DEFAULT_TOKEN_FILE, TOKEN_ENV, createBatchApiClient, openTokenSource } from '../../api/index.js';
 import { ClipInvalidError, EXIT, InterruptedError, UsageError } from '../../errors.js';
+import { parseApiBase, parseName } from '../../plan/grammar.js';
+import { onStopSignals } from '../../signals.js';
 import { parseSlotInstant, slotIso } from '../../storage/index.js';
+import { CLIP_DEFAULTS, createClipFetcher, folderDestination } from '../../worker/index.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
 import { single } from '../flags.js';
@@ -38,10 +41,10 @@ export const fetchCommand: CommandFactory = (io) => ({
     y
       .usage(
         '$0 fetch --api-base URL --vehicle V --camera C --at INSTANT --out DIR [--token-file PATH]\n\n' +
-          'Requests the 30 s clip that starts at --at (floored to the 30 s grid), waits until it is ready, downloads,\n' +
-          'validates it as a complete ROS1 bag and saves it as DIR/<vehicle>_<camera>_<YYYYMMDDTHHMMSSZ>_30s.bag.\n' +
-          `Prints the path and the clip's size, sha256, topics, message count and time range; "no data" (exit ${EXIT.noData})\n` +
-          `when the API has no video for that slot. The token comes from --token-file, else $${TOKEN_ENV}, else\n` +
+          'Requests the 30 s clip that starts at --at (floored to the 30 s grid), waits until it is ready, downloads, ' +
+          'validates it as a complete ROS1 bag and saves it as DIR/<vehicle>_<camera>_<YYYYMMDDTHHMMSSZ>_30s.bag. ' +
+          `Prints the path and the clip's size, sha256, topics, message count and time range; "no data" (exit ${EXIT.noData}) ` +
+          `when the API has no video for that slot. The token comes from --token-file, else $${TOKEN_ENV}, else ` +
           `${DEFAULT_TOKEN_FILE}. Limits and retry policy: docs/api.md.`,
       )
       .option('api-base', { type: 'string', requiresArg: true, demandOption: true, describe: 'Batch API base URL, http(s)' })
@@ -50,45 +53,41 @@ export const fetchCommand: CommandFactory = (io) => ({
       .option('camera', { type: 'string', requiresArg: true, demandOption: true, describe: 'camera name' })
       .option('at', { type: 'string', requiresArg: true, demandOption: true, describe: 'slot start: ISO instant with zone (2025-11-17T08:30:00Z) or epoch seconds' })
       .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'folder to save the clip in (temporaries go to DIR/.partial/)' })
-      .option('min-clip-bytes', { type: 'string', requiresArg: true, describe: `smaller clips are invalid (default ${API_DEFAULTS.minClipBytes})` })
+      .option('min-clip-bytes', { type: 'string', requiresArg: true, describe: `smaller clips are invalid (default ${CLIP_DEFAULTS.minClipBytes})` })
       .option('verbose', { type: 'boolean', describe: 'also print each retry on stderr' }),
   handler: async (args: ArgumentsCamelCase) => {
     const argv = args as ArgumentsCamelCase<FetchFlags>; // demandOption guarantees the required flags
     for (const flag of ['api-base', 'token-file', 'vehicle', 'camera', 'at', 'out', 'min-clip-bytes'])
       if (Array.isArray(args[flag])) throw new UsageError(`--${flag} takes one value`);
-    const start = parseSlotInstant(argv.at);
+    const slot = { vehicle: parseName('vehicle', argv.vehicle), camera: parseName('camera', argv.camera), start: parseSlotInstant(argv.at) };
     const minClipBytes = parseByteCount(argv.minClipBytes);
     const token = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
-    const client = createBatchApiClient({
-      apiBase: argv.apiBase,
-      token,
-      log: stderrLog(io, argv.verbose === true),
-      ...(minClipBytes !== undefined ? { minClipBytes } : {}),
-    });
+    const log = stderrLog(io, argv.verbose === true);
+    const client = createBatchApiClient({ apiBase: parseApiBase(argv.apiBase), token, log });
+    const clips = createClipFetcher(client, minClipBytes !== undefined ? { minClipBytes } : {}, log);
     await token.current(); // an unreadable token file is a usage error before any request
     const stop = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => stop.abort(new InterruptedError(`stopped by ${signal}; nothing was saved`));
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    const stopListening = onStopSignals((signal) => stop.abort(new InterruptedError(`stopped by ${signal}; nothing was saved`)));
     try {
-      const outcome = await client.fetchSlot({ vehicle: argv.vehicle, camera: argv.camera, start, outDir: path.resolve(argv.out), signal: stop.signal });
+      const outcome = await clips.fetch(slot, folderDestination(path.resolve(argv.out)), { signal: stop.signal });
       if (outcome.kind === 'missing') {
         io.stdout.write('no data\n');
         io.exitCode = EXIT.noData;
         return;
       }
-      const context = { vehicle: argv.vehicle, camera: argv.camera, slot: slotIso(start) };
+      const context = { vehicle: slot.vehicle, camera: slot.camera, slot: slotIso(slot.start) };
       if (outcome.kind === 'invalid') throw new ClipInvalidError(`invalid clip after ${outcome.attempts} tries: ${outcome.reason}`, context);
       const { bag } = outcome;
       io.stdout.write(
-        `${outcome.path}\n` +
-          `  size      ${outcome.bytes} bytes\n` +
-          `  sha256    ${outcome.sha256}\n` +
-          `  topics    ${bag.topics.join(', ')}\n` +
-          `  messages  ${bag.messageCount}\n` +
+        `${outcome.path} ` +
+          `  size      ${outcome.bytes} bytes ` +
+          `  sha256    ${outcome.sha256} ` +
+          `  topics    ${bag.topics.join(', ')} ` +
+          `  messages  ${bag.messageCount} ` +
           `  time      ${isoSeconds(bag.firstMessageTime)} .. ${isoSeconds(bag.lastMessageTime)}\n`,
       );
     } finally {
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      stopListening();
     }
   },
 });

@@ -49,7 +49,7 @@ const verifyCommand = (io: Io) => ({
     y
       .usage(
         '$0 manifest verify --manifest FILE [--checksums] [--json]\n\n' +
-          'Exit 0 when everything agrees, 7 when something disagrees. Safe while workers run (a shard finishing meanwhile\n' +
+          'Exit 0 when everything agrees, 7 when something disagrees. Safe while workers run (a shard finishing meanwhile ' +
           'may show as a difference: run it again). See docs/manifest.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })
@@ -69,7 +69,7 @@ const rebuildCommand = (io: Io) => ({
     y
       .usage(
         '$0 manifest rebuild --manifest FILE [--force] [--json]\n\n' +
-          'Builds a new manifest beside the old one, moves the old file to FILE.damaged-<time> (never deleted) and the\n' +
+          'Builds a new manifest beside the old one, moves the old file to FILE.damaged-<time> (never deleted) and the ' +
           'new one into place. A manifest that verify finds healthy is left alone unless --force. See docs/manifest.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest (it may be missing)' })

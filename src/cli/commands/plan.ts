@@ -20,11 +20,11 @@ export const planCommand: CommandFactory = (io) => ({
     y
       .usage(
         '$0 plan --manifest FILE --out DIR --day YYYY-MM-DD [--days N | --to YYYY-MM-DD] --vehicles A,B --cameras C,D --api-base URL [options]\n\n' +
-          'Plan a campaign: one shard per vehicle and local hour of each day, all cameras, 120 slots of 30 s per camera.\n' +
+          'Plan a campaign: one shard per vehicle and local hour of each day, all cameras, 120 slots of 30 s per camera. ' +
           'Planning again with the same arguments is a no-op; --extend adds days or vehicles. See docs/campaign.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the manifest file to create (SQLite)', group: WHAT })
-      .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'output root for the clips (stored as an absolute path)', group: WHAT })
+      .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'output root for the clips (stored relative to the manifest\'s folder when inside it, so the run folder can be moved; else absolute)', group: WHAT })
       .option('day', { type: 'string', requiresArg: true, demandOption: true, describe: 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned', group: WHAT })
       .option('days', { type: 'string', requiresArg: true, describe: `number of days from --day (default 1, at most ${MAX_DAYS})`, group: WHAT })
       .option('to', { type: 'string', requiresArg: true, describe: 'last day, inclusive (instead of --days)', group: WHAT })
@@ -53,14 +53,13 @@ export const planCommand: CommandFactory = (io) => ({
       .option('dry-run', { type: 'boolean', describe: 'print the shards and the forecast; write nothing' })
       .option('json', { type: 'boolean', describe: 'print JSON (with --dry-run: settings, forecast, shards)' }),
   handler: (argv: ArgumentsCamelCase<PlanFlags>) => {
-    const manifestFlagValue = manifestFlag(argv);
-    const planned = planCampaign(argv, { nowMs: Date.now(), cwd: process.cwd(), homeDir: os.homedir() });
+    const manifestPath = path.resolve(manifestFlag(argv));
+    const planned = planCampaign(argv, { nowMs: Date.now(), cwd: process.cwd(), homeDir: os.homedir(), runDir: path.dirname(manifestPath) });
     if (argv.dryRun) {
       const preview = buildPlanPreview(planned);
       io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));
       return;
     }
-    const manifestPath = path.resolve(manifestFlagValue);
     const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal });
     try {
       const extending = argv.extend === true && manifest.plannedShards().length > 0;

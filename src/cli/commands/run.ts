@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
 import { STATUS_DEFAULTS, plural, readStatusReport, renderStatusText } from '../../report/index.js';
-import { EXECUTOR_DEFAULTS, PROGRESS_MODES, defaultWorkerCount, runLocalWorkers, type ProgressMode } from '../../worker/index.js';
+import { EXECUTOR_DEFAULTS, defaultWorkerCount, localExecutor } from '../../executor/index.js';
+import { PROGRESS_MODES, type ProgressMode } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
 import { single } from '../flags.js';
 import { workerFlags } from './work.js';
@@ -53,18 +54,16 @@ export const runCommand: CommandFactory = (io) => ({
     } finally {
       opened.close();
     }
-    const result = await runLocalWorkers(
+    const executor = localExecutor(
       {
-        manifestPath,
-        workers,
         cliPath: fileURLToPath(new URL('../../cli.js', import.meta.url)),
-        workerArgs: workerArgsFrom(argv),
         progress: (argv.progress as ProgressMode | undefined) ?? EXECUTOR_DEFAULTS.progress,
         progressIntervalMs: interval !== undefined ? interval * 1000 : EXECUTOR_DEFAULTS.progressIntervalMs,
         restartsPerWorker: EXECUTOR_DEFAULTS.restartsPerWorker,
       },
       io,
     );
+    const result = await executor.launch({ manifestPath, workers, workerArgs: workerArgsFrom(argv) });
     const manifest = openManifest(manifestPath, { readonly: true });
     try {
       const report = readStatusReport(manifest, 'vehicle', STATUS_DEFAULTS.rateWindowMinutes * 60_000);

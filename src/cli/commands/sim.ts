@@ -11,6 +11,7 @@ import {
   type SimConfigInput,
   type SimFaults,
 } from '../../sim/index.js';
+import { onStopSignals, type StopSignal } from '../../signals.js';
 import type { CommandFactory } from '../main.js';
 import { single } from '../flags.js';
 
@@ -103,15 +104,12 @@ function simConfigFromFlags(argv: Flags): SimConfigInput {
   };
 }
 
-function waitForStopSignal(): Promise<NodeJS.Signals> {
+function waitForStopSignal(): Promise<StopSignal> {
   return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+    const stopListening = onStopSignals((signal) => {
+      stopListening();
       resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    });
   });
 }
 
@@ -121,7 +119,7 @@ export const simCommand: CommandFactory = (io) => ({
   builder: (y: Argv) => {
     const D = SIM_DEFAULTS;
     let b = y
-      .usage('$0 sim [options]\n\nServe a simulated Batch API on 127.0.0.1 until SIGINT/SIGTERM. The first stdout line is\n"fleetclip sim listening <base URL>". See docs/sim.md.')
+      .usage('$0 sim [options]\n\nServe a simulated Batch API on 127.0.0.1 until SIGINT/SIGTERM/SIGUSR1. The first stdout line is "fleetclip sim listening <base URL>". See docs/sim.md.')
       .option('port', { type: 'number', describe: `TCP port on 127.0.0.1; 0 picks a free one (default ${D.port})` })
       .option('seed', { type: 'number', describe: `seed of data availability, ids, shapes and faults (default ${D.seed})` })
       .option('vehicles', { type: 'string', describe: `comma-separated vehicle names (default ${D.vehicles.join(',')})` })

@@ -11,6 +11,7 @@ import {
   renderFailedShards,
   renderStatusText,
 } from '../../report/index.js';
+import { onStopSignals } from '../../signals.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
 import { manifestFlag } from '../flags.js';
@@ -35,9 +36,7 @@ function snapshot(manifest: Manifest, options: StatusOptions, flags: StatusFlags
 /** Refreshes until SIGINT or SIGTERM: in place on a terminal, one frame after another otherwise (JSON: one per line). */
 async function watch(io: Io, seconds: number, frame: () => string): Promise<void> {
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onStopSignals(() => stop.abort());
   try {
     while (!stop.signal.aborted) {
       const text = frame();
@@ -45,8 +44,7 @@ async function watch(io: Io, seconds: number, frame: () => string): Promise<void
       await sleep(seconds * 1000, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

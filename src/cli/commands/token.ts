@@ -15,8 +15,8 @@ export const tokenCommand: CommandFactory = (io) => ({
     y
       .usage(
         `$0 token [--token-file PATH]\n\n` +
-          `Reads the token from --token-file, else $${TOKEN_ENV}, else ${DEFAULT_TOKEN_FILE}; never prints it.\n` +
-          `A JWT's exp claim is decoded (no signature check). Exits ${EXIT.authExpired} when the token has expired;\n` +
+          `Reads the token from --token-file, else $${TOKEN_ENV}, else ${DEFAULT_TOKEN_FILE}; never prints it. ` +
+          `A JWT's exp claim is decoded (no signature check). Exits ${EXIT.authExpired} when the token has expired; ` +
           `warns when the token file is readable by group or others.`,
       )
       .option('token-file', { type: 'string', requiresArg: true, describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})` }),

@@ -1,6 +1,8 @@
 import type { Argv } from 'yargs';
 import { API_DEFAULTS, type ApiLimits } from '../../api/index.js';
-import { LOG_LEVELS, PROGRESS_MODES, WORKER_DEFAULTS, runWorker, type WorkerRunInput } from '../../worker/index.js';
+import { runThisWorker } from '../../executor/index.js';
+import { parseOnMiss } from '../../plan/grammar.js';
+import { CLIP_DEFAULTS, LOG_LEVELS, PROGRESS_MODES, WORKER_DEFAULTS, type WorkerRunInput } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
 import { single } from '../flags.js';
 
@@ -12,17 +14,18 @@ const msOf = (flag: string, v: unknown): number | undefined => {
   return s === undefined ? undefined : s * 1000;
 };
 
-function workInputFromFlags(a: Record<string, unknown>): WorkerRunInput {
+function workInputFromFlags(a: Record<string, unknown>): Parameters<typeof runThisWorker>[0] {
   const apiLimits: Partial<ApiLimits> = {};
-  const minClip = single('min-clip-bytes', a.minClipBytes as number | undefined);
-  if (minClip !== undefined) apiLimits.minClipBytes = minClip;
   const authGrace = msOf('auth-grace', a.authGrace);
   if (authGrace !== undefined) apiLimits.authGraceMs = authGrace;
+  const minClipBytes = single('min-clip-bytes', a.minClipBytes as number | undefined);
+  const onMiss = single('on-miss', a.onMiss as string | undefined);
+  const workerId = single('worker-id', a.workerId as string | undefined);
   return {
     manifestPath: single('manifest', a.manifest as string),
-    workerId: single('worker-id', a.workerId as string | undefined),
+    ...(workerId !== undefined && { workerId }),
     deadline: single('deadline', a.deadline as string | undefined),
-    onMiss: single('on-miss', a.onMiss as string | undefined),
+    ...(onMiss !== undefined && { onMiss: parseOnMiss(onMiss) }),
     maxConcurrent: single('max-concurrent', a.maxConcurrent as number | undefined),
     minTimeMs: single('min-time-ms', a.minTimeMs as number | undefined),
     leaseMs: msOf('lease', a.lease),
@@ -32,6 +35,7 @@ function workInputFromFlags(a: Record<string, unknown>): WorkerRunInput {
     progress: single('progress', a.progress as WorkerRunInput['progress']),
     logLevel: single('log-level', a.logLevel as WorkerRunInput['logLevel']),
     apiLimits,
+    clipOptions: minClipBytes !== undefined ? { minClipBytes } : {},
   };
 }
 
@@ -44,7 +48,7 @@ export function workerFlags<T>(y: Argv<T>): Argv<T> {
     .option('lease', { type: 'number', describe: `shard lease, seconds (default ${D.leaseMs / 1000})` })
     .option('heartbeat', { type: 'number', describe: `lease renewal interval, seconds; at most half the lease (default ${D.heartbeatMs / 1000})` })
     .option('grace', { type: 'number', describe: `after a stop signal, seconds in-flight downloads may take before they are abandoned (default ${D.graceMs / 1000})` })
-    .option('min-clip-bytes', { type: 'number', describe: `a clip smaller than this is invalid (default ${API_DEFAULTS.minClipBytes})` })
+    .option('min-clip-bytes', { type: 'number', describe: `a clip smaller than this is invalid (default ${CLIP_DEFAULTS.minClipBytes})` })
     .option('auth-grace', { type: 'number', describe: `seconds to wait for a renewed token file after the token expired (default ${API_DEFAULTS.authGraceMs / 1000})` })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: `level of <run>/logs/<worker-id>.log; debug logs one line per clip (default ${D.logLevel})` });
 }
@@ -71,7 +75,7 @@ export const workCommand: CommandFactory = (io) => ({
         .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${D.progressIntervalMs / 1000})` }),
     ),
   handler: async (argv: Record<string, unknown>) => {
-    const result = await runWorker(workInputFromFlags(argv), io);
+    const result = await runThisWorker(workInputFromFlags(argv), io);
     io.stderr.write(`fleetclip work: ${result.summary}\n`);
     io.exitCode = result.exitCode;
   },

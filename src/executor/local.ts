@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { EXIT, LeaseLostError } from '../errors.js';
 import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
-import { workerNodeOptions, type ProgressMode } from './options.js';
-import { ProgressReporter, RateMeter } from './progress.js';
-import { STOP_SIGNALS } from './signals.js';
-import type { WorkerMessage } from './worker.js';
+import { onStopSignals } from '../signals.js';
+import { ProgressReporter, RateMeter, type ProgressMode, type WorkerMessage } from '../worker/index.js';
+import { workerNodeOptions } from './node-options.js';
+import type { Executor, LaunchRequest, LaunchResult } from './types.js';
 
 export const EXECUTOR_DEFAULTS = Object.freeze({
   /** replacement workers started for ones that died, at most this many times the worker count */
@@ -19,24 +19,25 @@ export const EXECUTOR_DEFAULTS = Object.freeze({
 /** Exit codes after which a replacement would only meet the same wall: the whole run stops claiming. */
 const TERMINAL_CODES: readonly number[] = [EXIT.authExpired, EXIT.storage, EXIT.manifest, EXIT.usage];
 
-export interface ExecutorOptions {
-  manifestPath: string;
-  workers: number;
+/** How the local executor starts and watches its workers. */
+export interface LocalExecutorOptions {
   /** how to start one worker: `node <cliPath> work --manifest … <workerArgs>` */
   cliPath: string;
-  workerArgs: readonly string[];
   progress: ProgressMode;
   progressIntervalMs: number;
   restartsPerWorker: number;
 }
 
-export interface ExecutorResult {
-  exitCode: number;
-  summary: string;
+export interface LocalRunResult extends LaunchResult {
   started: number;
   restarted: number;
   /** the interrupting signal, if any */
   signal?: string;
+}
+
+/** The local executor: N `fleetclip work` children on this machine, supervised until no work is left. */
+export function localExecutor(opts: LocalExecutorOptions, io: { stderr: { write(text: string): unknown; isTTY?: boolean } }): Executor<LocalRunResult> {
+  return { kind: 'local', launch: (request) => runLocalWorkers({ ...opts, ...request }, io) };
 }
 
 /** What a dead worker's exit says about the run: whether to replace it, and the run's exit code from it. */
@@ -66,10 +67,10 @@ function hasWorkLeft(manifest: Manifest): boolean {
  * at once (its claim came over IPC, so no lease has to expire) and a replacement is started while work is left. The
  * first SIGINT/SIGTERM is forwarded once to every worker (graceful), a second one again (workers then stop at once).
  */
-export async function runLocalWorkers(
-  opts: ExecutorOptions,
+async function runLocalWorkers(
+  opts: LocalExecutorOptions & LaunchRequest,
   io: { stderr: { write(text: string): unknown; isTTY?: boolean } },
-): Promise<ExecutorResult> {
+): Promise<LocalRunResult> {
   const manifest = openManifest(opts.manifestPath);
   const workers = new Set<Worker>();
   const maxRestarts = opts.workers * opts.restartsPerWorker;
@@ -155,18 +156,18 @@ export async function runLocalWorkers(
     });
   };
 
-  const forward = (signal: NodeJS.Signals): void => {
+  const forward = (signal: string): void => {
     stopSignal ??= signal;
     say(`${signal}: asking ${workers.size} worker(s) to stop (again to stop at once)`);
     for (const w of workers) w.child.kill('SIGTERM');
   };
-  for (const s of STOP_SIGNALS) process.on(s, forward);
+  const stopListening = onStopSignals(forward);
   try {
     for (let i = 0; i < opts.workers; i++) startWorker();
     reporter.start();
     await finished;
   } finally {
-    for (const s of STOP_SIGNALS) process.off(s, forward);
+    stopListening();
     reporter.stop();
   }
 

@@ -4,11 +4,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ApiLimits, type BatchApiClient, createBatchApiClient, openTokenSource } from '../../src/api/index.js';
 import { type RunningSimulator, type SimConfigInput, mintToken, startSimulator, writeTokenFile } from '../../src/sim/index.js';
+import {
+  CLIP_DEFAULTS,
+  type ClipFetcher,
+  type ClipOptions,
+  type ClipOutcome,
+  type SlotKey,
+  createClipFetcher,
+  folderDestination,
+} from '../../src/worker/index.js';
 
 export const DAY = '2025-11-17';
 
 /** Short waits everywhere, so fault storms cost milliseconds; clips of 200 kB need a smaller minimum. */
-export const FAST: Partial<ApiLimits> = {
+export const FAST: Partial<ApiLimits & ClipOptions> = {
   backoffBaseMs: 10,
   backoffCapMs: 100,
   readyFirstPollMs: 10,
@@ -28,8 +37,29 @@ export interface Rig {
   tokenFile: string;
   token: string;
   logs: { level: string; message: string }[];
-  client(limits?: Partial<ApiLimits>): BatchApiClient;
+  client(limits?: Partial<ApiLimits & ClipOptions>): RigClient;
   close(): Promise<void>;
+}
+
+/** The API client, plus the worker's clip pipeline into a plain folder (what `fetch` does) as `fetchSlot`. */
+export interface RigClient extends BatchApiClient {
+  fetchSlot(request: SlotKey & Parameters<ClipFetcher['fetch']>[2] & { outDir: string }): Promise<ClipOutcome>;
+}
+
+/** Limits split between the API client and the clip pipeline, as a worker gets them. */
+export function rigClient(options: Omit<Parameters<typeof createBatchApiClient>[0], keyof ClipOptions> & Partial<ClipOptions>): RigClient {
+  const clipOptions: Partial<ClipOptions> = {};
+  const apiOptions: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key in CLIP_DEFAULTS) Object.assign(clipOptions, { [key]: value });
+    else apiOptions[key] = value;
+  }
+  const api = createBatchApiClient(apiOptions as unknown as Parameters<typeof createBatchApiClient>[0]);
+  const clips = createClipFetcher(api, clipOptions, options.log ?? { info() {}, warn() {}, debug() {} });
+  return {
+    ...api,
+    fetchSlot: ({ vehicle, camera, start, outDir, ...control }) => clips.fetch({ vehicle, camera, start }, folderDestination(outDir), control),
+  };
 }
 
 /** A simulator (fast, small clips), a temp folder with a valid token file, and clients wired to both. */
@@ -49,7 +79,7 @@ export async function startRig(config: SimConfigInput = {}, tokens?: string[]): 
     token,
     logs,
     client: (limits = {}) =>
-      createBatchApiClient({
+      rigClient({
         apiBase: sim.baseUrl,
         token: openTokenSource({ tokenFile }),
         log: { info: log('info'), warn: log('warn'), debug: log('debug') },

@@ -4,7 +4,11 @@ import path from 'node:path';
 import { ApiHttpError } from '../../src/errors.js';
 import { DOWNLOAD_SHAPES, type DownloadShape, type SimConfigInput, VIDEO_SHAPES } from '../../src/sim/index.js';
 import type { TruthSlot } from '../../src/sim/index.js';
-import { DAY, type Rig, filesUnder, sha256File, startRig } from './sim-helpers.js';
+import { placeClip } from '../../src/storage/index.js';
+import { type ClipDestination, createClipFetcher } from '../../src/worker/index.js';
+import { DAY, type Rig, filesUnder, rigClient, sha256File, startRig } from '../helpers/api-rig.js';
+
+const SILENT = { info() {}, warn() {}, debug() {} };
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -93,18 +97,18 @@ describe('faults', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
   });
 
-  test('onRateLimited hears every pause and the global rate limit is ridden out', async () => {
+  test('the budget hears every 429 pause and the global rate limit is ridden out', async () => {
     rig = await startRig({ rateLimitPerSec: 5, timeScale: 0.05 });
     const heard: number[] = [];
-    const { createBatchApiClient, openTokenSource } = await import('../../src/api/index.js');
-    const client = createBatchApiClient({
+    const { openTokenSource } = await import('../../src/api/index.js');
+    const client = rigClient({
       apiBase: rig.sim.baseUrl,
       token: openTokenSource({ tokenFile: rig.tokenFile }),
       readyFirstPollMs: 10,
       minClipBytes: 50_000,
       minTimeMs: 0,
       maxConcurrent: 8,
-      onRateLimited: (ms) => heard.push(ms),
+      budget: { acquire: async () => undefined, rateLimited: (ms) => heard.push(ms) },
     });
     const slots = slotsOf(rig, 6);
     const outcomes = await Promise.all(slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: rig!.out })));
@@ -221,7 +225,7 @@ describe('requests', () => {
       start: s.start,
       outDir: r.out,
       knownFilename: requested.kind === 'requested' ? requested.filename : '',
-      onRequested: (f) => void seen.push(f),
+      onRequested: (f: string) => void seen.push(f),
     });
     expect(o).toMatchObject({ kind: 'ok', sha256: s.sha256, attempts: 1 });
     expect(seen).toEqual([]);
@@ -229,7 +233,7 @@ describe('requests', () => {
 
     const [t] = slotsOf(r, 1, '10:00') as [TruthSlot];
     const t0 = Date.now();
-    await client.fetchSlot({ vehicle: t.vehicle, camera: t.camera, start: t.start, outDir: r.out, onRequested: (f, at) => void seen.push(`${f}@${at >= t0}`) });
+    await client.fetchSlot({ vehicle: t.vehicle, camera: t.camera, start: t.start, outDir: r.out, onRequested: (f: string, at: number) => void seen.push(`${f}@${at >= t0}`) });
     expect(seen).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.bag@true$/)]);
   });
 
@@ -244,7 +248,7 @@ describe('requests', () => {
       start: s.start,
       outDir: r.out,
       knownFilename: '0123456789abcdef0123456789abcdef.bag',
-      onRequested: (f) => void seen.push(f),
+      onRequested: (f: string) => void seen.push(f),
     });
     expect(o).toMatchObject({ kind: 'ok', sha256: s.sha256, attempts: 1 });
     expect(Date.now() - t0).toBeLessThan(5_000);
@@ -253,25 +257,23 @@ describe('requests', () => {
     expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^a clip requested earlier is still not ready \(clip not ready after 0 s \(last HTTP 404\)\): requesting it again$/));
   });
 
-  test('place() gets a complete, validated temporary beside the output and chooses the final path', async () => {
+  test('a destination gets a complete, validated temporary beside the output and chooses the final place', async () => {
     const r = await open();
     const [s] = slotsOf(r, 1) as [TruthSlot];
     let seenTmp = '';
-    const o = await r.client().fetchSlot({
-      vehicle: s.vehicle,
-      camera: s.camera,
-      start: s.start,
+    const destination: ClipDestination = {
       outDir: r.out,
-      place: async (tmp, info) => {
+      async place(tmp, clip) {
         seenTmp = tmp;
         expect(path.dirname(tmp)).toBe(path.join(r.out, '.partial'));
         expect(await sha256File(tmp)).toBe(s.sha256);
-        expect(info).toMatchObject({ vehicle: s.vehicle, camera: s.camera, start: s.start, sha256: s.sha256, bytes: s.bytes });
-        const { moveIntoPlace } = await import('../../src/storage/index.js');
-        return moveIntoPlace(tmp, path.join(r.out, 'download1', info.fileName));
+        expect(clip).toMatchObject({ vehicle: s.vehicle, camera: s.camera, start: s.start, sha256: s.sha256, bytes: s.bytes });
+        return { path: await placeClip(tmp, r.out, clip.vehicle, 1, clip.fileName), bucket: 1 };
       },
-    });
-    expect(o.kind === 'ok' && path.relative(r.out, o.path)).toMatch(/^download1\/.+_30s\.bag$/);
+    };
+    const o = await createClipFetcher(r.client(), { minClipBytes: 50_000 }, SILENT).fetch(s, destination);
+    expect(o).toMatchObject({ kind: 'ok', bucket: 1 });
+    expect(o.kind === 'ok' && path.relative(r.out, o.path)).toMatch(new RegExp(`^${s.vehicle}/download1/.+_30s\\.bag$`));
     expect(seenTmp).toMatch(/\.part$/);
     expect(await filesUnder(r.out)).toEqual([path.relative(r.out, (o as { path: string }).path)]);
   });

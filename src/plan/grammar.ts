@@ -1,0 +1,88 @@
+import { UsageError } from '../errors.js';
+import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from './types.js';
+
+/**
+ * The one grammar of each campaign option that more than one command reads: names, the missing-data strategy, the
+ * API base. `plan` parses them into `CampaignSettings`; `work` and `fetch` parse their overrides with the same
+ * functions. No heavy imports here: workers load this module without the planner's time-zone tables.
+ */
+
+/** Vehicle and camera names end up in paths, file names and sbatch scripts: nothing a shell or a path could read. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const NAME_MAX_LENGTH = 64;
+
+export type NameKind = 'vehicle' | 'camera';
+
+/**
+ * One name. `_` separates vehicle and camera in clip file names (`<vehicle>_<camera>_<stamp>_30s.bag`), so a vehicle
+ * name may not contain it: then the first `_` of a file name always ends the vehicle, and no two (vehicle, camera)
+ * pairs share a file name (`car`/`front_left` and `car_front`/`left` would). Camera names may contain `_`.
+ */
+export function parseName(kind: NameKind, raw: string, flag = `--${kind}`): string {
+  const name = raw.trim();
+  if (!NAME_PATTERN.test(name) || name.length > NAME_MAX_LENGTH)
+    throw new UsageError(
+      `${flag}: '${name}' is not a valid ${kind} name (letters, digits, '_' and '-', starting with a letter or digit, at most ${NAME_MAX_LENGTH} characters)`,
+    );
+  if (kind === 'vehicle' && name.includes('_'))
+    throw new UsageError(
+      `${flag}: '${name}' contains '_', which ends the vehicle name in clip file names (<vehicle>_<camera>_<time>_30s.bag); use '-' instead`,
+    );
+  return name;
+}
+
+/** A comma-separated list (or a repeated flag) of names → sorted, without duplicates. */
+export function parseNameList(kind: NameKind, raw: string | readonly string[] | undefined): string[] {
+  const flag = `--${kind}s`;
+  const items = [raw ?? []]
+    .flat()
+    .flatMap((part) => part.split(','))
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (items.length === 0) throw new UsageError(`${flag} needs at least one name`);
+  return [...new Set(items.map((name) => parseName(kind, name, flag)))].sort();
+}
+
+/** `gallop` without a number: strides grow up to 8 slots (4 minutes). */
+export const GALLOP_DEFAULT_MAX_STRIDE_SECONDS = 8 * SLOT_SECONDS;
+
+const ON_MISS_FORMS = `probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS] (SECS a multiple of ${SLOT_SECONDS} up to ${SHARD_SECONDS})`;
+
+/** `--on-miss`: `probe-all`, `skip:SECS` or `gallop[:MAXSTRIDE_SECS]`, seconds whole multiples of the slot up to an hour. */
+export function parseOnMiss(text: string): MissStrategy {
+  const [name, arg, extra] = text.trim().split(':');
+  const seconds = (): number => {
+    const n = Number(arg);
+    if (arg === undefined || !/^\d+$/.test(arg) || n < SLOT_SECONDS || n % SLOT_SECONDS !== 0 || n > SHARD_SECONDS)
+      throw new UsageError(`--on-miss must be ${ON_MISS_FORMS}, got '${text}'`);
+    return n;
+  };
+  if (extra === undefined) {
+    if (name === 'probe-all' && arg === undefined) return { kind: 'probe-all' };
+    if (name === 'skip') return { kind: 'skip', skipSeconds: seconds() };
+    if (name === 'gallop') return { kind: 'gallop', maxStrideSeconds: arg === undefined ? GALLOP_DEFAULT_MAX_STRIDE_SECONDS : seconds() };
+  }
+  throw new UsageError(`--on-miss must be ${ON_MISS_FORMS}, got '${text}'`);
+}
+
+export function formatOnMiss(s: MissStrategy): string {
+  if (s.kind === 'skip') return `skip:${s.skipSeconds}`;
+  if (s.kind === 'gallop') return `gallop:${s.maxStrideSeconds}`;
+  return 'probe-all';
+}
+
+/**
+ * `--api-base`: an http(s) URL without credentials, query or fragment (it is stored in the manifest and shown in
+ * logs), in one canonical form: origin and path without a trailing slash. The API client appends `/v1/...` to it.
+ */
+export function parseApiBase(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}

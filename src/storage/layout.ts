@@ -1,0 +1,51 @@
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { moveIntoPlace } from './files.js';
+
+/**
+ * The disk layout of a campaign's output root (`<out>`):
+ *   <out>/<vehicle>/download<N>/<clip file>   validated clips, in buckets of at most the bucket cap (N >= 1)
+ *   <out>/.partial/<clip file>.<pid>-<rand>.part   downloads in progress (same filesystem: the final rename is atomic)
+ * The manifest records a clip's bucket N, never a path: the path follows from the output root, the vehicle, N and the
+ * clip's name, so a moved campaign folder leaves no row stale.
+ */
+export const PARTIAL_DIR_NAME = '.partial';
+
+export function partialDirOf(outDir: string): string {
+  return path.join(outDir, PARTIAL_DIR_NAME);
+}
+
+export function bucketDirOf(outDir: string, vehicle: string, bucket: number): string {
+  return path.join(outDir, vehicle, `download${bucket}`);
+}
+
+export function clipPathOf(outDir: string, vehicle: string, bucket: number, fileName: string): string {
+  return path.join(bucketDirOf(outDir, vehicle, bucket), fileName);
+}
+
+/** Moves a complete, fsynced, validated temporary into its bucket (replacing an earlier attempt's copy of that clip). */
+export function placeClip(tmpPath: string, outDir: string, vehicle: string, bucket: number, fileName: string): Promise<string> {
+  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName));
+}
+
+/** Deletes temporaries left by a dead or interrupted attempt at these clips (the caller's claim makes them its own). */
+export async function removeStaleTemporaries(outDir: string, fileNames: readonly string[]): Promise<number> {
+  const dir = partialDirOf(outDir);
+  const names = new Set(fileNames);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  let removed = 0;
+  for (const entry of entries) {
+    const clip = /^(.+\.bag)\.[^.]+\.part$/.exec(entry)?.[1];
+    if (clip && names.has(clip)) {
+      await rm(path.join(dir, entry), { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
