@@ -58,7 +58,7 @@ async function child(mode: string, manifestPath: string, workerId: string, count
         for (let i = 0; i < 120; i++) {
           const start = claim.hourStart + i * 30;
           pending.push({ vehicle: claim.vehicle, camera, start, outcome: 'ok', bytes: 2_000_000 + i, sha256: 'ab'.repeat(32),
-            path: `/out/${claim.vehicle}/download1/${claim.vehicle}_${camera}_${start}.bag`, attempts: 1, atMs: Date.now() });
+            bucket: 1, attempts: 1, atMs: Date.now() });
           if (pending.length === batch) {
             const tb = process.hrtime.bigint();
             manifest.recordSlots(claim, pending);

@@ -121,6 +121,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const remembered = new Map(manifest.rememberedRequests(claim.shardId).map((r) => [`${r.camera} ${r.start}`, r]));
   let pending: SlotResult[] = [];
   let pendingRequests: RememberedRequest[] = [];
+  const placedIn = new Map<string, number>(); // the bucket of each clip placed, by `${camera} ${start}`
   const flush = (): void => {
     const requests = pendingRequests;
     const batch = pending;
@@ -178,9 +179,11 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           report.clipRequests++;
           pendingRequests.push({ camera, start, filename, requestedAtMs });
         },
-        place: (tmp, info) => {
+        place: async (tmp, info) => {
           signal.throwIfAborted();
-          return placeClip(manifest, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);
+          const placed = await placeClip(manifest, current, { outDir: ctx.outDir, bucketCapBytes: ctx.bucketCapBytes }, tmp, info);
+          placedIn.set(`${camera} ${start}`, placed.bucket);
+          return placed.path;
         },
       });
       if (outcome.kind === 'missing') report.clipRequests++; // the 404 that settled it
@@ -207,7 +210,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           const o = await fetchOne(camera, start);
           if (o === 'aborted') return 'aborted';
           const base = { vehicle: claim.vehicle, camera, start, atMs: Date.now() };
-          if (o.kind === 'ok') record({ ...base, outcome: 'ok', path: o.path, bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
+          if (o.kind === 'ok') record({ ...base, outcome: 'ok', bucket: placedIn.get(`${camera} ${start}`), bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
           else if (o.kind === 'missing') record({ ...base, outcome: 'missing', attempts: o.attempts });
           else if (o.kind === 'invalid') record({ ...base, outcome: 'invalid', attempts: o.attempts, error: o.reason });
           else record({ ...base, outcome: 'failed', attempts: 1, error: o.error });

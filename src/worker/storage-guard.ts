@@ -1,7 +1,7 @@
 import { readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError } from '../errors.js';
-import type { Manifest } from '../manifest/index.js';
+import type { Claim, Manifest } from '../manifest/index.js';
 import { PARTIAL_DIR_NAME, moveIntoPlace, partialDirOf } from '../storage/index.js';
 
 const BUCKET_DIR = /^download(\d+)$/;
@@ -53,19 +53,20 @@ async function existingCopy(outDir: string, vehicle: string, fileName: string): 
  */
 export async function placeClip(
   manifest: Manifest,
+  claim: Claim,
   opts: { outDir: string; bucketCapBytes: number },
   tmpPath: string,
-  info: { vehicle: string; fileName: string; bytes: number },
-): Promise<string> {
+  info: { vehicle: string; camera: string; start: number; fileName: string; bytes: number },
+): Promise<{ path: string; bucket: number }> {
   const existing = await existingCopy(opts.outDir, info.vehicle, info.fileName);
   let bucket: number;
   if (existing) {
     bucket = existing.bucket;
     if (existing.bytes !== info.bytes) manifest.adjustBucket(info.vehicle, bucket, info.bytes - existing.bytes);
   } else {
-    bucket = manifest.reserveBucket(info.vehicle, info.bytes, opts.bucketCapBytes);
+    bucket = manifest.reserveBucket(claim, info, info.bytes, opts.bucketCapBytes);
   }
-  return moveIntoPlace(tmpPath, path.join(bucketDirOf(opts.outDir, info.vehicle, bucket), info.fileName));
+  return { path: await moveIntoPlace(tmpPath, path.join(bucketDirOf(opts.outDir, info.vehicle, bucket), info.fileName)), bucket };
 }
 
 /** Deletes temporaries left by a dead or interrupted attempt at these clips (the claim makes them ours). */
