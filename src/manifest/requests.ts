@@ -41,8 +41,8 @@ export class ClipRequests {
       reserve: p(`INSERT INTO clip_request (shard_id, camera_no, slot_no, bucket, reserved_bytes)
                   VALUES (@shard_id, @camera_no, @slot_no, @bucket, @bytes)
                   ON CONFLICT (shard_id, camera_no, slot_no) DO UPDATE SET bucket = excluded.bucket, reserved_bytes = excluded.reserved_bytes`),
-      take: p(`DELETE FROM clip_request WHERE shard_id = @shard_id AND camera_no = @camera_no AND slot_no = @slot_no
-               RETURNING bucket, reserved_bytes AS reservedBytes`),
+      take: p(`DELETE FROM clip_request WHERE shard_id = ? AND (camera_no, slot_no) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+               RETURNING camera_no, slot_no, bucket, reserved_bytes`),
     };
   }
 
@@ -84,10 +84,16 @@ export class ClipRequests {
     this.sql.reserve.run({ ...key, bucket, bytes });
   }
 
-  /** Inside a write: forgets the slot (its result is being recorded) and returns what had been reserved for it. */
-  take(key: SlotKey): Reservation | undefined {
-    const row = this.sql.take.get(key) as { bucket: number | null; reservedBytes: number | null } | undefined;
-    return row?.bucket != null ? { bucket: row.bucket, reservedBytes: row.reservedBytes ?? 0 } : undefined;
+  /**
+   * Inside a write: forgets these slots of one shard (their results are being recorded), in one statement, and
+   * returns what had been reserved for each (by index).
+   */
+  take(shard: ShardKey, slots: readonly { camera: string; start: number }[]): (Reservation | undefined)[] {
+    const keys = slots.map((s) => this.keyOf(shard, s));
+    type Row = Pick<SlotKey, 'camera_no' | 'slot_no'> & { bucket: number | null; reserved_bytes: number | null };
+    const taken = this.sql.take.all(shard.id, JSON.stringify(keys.map((k) => [k.camera_no, k.slot_no]))) as Row[];
+    const reserved = new Map(taken.filter((r) => r.bucket !== null).map((r) => [`${r.camera_no} ${r.slot_no}`, { bucket: r.bucket!, reservedBytes: r.reserved_bytes ?? 0 }]));
+    return keys.map((k) => reserved.get(`${k.camera_no} ${k.slot_no}`));
   }
 }
 

@@ -32,6 +32,16 @@ export interface SlotRow {
   error: string | null;
 }
 
+/** The columns of slot_result in table order: positional parameters bind twice as fast as named ones. */
+export const SLOT_COLUMNS = [
+  'shard_id', 'camera_no', 'slot_no', 'outcome', 'fence', 'attempts', 'at_ms', 'bytes', 'sha256', 'bucket',
+  'topic_set', 'message_count', 'first_us', 'last_us', 'error',
+] as const satisfies readonly (keyof SlotRow)[];
+
+export function slotRowValues(row: SlotRow): unknown[] {
+  return SLOT_COLUMNS.map((column) => row[column]);
+}
+
 /** The shard a row belongs to, as far as its rows need it. */
 export interface ShardKey {
   id: number;

@@ -3,7 +3,7 @@ import { checkSlotOfClaim, type Claims } from './claims.js';
 import type { Dictionary } from './dictionary.js';
 import { bySlot, type SlotRecord } from './replay.js';
 import { shardOfClaim, type ClipRequests } from './requests.js';
-import { decodeSlot, encodeSlot, type ShardKey, type SlotRow } from './slot-row.js';
+import { decodeSlot, encodeSlot, SLOT_COLUMNS, slotRowValues, type ShardKey, type SlotRow } from './slot-row.js';
 import type { Store } from './store.js';
 import type { Claim, SlotResult } from './types.js';
 
@@ -23,14 +23,9 @@ export class Slots {
   ) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
-      upsert: p(`INSERT INTO slot_result (shard_id, camera_no, slot_no, outcome, fence, attempts, at_ms, bytes, sha256, bucket,
-                   topic_set, message_count, first_us, last_us, error)
-                 VALUES (@shard_id, @camera_no, @slot_no, @outcome, @fence, @attempts, @at_ms, @bytes, @sha256, @bucket,
-                   @topic_set, @message_count, @first_us, @last_us, @error)
-                 ON CONFLICT (shard_id, camera_no, slot_no) DO UPDATE SET outcome = excluded.outcome, fence = excluded.fence,
-                   attempts = excluded.attempts, at_ms = excluded.at_ms, bytes = excluded.bytes, sha256 = excluded.sha256,
-                   bucket = excluded.bucket, topic_set = excluded.topic_set, message_count = excluded.message_count,
-                   first_us = excluded.first_us, last_us = excluded.last_us, error = excluded.error`),
+      upsert: p(`INSERT INTO slot_result (${SLOT_COLUMNS.join(', ')}) VALUES (${SLOT_COLUMNS.map(() => '?').join(', ')})
+                 ON CONFLICT (shard_id, camera_no, slot_no) DO UPDATE SET
+                   ${SLOT_COLUMNS.slice(3).map((c) => `${c} = excluded.${c}`).join(', ')}`),
       ofShard: p(`SELECT r.*, s.vehicle, s.hour_start FROM slot_result r JOIN shard s ON s.id = r.shard_id WHERE r.shard_id = ?`),
       countRecent: p(`INSERT INTO recent_outcome (minute, vehicle, count) VALUES (?, ?, ?)
                       ON CONFLICT (minute, vehicle) DO UPDATE SET count = count + excluded.count`),
@@ -47,11 +42,12 @@ export class Slots {
         shard,
         results.map((result) => ({ fence: claim.fence, result })),
       );
-      for (const r of results) {
-        // clip_request holds slots in flight only; a reservation that did not become this slot's clip is given back
-        const reserved = this.requests.take(this.requests.keyOf(shard, r));
-        if (reserved && !(r.outcome === 'ok' && r.bucket === reserved.bucket)) this.buckets.add(shard.vehicle, reserved.bucket, -reserved.reservedBytes);
-      }
+      // clip_request holds slots in flight only; a reservation that did not become the slot's clip is given back
+      const reserved = this.requests.take(shard, results);
+      results.forEach((r, i) => {
+        const was = reserved[i];
+        if (was && !(r.outcome === 'ok' && r.bucket === was.bucket)) this.buckets.add(shard.vehicle, was.bucket, -was.reservedBytes);
+      });
       receipt({ t: 'slots', shardId: claim.shardId, fence: claim.fence, workerId: claim.workerId, results: [...results] });
     });
   }
@@ -61,7 +57,7 @@ export class Slots {
     const perMinute = new Map<number, number>();
     for (const { fence, result: r } of records) {
       const topicSet = r.bag ? this.topicSets.idOf(JSON.stringify(r.bag.topics)) : null;
-      this.sql.upsert.run(encodeSlot(shard, fence, r, this.cameras.idOf(r.camera), topicSet));
+      this.sql.upsert.run(slotRowValues(encodeSlot(shard, fence, r, this.cameras.idOf(r.camera), topicSet)));
       const minute = Math.floor(r.atMs / MINUTE_MS);
       perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
     }
