@@ -1,4 +1,5 @@
-export { openManifest, MANIFEST_DEFAULTS } from './manifest.js';
+export { openManifest, openStatusSource, openWorkerManifest } from './manifest.js';
+export { MANIFEST_DEFAULTS } from './defaults.js';
 export { openReceiptJournal, readReceipts } from './receipts.js';
 export type { Receipt, ReceiptEvent, ReceiptJournal, ReceiptReading } from './receipts.js';
 export { readCampaignFile, CAMPAIGN_FILE } from './campaign-file.js';

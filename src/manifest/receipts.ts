@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { bucketOfLegacyPath } from './legacy.js';
 import type { SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
 
 const RECEIPTS_DIR = 'receipts';
-const RECEIPT_FORMAT_VERSION = 1;
+/** v2: slot results carry `bucket` instead of `path` (v1 is still read) */
+const RECEIPT_FORMAT_VERSION = 2;
 
 /**
  * Every state change and slot result, as the worker (or operator command) that made it saw it committed.
@@ -13,16 +15,28 @@ const RECEIPT_FORMAT_VERSION = 1;
  */
 export type ReceiptEvent =
   | { t: 'claim'; shardId: number; fence: number; attempt: number; owner: WorkerIdentity; leaseUntilMs: number; atMs: number }
-  | { t: 'slots'; shardId: number; fence: number; workerId: string; results: SlotResult[] }
+  | SlotsEvent
   | { t: 'end'; shardId: number; fence: number; state: 'done' | 'failed' | 'released'; note?: string; atMs: number }
   | { t: 'reset'; shards: { id: number; fence: number }[]; atMs: number }
   | { t: 'submission'; submission: SlurmSubmission }
   /** the receipt at byte `offset` of this journal belongs to a transaction that rolled back (and was retried) */
   | { t: 'void'; offset: number };
 
-export interface Receipt {
-  event: ReceiptEvent;
+export interface SlotsEvent {
+  t: 'slots';
+  shardId: number;
+  fence: number;
+  workerId: string;
+  results: SlotResult[];
+}
+
+/** A receipt as `indexReceipts` gives it: a slots receipt without its results. */
+export type IndexedEvent = Exclude<ReceiptEvent, SlotsEvent> | Omit<SlotsEvent, 'results'>;
+
+export interface Receipt<E extends IndexedEvent = ReceiptEvent> {
+  event: E;
   journal: string;
+  /** byte offset of its line in the journal */
   offset: number;
 }
 
@@ -95,44 +109,118 @@ function fsyncDir(dir: string): void {
   }
 }
 
-export interface ReceiptReading {
-  receipts: Receipt[];
+export interface ReceiptReading<E extends IndexedEvent = ReceiptEvent> {
+  receipts: Receipt<E>[];
   journals: string[];
   /** unreadable lines (a torn last line after a crash is expected and listed too) */
   problems: string[];
 }
 
-/** Reads every journal under `<run>/receipts/`, drops voided receipts, keeps file order within a journal. */
+/** Every receipt under `<run>/receipts/`, slot results included; voided receipts dropped, file order kept within a journal. */
 export function readReceipts(runDir: string): ReceiptReading {
+  return scanReceipts(runDir, true) as ReceiptReading;
+}
+
+/**
+ * The receipts without the results of slot receipts, which stay in the journals until `resultsOf` reads them back:
+ * a month of slot results (22 M) does not fit in memory, one shard's at a time does.
+ */
+export interface ReceiptIndex extends ReceiptReading<IndexedEvent> {
+  resultsOf(receipt: Receipt<IndexedEvent>): SlotResult[];
+}
+
+export function indexReceipts(runDir: string): ReceiptIndex {
+  const dir = receiptsDir(runDir);
+  return {
+    ...scanReceipts(runDir, false),
+    resultsOf: (receipt) => {
+      const event = parseReceipt(lineAt(path.join(dir, receipt.journal), receipt.offset));
+      return event.t === 'slots' ? event.results : [];
+    },
+  };
+}
+
+function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<IndexedEvent> {
   const dir = receiptsDir(runDir);
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
-  const receipts: Receipt[] = [];
+  const receipts: Receipt<IndexedEvent>[] = [];
   const problems: string[] = [];
   for (const name of names) {
-    const text = fs.readFileSync(path.join(dir, name), 'utf8');
     const voided = new Set<number>();
-    const own: Receipt[] = [];
-    let offset = 0;
-    for (const line of text.split('\n')) {
-      const lineOffset = offset;
-      offset += Buffer.byteLength(line) + 1;
-      if (line === '') continue;
-      let event: ReceiptEvent & { v?: number };
+    const own: Receipt<IndexedEvent>[] = [];
+    for (const { offset, text, last } of linesOf(path.join(dir, name))) {
+      let event: ReceiptEvent;
       try {
-        event = JSON.parse(line) as ReceiptEvent & { v?: number };
-      } catch {
-        const torn = offset > Buffer.byteLength(text);
-        problems.push(`${name} @${lineOffset}: ${torn ? 'torn last line (a crash mid-write), ignored' : 'unreadable line, ignored'}`);
-        continue;
-      }
-      if (event.v !== RECEIPT_FORMAT_VERSION) {
-        problems.push(`${name} @${lineOffset}: receipt format v${String(event.v)} not understood, ignored`);
+        event = parseReceipt(text);
+      } catch (err) {
+        if (err instanceof SyntaxError) problems.push(`${name} @${offset}: ${last ? 'torn last line (a crash mid-write), ignored' : 'unreadable line, ignored'}`);
+        else problems.push(`${name} @${offset}: ${(err as Error).message}, ignored`);
         continue;
       }
       if (event.t === 'void') voided.add(event.offset);
-      else own.push({ event, journal: name, offset: lineOffset });
+      else own.push({ event: withResults || event.t !== 'slots' ? event : withoutResults(event), journal: name, offset });
     }
     receipts.push(...own.filter((r) => !voided.has(r.offset)));
   }
   return { receipts, journals: names, problems };
+}
+
+function withoutResults({ results: _results, ...event }: SlotsEvent): Omit<SlotsEvent, 'results'> {
+  return event;
+}
+
+/** One line of a journal, in this format or v1 (whose slot results name a path; it becomes a bucket). */
+function parseReceipt(text: string): ReceiptEvent {
+  const event = JSON.parse(text) as ReceiptEvent & { v?: number };
+  if (event.v === RECEIPT_FORMAT_VERSION) return event;
+  if (event.v !== 1) throw new Error(`receipt format v${String(event.v)} not understood`);
+  return event.t === 'slots' ? { ...event, results: event.results.map(resultOfV1) } : event;
+}
+
+function resultOfV1({ path: file, ...result }: SlotResult & { path?: string }): SlotResult {
+  const bucket = result.outcome === 'ok' && file !== undefined ? bucketOfLegacyPath(file, result.vehicle) : undefined;
+  return { ...result, ...(bucket !== undefined && { bucket }) };
+}
+
+const READ_BYTES = 1 << 20;
+
+/** The lines of a journal with their byte offsets, read a MiB at a time (one worker's journal of a month is GBs). */
+function* linesOf(file: string): Generator<{ offset: number; text: string; last: boolean }> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(READ_BYTES);
+    let pending = Buffer.alloc(0);
+    let offset = 0;
+    for (let n = fs.readSync(fd, chunk); n > 0; n = fs.readSync(fd, chunk)) {
+      pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+      let start = 0;
+      for (let nl = pending.indexOf(0x0a); nl >= 0; nl = pending.indexOf(0x0a, start)) {
+        if (nl > start) yield { offset: offset + start, text: pending.toString('utf8', start, nl), last: false };
+        start = nl + 1;
+      }
+      offset += start;
+      pending = pending.subarray(start);
+    }
+    if (pending.length > 0) yield { offset, text: pending.toString('utf8'), last: true };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The line starting at byte `offset` of a journal. */
+function lineAt(file: string, offset: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    for (let at = offset; ; ) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = fs.readSync(fd, chunk, 0, chunk.length, at);
+      const nl = chunk.subarray(0, n).indexOf(0x0a);
+      parts.push(chunk.subarray(0, nl >= 0 ? nl : n));
+      if (nl >= 0 || n === 0) return Buffer.concat(parts).toString('utf8');
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }

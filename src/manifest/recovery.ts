@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { clipFileName } from '../storage/index.js';
+import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
-import { openSqliteManifest } from './manifest.js';
-import { readReceipts } from './receipts.js';
-import { diffContent, replayReceipts, type ManifestContent, type SlotRecord } from './replay.js';
+import { openWholeManifest, type WholeManifest } from './manifest.js';
+import { indexReceipts } from './receipts.js';
+import { diffShards, diffSlots, replayReceipts, type ManifestContent, type SlotRecord } from './replay.js';
 
 export interface VerifyOptions {
   /** also hash every ok clip and compare it with its recorded sha256 (reads every byte) */
@@ -25,8 +27,8 @@ export interface VerifyReport {
 }
 
 /**
- * Cross-checks the manifest against `<run>/campaign.json`, the receipt journals and the clips on disk.
- * Reads only: a damaged manifest is reported, never touched. Holds every slot result in memory.
+ * Cross-checks the manifest against `<run>/campaign.json`, the receipt journals and the clips on disk. Reads only:
+ * a damaged manifest is reported, never touched. Slot results are compared and checked a shard at a time.
  */
 export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): VerifyReport {
   const file = path.resolve(manifestPath);
@@ -40,75 +42,73 @@ export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): 
   } catch (err) {
     problems.push(`${messageOf(err)}: a rebuild would not be possible`);
   }
-  const reading = readReceipts(runDir);
-  notes.push(...reading.problems);
+  const index = indexReceipts(runDir);
+  notes.push(...index.problems);
+  const expected = campaign && replayReceipts(campaign, index.receipts, index.resultsOf);
 
+  let manifest: WholeManifest | undefined;
   let actual: ManifestContent | undefined;
-  let damaged = false;
   try {
-    actual = snapshotOf(file);
+    manifest = openWholeManifest(file, { readonly: true });
+    manifest.quickCheck();
+    actual = manifest.snapshot();
   } catch (err) {
-    damaged = true;
     problems.push(`the manifest cannot be read: ${messageOf(err)}`);
   }
-
-  if (campaign && actual) {
-    const expected = replayReceipts(campaign, reading.receipts);
-    problems.push(...expected.problems);
-    if (JSON.stringify(actual.settings) !== JSON.stringify(campaign.settings)) problems.push('campaign settings differ between the manifest and campaign.json');
-    problems.push(...diffContent(expected.content, actual));
-  }
-
-  const slots = actual?.slots ?? (campaign ? replayReceipts(campaign, reading.receipts).content.slots : []);
-  const filesChecked = checkFiles(slots, opts, problems);
-  return {
-    manifest: file,
-    ok: problems.length === 0,
-    damaged,
-    problems,
-    notes,
-    counts: {
-      shards: actual?.shards.length ?? campaign?.shards.length ?? 0,
-      slotResults: slots.length,
-      receipts: reading.receipts.length,
-      journals: reading.journals.length,
-      filesChecked,
-    },
-  };
-}
-
-function snapshotOf(file: string): ManifestContent {
-  const manifest = openSqliteManifest(file, { readonly: true });
   try {
-    manifest.quickCheck();
-    return manifest.snapshot();
+    if (expected && actual) {
+      problems.push(...expected.problems);
+      if (JSON.stringify(actual.settings) !== JSON.stringify(expected.content.settings)) problems.push('campaign settings differ between the manifest and campaign.json');
+      problems.push(...diffShards(expected.content, actual));
+    }
+    // the files are checked against what the manifest says, or what the receipts say when it cannot be read
+    const source = actual ?? expected?.content;
+    const outDir = source && resolveOutDir(runDir, source.settings);
+    let slotResults = 0;
+    let filesChecked = 0;
+    for (const id of new Set([...(expected?.content.shards ?? []), ...(actual?.shards ?? [])].map((s) => s.id))) {
+      const slots = source!.slotsOf(id);
+      if (expected && actual) problems.push(...diffSlots(expected.content.slotsOf(id), actual === source ? slots : actual.slotsOf(id)));
+      slotResults += slots.length;
+      filesChecked += checkFiles(outDir!, slots, opts, problems);
+    }
+    return {
+      manifest: file,
+      ok: problems.length === 0,
+      damaged: actual === undefined,
+      problems,
+      notes,
+      counts: { shards: source?.shards.length ?? 0, slotResults, receipts: index.receipts.length, journals: index.journals.length, filesChecked },
+    };
   } finally {
-    manifest.close();
+    manifest?.close();
   }
 }
 
-function checkFiles(slots: readonly SlotRecord[], opts: VerifyOptions, problems: string[]): number {
+/** Each ok clip must be at `<outDir>/<vehicle>/download<bucket>/<clipFileName>` with its recorded size (and sha256). */
+function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOptions, problems: string[]): number {
   let checked = 0;
   for (const { result: r } of slots) {
     if (r.outcome !== 'ok') continue;
     checked++;
     const where = `${r.vehicle} ${r.camera} ${r.start}`;
-    if (!r.path) {
-      problems.push(`slot ${where}: ok but no path recorded`);
+    if (r.bucket === undefined) {
+      problems.push(`slot ${where}: ok but no bucket recorded`);
       continue;
     }
+    const clip = path.join(outDir, r.vehicle, `download${r.bucket}`, clipFileName(r.vehicle, r.camera, r.start));
     let size: number;
     try {
-      size = fs.statSync(r.path).size;
+      size = fs.statSync(clip).size;
     } catch {
-      problems.push(`slot ${where}: clip ${r.path} is missing on disk`);
+      problems.push(`slot ${where}: clip ${clip} is missing on disk`);
       continue;
     }
-    if (r.bytes !== undefined && size !== r.bytes) problems.push(`slot ${where}: clip ${r.path} has ${size} bytes, recorded ${r.bytes}`);
+    if (r.bytes !== undefined && size !== r.bytes) problems.push(`slot ${where}: clip ${clip} has ${size} bytes, recorded ${r.bytes}`);
     else if (opts.checksums && r.sha256) {
-      const sum = sha256Of(r.path);
-      if (sum === undefined) problems.push(`slot ${where}: clip ${r.path} cannot be read`);
-      else if (sum !== r.sha256) problems.push(`slot ${where}: clip ${r.path} does not match its sha256`);
+      const sum = sha256Of(clip);
+      if (sum === undefined) problems.push(`slot ${where}: clip ${clip} cannot be read`);
+      else if (sum !== r.sha256) problems.push(`slot ${where}: clip ${clip} does not match its sha256`);
     }
   }
   return checked;
@@ -162,21 +162,24 @@ export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {})
   const file = path.resolve(manifestPath);
   const runDir = path.dirname(file);
   const campaign = readCampaignFile(runDir);
-  const reading = readReceipts(runDir);
-  const { content, problems } = replayReceipts(campaign, reading.receipts);
-  const base = { manifest: file, shards: content.shards.length, slotResults: content.slots.length, receipts: reading.receipts.length };
-  const notes = [...reading.problems, ...problems];
+  const index = indexReceipts(runDir);
+  const { content, problems } = replayReceipts(campaign, index.receipts, index.resultsOf);
+  const base = { manifest: file, shards: content.shards.length, receipts: index.receipts.length };
+  const notes = [...index.problems, ...problems];
 
   if (!opts.force && fs.existsSync(file)) {
     const verdict = verifyManifest(file);
-    if (verdict.ok) return { ...base, rebuilt: false, notes: [...notes, 'the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)'] };
+    if (verdict.ok) {
+      return { ...base, slotResults: verdict.counts.slotResults, rebuilt: false, notes: [...notes, 'the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)'] };
+    }
   }
 
   const fresh = `${file}.rebuild-${process.pid}`;
   fs.rmSync(fresh, { force: true });
-  const manifest = openSqliteManifest(fresh, { create: true, journal: campaign.settings.journal });
+  const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal });
+  let slotResults: number;
   try {
-    manifest.restore(content);
+    slotResults = manifest.restore(content);
   } finally {
     manifest.close();
   }
@@ -205,5 +208,5 @@ export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {})
   } catch (err) {
     throw new ManifestError(`rebuilt manifest left at ${fresh}: ${messageOf(err)}`, { path: fresh }, { cause: err });
   }
-  return { ...base, rebuilt: true, ...(movedAside !== undefined && { movedAside }), notes };
+  return { ...base, slotResults, rebuilt: true, ...(movedAside !== undefined && { movedAside }), notes };
 }

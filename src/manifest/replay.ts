@@ -1,6 +1,6 @@
 import type { CampaignSettings } from '../plan/types.js';
 import type { CampaignRecord } from './campaign-file.js';
-import type { Receipt } from './receipts.js';
+import type { IndexedEvent, Receipt } from './receipts.js';
 import type { ShardState, SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
 
 /** A shard as the manifest holds it, minus heartbeat times. */
@@ -18,10 +18,10 @@ export interface ShardRecord {
   releaseReason?: string;
 }
 
+/** A slot result with the lease it was written under (the receipts say which worker wrote it). */
 export interface SlotRecord {
   shardId: number;
   fence: number;
-  worker: string;
   result: SlotResult;
 }
 
@@ -29,20 +29,30 @@ export interface SlotRecord {
 export interface ManifestContent {
   settings: CampaignSettings;
   shards: ShardRecord[];
-  slots: SlotRecord[];
   submissions: SlurmSubmission[];
+  /** one shard's slot results, by camera then slot: read a shard at a time, as a month of them does not fit in memory */
+  slotsOf(shardId: number): SlotRecord[];
 }
 
 const slotKey = (r: Pick<SlotResult, 'vehicle' | 'camera' | 'start'>): string => `${r.vehicle} ${r.camera} ${r.start}`;
+
+export function bySlot(a: SlotRecord, b: SlotRecord): number {
+  return a.result.camera.localeCompare(b.result.camera) || a.result.start - b.result.start;
+}
 
 const RANK = { claim: 0, slots: 1, end: 2, reset: 3 } as const;
 
 /**
  * Replays receipts over the planned campaign. The events of one shard are ordered by fence (one lease
  * each), then claim → slots → end → reset within a fence, then journal order; that is the order the
- * manifest committed them in, because every write was fenced. Pure: no I/O.
+ * manifest committed them in, because every write was fenced. Slot results are read back from the
+ * journals (`resultsOf`) only when `slotsOf` asks for their shard.
  */
-export function replayReceipts(campaign: CampaignRecord, receipts: readonly Receipt[]): { content: ManifestContent; problems: string[] } {
+export function replayReceipts(
+  campaign: CampaignRecord,
+  receipts: readonly Receipt<IndexedEvent>[],
+  resultsOf: (receipt: Receipt<IndexedEvent>) => SlotResult[],
+): { content: ManifestContent; problems: string[] } {
   const problems: string[] = [];
   const shards = new Map<number, ShardRecord>(
     campaign.shards.map((s) => [s.id, { ...s, cameras: [...s.cameras], state: 'pending', fence: 0, attempts: 0 }]),
@@ -50,7 +60,7 @@ export function replayReceipts(campaign: CampaignRecord, receipts: readonly Rece
   const submissions: SlurmSubmission[] = [];
   type Step = { shardId: number; fence: number; rank: number; index: number; apply: (shard: ShardRecord) => void };
   const steps: Step[] = [];
-  const slots = new Map<string, SlotRecord>();
+  const slotReceipts = new Map<number, { fence: number; index: number; receipt: Receipt<IndexedEvent> }[]>();
 
   receipts.forEach((receipt, index) => {
     const e = receipt.event;
@@ -62,9 +72,12 @@ export function replayReceipts(campaign: CampaignRecord, receipts: readonly Rece
         } });
         break;
       case 'slots':
-        steps.push({ shardId: e.shardId, fence: e.fence, rank: RANK.slots, index, apply: () => {
-          for (const result of e.results) slots.set(slotKey(result), { shardId: e.shardId, fence: e.fence, worker: e.workerId, result });
-        } });
+        if (!shards.has(e.shardId)) {
+          problems.push(`receipts mention shard ${e.shardId}, which is not in the campaign record`);
+          break;
+        }
+        if (!slotReceipts.has(e.shardId)) slotReceipts.set(e.shardId, []);
+        slotReceipts.get(e.shardId)!.push({ fence: e.fence, index, receipt });
         break;
       case 'end':
         steps.push({ shardId: e.shardId, fence: e.fence, rank: RANK.end, index, apply: (s) => {
@@ -100,11 +113,18 @@ export function replayReceipts(campaign: CampaignRecord, receipts: readonly Rece
     else problems.push(`receipts mention shard ${step.shardId}, which is not in the campaign record`);
   }
   submissions.sort((a, b) => a.atMs - b.atMs);
-  return { content: { settings: campaign.settings, shards: [...shards.values()], slots: [...slots.values()], submissions }, problems };
+
+  const slotsOf = (shardId: number): SlotRecord[] => {
+    const slots = new Map<string, SlotRecord>();
+    const ordered = [...(slotReceipts.get(shardId) ?? [])].sort((a, b) => a.fence - b.fence || a.index - b.index);
+    for (const { fence, receipt } of ordered) for (const result of resultsOf(receipt)) slots.set(slotKey(result), { shardId, fence, result });
+    return [...slots.values()].sort(bySlot);
+  };
+  return { content: { settings: campaign.settings, shards: [...shards.values()], submissions, slotsOf }, problems };
 }
 
-/** What differs between the content the receipts imply and what the manifest holds (heartbeat times aside). */
-export function diffContent(expected: ManifestContent, actual: ManifestContent): string[] {
+/** What differs between the shards and submissions the receipts imply and what the manifest holds (heartbeat times aside). */
+export function diffShards(expected: ManifestContent, actual: ManifestContent): string[] {
   const problems: string[] = [];
   const actualShards = new Map(actual.shards.map((s) => [s.id, s]));
   for (const want of expected.shards) {
@@ -124,9 +144,17 @@ export function diffContent(expected: ManifestContent, actual: ManifestContent):
     }
   }
   for (const extra of actualShards.values()) problems.push(`shard ${extra.id} is in the manifest but not in the campaign record`);
+  if (expected.submissions.length !== actual.submissions.length) {
+    problems.push(`${actual.submissions.length} Slurm submissions in the manifest, ${expected.submissions.length} in the receipts`);
+  }
+  return problems;
+}
 
-  const actualSlots = new Map(actual.slots.map((s) => [slotKey(s.result), s]));
-  for (const want of expected.slots) {
+/** What differs between one shard's slot results as the receipts imply them and as the manifest holds them. */
+export function diffSlots(expected: readonly SlotRecord[], actual: readonly SlotRecord[]): string[] {
+  const problems: string[] = [];
+  const actualSlots = new Map(actual.map((s) => [slotKey(s.result), s]));
+  for (const want of expected) {
     const key = slotKey(want.result);
     const got = actualSlots.get(key);
     actualSlots.delete(key);
@@ -134,12 +162,9 @@ export function diffContent(expected: ManifestContent, actual: ManifestContent):
     else if (slotText(got) !== slotText(want)) problems.push(`slot ${key}: manifest says ${slotText(got)}, receipts say ${slotText(want)}`);
   }
   for (const extra of actualSlots.values()) problems.push(`slot ${slotKey(extra.result)}: in the manifest but in no receipt`);
-  if (expected.submissions.length !== actual.submissions.length) {
-    problems.push(`${actual.submissions.length} Slurm submissions in the manifest, ${expected.submissions.length} in the receipts`);
-  }
   return problems;
 }
 
 function slotText({ fence, result: r }: SlotRecord): string {
-  return `${r.outcome} lease ${fence} ${r.bytes ?? '-'} B ${r.sha256?.slice(0, 12) ?? '-'} ${r.path ?? '-'}`;
+  return `${r.outcome} lease ${fence} ${r.bytes ?? '-'} B ${r.sha256?.slice(0, 12) ?? '-'} bucket ${r.bucket ?? '-'}`;
 }

@@ -1,14 +1,16 @@
 import type { Database } from 'better-sqlite3';
 import { ManifestError } from '../errors.js';
+import { migrateToV5 } from './migration-v5.js';
 
 /** `PRAGMA application_id` of every fleetclip manifest ('FlCp'): how a foreign SQLite file is told apart. */
 export const APPLICATION_ID = 0x466c4370;
 
 /**
- * Append only: entry i brings the schema to `user_version` i + 1. Never edit a shipped entry; add one.
+ * Append only: entry i brings the schema to `user_version` i + 1. Never edit a shipped entry; add one. An entry is
+ * SQL, or a function where a conversion is awkward in SQL alone; each runs in its own immediate transaction.
  * Times are epoch milliseconds (`*_ms`) or, for slots and hours, epoch seconds UTC.
  */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
   // v1: campaign, shards, slot results, Slurm submissions
   `PRAGMA application_id = ${APPLICATION_ID};
    CREATE TABLE campaign (
@@ -78,6 +80,8 @@ const MIGRATIONS: readonly string[] = [
      worker TEXT PRIMARY KEY,
      granted INTEGER NOT NULL,
      last_ms INTEGER NOT NULL);`,
+  // v5: compact slot rows, counters kept by triggers, buckets instead of paths (migration-v5.ts)
+  migrateToV5,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -121,7 +125,9 @@ export function checkSchema(file: string, probe: SchemaProbe): 'blank' | 'curren
 export function migrate(db: Database, upTo: number = SCHEMA_VERSION): void {
   const step = db.transaction((version: number) => {
     if ((db.pragma('user_version', { simple: true }) as number) >= version) return;
-    db.exec(MIGRATIONS[version - 1]!);
+    const migration = MIGRATIONS[version - 1]!;
+    if (typeof migration === 'string') db.exec(migration);
+    else migration(db);
     db.pragma(`user_version = ${version}`);
   });
   for (let version = 1; version <= upTo; version++) step.immediate(version);

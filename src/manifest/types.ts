@@ -33,8 +33,11 @@ export interface SlotResult {
   outcome: SlotOutcome;
   bytes?: number;
   sha256?: string;
-  /** absolute path of the final file (outcome ok) */
-  path?: string;
+  /**
+   * where the clip is (outcome ok): the N of `<outDir>/<vehicle>/download<N>/`; the file name there is
+   * `clipFileName(vehicle, camera, start)`, so a moved campaign folder or an archived bucket leaves no row stale
+   */
+  bucket?: number;
   bag?: BagSummary;
   attempts: number;
   error?: string;
@@ -96,6 +99,8 @@ export interface RememberedRequest {
   start: number;
   filename: string;
   requestedAtMs: number;
+  /** the bucket an earlier attempt reserved for this clip (`reserveBucket`), if it got that far */
+  bucket?: number;
 }
 
 export interface OpenManifestOptions {
@@ -111,10 +116,77 @@ export interface OpenManifestOptions {
   readonly?: boolean;
 }
 
-export interface Manifest {
+/** What a worker may do: claim, work and end shards (every write fenced and receipted), buckets, the request budget. */
+export interface WorkerManifest {
   readonly path: string;
-  /** the schema version of the open file (after migration) */
-  readonly schemaVersion: number;
+  settings(): CampaignSettings;
+  /** the campaign's output root: `settings().outDir`, resolved against the manifest's folder when stored relative */
+  outDir(): string;
+
+  // Each write below is fenced by `claim.fence` (LeaseLostError once another worker took the shard over) and,
+  // where it changes the campaign, appended to the worker's receipt journal `<run>/receipts/<workerId>.jsonl`
+  // inside the same transaction.
+  claimNextShard(owner: WorkerIdentity, opts?: { nowMs?: number; leaseMs?: number }): Claim | undefined;
+  /** extends the lease */
+  heartbeat(claim: Claim, opts?: { nowMs?: number; leaseMs?: number }): Claim;
+  /**
+   * One short transaction for a batch of results. It also forgets the slots' remembered requests (clip_request
+   * holds in-flight slots only) and gives back a bucket reservation that did not become the slot's clip.
+   */
+  recordSlots(claim: Claim, results: readonly SlotResult[]): void;
+  completeShard(claim: Claim): void;
+  failShard(claim: Claim, error: string): void;
+  releaseShard(claim: Claim, reason: string): void;
+  /**
+   * One transaction for a batch (workers send them with their slot results, not one write per clip); a cache for
+   * the worker only (not in receipts: after a rebuild the clip is simply requested again). Keeps a reservation.
+   */
+  rememberRequests(claim: Claim, requests: readonly RememberedRequest[]): void;
+  /** every remembered request of a shard, read once when a worker takes the shard */
+  rememberedRequests(shardId: number): RememberedRequest[];
+  /**
+   * The bucket N of `<outDir>/<vehicle>/download<N>` for one slot's clip of `bytes`. A slot that an earlier attempt
+   * already reserved for keeps that bucket (its count corrected by the difference); otherwise the lowest N (>= 1)
+   * with room under `capBytes` is counted and remembered for the slot. A clip larger than the cap gets a fresh bucket.
+   */
+  reserveBucket(claim: Claim, slot: { camera: string; start: number }, bytes: number, capBytes: number): number;
+  /** corrects a bucket's count (negative to give bytes back) */
+  adjustBucket(vehicle: string, bucket: number, deltaBytes: number): void;
+  /** bytes counted in all buckets: the clips not yet archived, from the manifest (no walk of the folders) */
+  workspaceBytes(): number;
+  /** shards running now (leases lapsed or not) */
+  runningShardCount(): number;
+  /** slot results recorded since `sinceMs`, counted per whole minute (see `recentOutcomes`) */
+  recentOutcomeCount(sinceMs: number): number;
+  /** campaign-wide token bucket at the current AIMD rate; returns how many requests (0..wanted) may be sent now */
+  drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
+  /** a 429 anywhere halves the campaign-wide rate (at most once per second); it recovers linearly */
+  report429(nowMs?: number): void;
+  /** the current campaign-wide request rate, requests/s */
+  requestRate(nowMs?: number): number;
+  /** a shard's results, by camera then slot */
+  slotResults(shardId: number): SlotResult[];
+  close(): void;
+}
+
+/** What `status` reads. Read-only; each call is its own short read, so workers are never held up for long. */
+export interface StatusSource {
+  readonly path: string;
+  settings(): CampaignSettings;
+  /** every shard with its outcome counters, ordered by id */
+  shardRows(): ShardStatusRow[];
+  slotCounts(): SlotCountRow[];
+  /**
+   * Slot results recorded per vehicle since `sinceMs`, for clips/min and ETA. Counted per whole minute: the window
+   * starts at `sinceMs` rounded to the nearest minute. A slot recorded twice (invalid, later ok) counts twice.
+   */
+  recentOutcomes(sinceMs: number): { vehicle: string; count: number }[];
+  close(): void;
+}
+
+/** What operator commands (plan, resubmit, submit) do. Their writes are receipted in `<run>/receipts/admin-<host>-<pid>.jsonl`. */
+export interface AdminManifest {
+  readonly path: string;
   settings(): CampaignSettings;
   /** every planned shard with its id, ordered by id */
   plannedShards(): PlannedShard[];
@@ -124,51 +196,17 @@ export interface Manifest {
    * Also writes `<run>/campaign.json`, from which `manifest rebuild` restores settings and shards.
    */
   plan(settings: CampaignSettings, shards: readonly ShardSpec[], opts?: { extend?: boolean }): PlanOutcome;
-
-  // A worker's writes. Each one is fenced by `claim.fence` and also appended, fsynced, to the worker's
-  // receipt journal `<run>/receipts/<workerId>.jsonl` inside the same transaction.
-  claimNextShard(owner: WorkerIdentity, opts?: { nowMs?: number; leaseMs?: number }): Claim | undefined;
-  /** extends the lease; throws LeaseLostError when the shard was taken over */
-  heartbeat(claim: Claim, opts?: { nowMs?: number; leaseMs?: number }): Claim;
-  /** one short transaction for a batch of results; throws LeaseLostError when fenced out */
-  recordSlots(claim: Claim, results: readonly SlotResult[]): void;
-  completeShard(claim: Claim): void;
-  failShard(claim: Claim, error: string): void;
-  releaseShard(claim: Claim, reason: string): void;
-  /**
-   * Fenced, one transaction for a batch (workers send them with their slot results, not one write per clip); a
-   * cache for the worker only (not in receipts: after a rebuild the clip is simply requested again).
-   */
-  rememberRequests(claim: Claim, requests: readonly RememberedRequest[]): void;
-  /** every remembered request of a shard, read once when a worker takes the shard */
-  rememberedRequests(shardId: number): RememberedRequest[];
-  /**
-   * Picks the lowest-numbered `<out>/<vehicle>/download<N>` (N >= 1) that still has room for `bytes` under
-   * `capBytes`, counts the bytes there and returns N; a clip larger than the cap gets a fresh bucket.
-   */
-  reserveBucket(vehicle: string, bytes: number, capBytes: number): number;
-  /** corrects a reservation once the real size is known (negative to give bytes back) */
-  adjustBucket(vehicle: string, bucket: number, deltaBytes: number): void;
-  /** campaign-wide token bucket at the current AIMD rate; returns how many requests (0..wanted) may be sent now */
-  drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
-  /** a 429 anywhere halves the campaign-wide rate (at most once per second); it recovers linearly */
-  report429(nowMs?: number): void;
-  /** the current campaign-wide request rate, requests/s */
-  requestRate(nowMs?: number): number;
-
-  // Operator writes (resubmit, submit). Also receipted, in `<run>/receipts/admin-<host>-<pid>.jsonl`.
   /** failed shards become pending with a fresh attempt count; returns how many */
   resetFailed(): number;
   /** the given shards (any state but running) become pending with a fresh attempt count; returns how many */
   resetShards(ids: readonly number[]): number;
   recordSubmission(submission: SlurmSubmission): void;
   submissions(): SlurmSubmission[];
-
-  // Reads.
-  slotResults(shardId: number): SlotResult[];
-  shardRows(): ShardStatusRow[];
-  slotCounts(): SlotCountRow[];
-  /** final outcomes recorded since `sinceMs`, per vehicle: for clips/min and ETA */
-  recentOutcomes(sinceMs: number): { vehicle: string; count: number }[];
   close(): void;
+}
+
+/** Everything, for tests and the few commands that need more than one role. */
+export interface Manifest extends WorkerManifest, StatusSource, AdminManifest {
+  /** the schema version of the open file (after migration) */
+  readonly schemaVersion: number;
 }

@@ -1,5 +1,5 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { Manifest, ShardState, ShardStatusRow, SlotCountRow } from '../manifest/types.js';
+import type { ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/types.js';
 import type { CampaignSettings } from '../plan/types.js';
 
 /** The cuts `status --by` offers. */
@@ -241,9 +241,6 @@ function releaseNotices({ shards, settings }: StatusInput): ReleaseNotice[] {
 }
 
 /** Aggregates what the manifest holds into the `status` document, cut `by` vehicle, hour, camera or shard. */
-/** What a status report reads from a manifest: each call is its own short read transaction, workers are never held up. */
-export type StatusSource = Pick<Manifest, 'path' | 'settings' | 'shardRows' | 'slotCounts' | 'recentOutcomes'>;
-
 /** One snapshot of a manifest as a status report (`fleetclip status`, and the final table of `fleetclip run`). */
 export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWindowMs: number, nowMs: number = Date.now()): StatusReport {
   return buildStatusReport(

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -88,4 +89,37 @@ export function firstLine(child: ChildProcess): Promise<string> {
     });
     child.on('close', () => reject(new Error(`child ended before a line: ${buffered}`)));
   });
+}
+
+/**
+ * The outcome counters as a full scan of slot_result finds them, per shard (what shardRows reports) and per shard,
+ * camera and outcome (what slotCounts reports): the triggers must always agree with it.
+ */
+export function recount(file: string): { shards: Record<number, number[]>; cameras: string[] } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const shards = db
+      .prepare(`SELECT shard_id, sum(outcome = 0), sum(outcome = 1), sum(outcome = 2), sum(outcome = 3), coalesce(sum(bytes), 0) FROM slot_result GROUP BY shard_id`)
+      .raw()
+      .all() as number[][];
+    const cameras = db
+      .prepare(`SELECT shard_id, camera_no, outcome, count(*), coalesce(sum(bytes), 0) FROM slot_result GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+      .raw()
+      .all() as number[][];
+    return { shards: Object.fromEntries(shards.map(([id, ...counts]) => [id!, counts])), cameras: cameras.map((r) => r.join(' ')) };
+  } finally {
+    db.close();
+  }
+}
+
+/** The counters as the triggers kept them, in the shape of `recount`. */
+export function counters(file: string): { shards: Record<number, number[]>; cameras: string[] } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const shards = db.prepare(`SELECT shard_id, ok, missing, invalid, failed, bytes FROM shard_count WHERE ok + missing + invalid + failed > 0`).raw().all() as number[][];
+    const cameras = db.prepare(`SELECT shard_id, camera_no, outcome, count, bytes FROM camera_count WHERE count > 0 ORDER BY 1, 2, 3`).raw().all() as number[][];
+    return { shards: Object.fromEntries(shards.map(([id, ...counts]) => [id!, counts])), cameras: cameras.map((r) => r.join(' ')) };
+  } finally {
+    db.close();
+  }
 }

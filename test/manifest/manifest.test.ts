@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LeaseLostError, ManifestError, UsageError } from '../../src/errors.js';
 import { openManifest, readCampaignFile, readReceipts, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
-import { HOUR0, owner, settingsFor, shardsFor, tempRun } from './helpers.js';
+import { counters, HOUR0, owner, recount, settingsFor, shardsFor, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -26,7 +27,7 @@ const slot = (claim: Claim, i: number, over: Partial<SlotResult> = {}): SlotResu
   outcome: 'ok',
   bytes: 100 + i,
   sha256: 'cd'.repeat(32),
-  path: `/clips/${claim.vehicle}/download1/${i}.bag`,
+  bucket: 1,
   attempts: 1,
   atMs: 1000 + i,
   ...over,
@@ -131,19 +132,23 @@ describe('slot results and reads', () => {
   test('a later result for the same slot replaces the earlier one; counts and recent outcomes follow', () => {
     const { a } = planned(1);
     const c = a.claimNextShard(owner('w'))!;
-    a.recordSlots(c, [slot(c, 0, { outcome: 'failed', bytes: undefined, path: undefined, error: 'timeout' }), slot(c, 1, { outcome: 'missing', bytes: undefined, path: undefined })]);
-    a.recordSlots(c, [slot(c, 0, { attempts: 2, atMs: 5000, bag: { topics: ['/cam'], messageCount: 3, firstMessageTime: 1.5, lastMessageTime: 2.5 } })]);
+    a.recordSlots(c, [slot(c, 0, { outcome: 'failed', bytes: undefined, bucket: undefined, error: 'timeout' }), slot(c, 1, { outcome: 'missing', bytes: undefined, bucket: undefined })]);
+    const bag = { topics: ['/cam'], messageCount: 3, firstMessageTime: c.hourStart + 1.5, lastMessageTime: c.hourStart + 29.999999 };
+    a.recordSlots(c, [slot(c, 0, { attempts: 2, atMs: 300_000, bag })]);
     const results = a.slotResults(c.shardId);
     expect(results).toEqual([
-      { ...slot(c, 0, { attempts: 2, atMs: 5000 }), bag: { topics: ['/cam'], messageCount: 3, firstMessageTime: 1.5, lastMessageTime: 2.5 } },
+      { ...slot(c, 0, { attempts: 2, atMs: 300_000 }), bag },
       { vehicle: 'veh-1', camera: 'front', start: c.hourStart + 30, outcome: 'missing', sha256: 'cd'.repeat(32), attempts: 1, atMs: 1001 },
     ]);
     expect(a.shardRows()[0]).toMatchObject({ ok: 1, missing: 1, failed: 0, bytes: 100, slotsTotal: 240 });
     expect(a.slotCounts()).toEqual([
-      { vehicle: 'veh-1', camera: 'front', hourStart: HOUR0, outcome: 'missing', count: 1, bytes: 0 },
       { vehicle: 'veh-1', camera: 'front', hourStart: HOUR0, outcome: 'ok', count: 1, bytes: 100 },
+      { vehicle: 'veh-1', camera: 'front', hourStart: HOUR0, outcome: 'missing', count: 1, bytes: 0 },
     ]);
-    expect(a.recentOutcomes(2000)).toEqual([{ vehicle: 'veh-1', count: 1 }]);
+    // per whole minute: the two first results in minute 0, the overwrite in minute 5
+    expect(a.recentOutcomes(240_000)).toEqual([{ vehicle: 'veh-1', count: 1 }]);
+    expect(a.recentOutcomes(0)).toEqual([{ vehicle: 'veh-1', count: 3 }]);
+    expect(a.recentOutcomeCount(240_000)).toBe(1);
     a.close();
   });
 
@@ -194,17 +199,58 @@ describe('plan', () => {
 });
 
 describe('shared counters', () => {
-  test('reserveBucket fills download1 up to the cap, then download2; adjustments count', () => {
+  test('reserveBucket fills download1 up to the cap, then download2; adjustments count; workspaceBytes sums the buckets', () => {
     const { a, b } = planned(1);
-    expect(a.reserveBucket('veh-1', 600, 1000)).toBe(1);
-    expect(b.reserveBucket('veh-1', 600, 1000)).toBe(2);
-    expect(a.reserveBucket('veh-1', 400, 1000)).toBe(1);
-    expect(a.reserveBucket('veh-1', 5000, 1000)).toBe(3); // larger than the cap: a bucket of its own
-    expect(a.reserveBucket('veh-2', 1, 1000)).toBe(1);
+    const one = a.claimNextShard(owner('wa'))!; // veh-1
+    const two = b.claimNextShard(owner('wb'))!; // veh-2
+    const at = (claim: Claim, i: number) => ({ camera: 'front', start: claim.hourStart + i * 30 });
+    expect(a.reserveBucket(one, at(one, 0), 600, 1000)).toBe(1);
+    expect(a.reserveBucket(one, at(one, 1), 600, 1000)).toBe(2);
+    expect(a.reserveBucket(one, at(one, 2), 400, 1000)).toBe(1);
+    expect(a.reserveBucket(one, at(one, 3), 5000, 1000)).toBe(3); // larger than the cap: a bucket of its own
+    expect(b.reserveBucket(two, at(two, 0), 1, 1000)).toBe(1);
     b.adjustBucket('veh-1', 1, -500);
-    expect(a.reserveBucket('veh-1', 450, 1000)).toBe(1);
+    expect(a.reserveBucket(one, at(one, 4), 450, 1000)).toBe(1);
+    expect(b.workspaceBytes()).toBe(600 + 600 + 400 + 5000 + 1 - 500 + 450);
     a.close();
     b.close();
+  });
+
+  test('a slot reserved by an earlier attempt keeps its bucket; the reservation is fenced', () => {
+    const { a, b } = planned(1);
+    const first = a.claimNextShard(owner('slow'), { nowMs: 0, leaseMs: 1000 })!;
+    const clip = { camera: 'rear', start: first.hourStart + 60 };
+    expect(a.reserveBucket(first, clip, 700, 1000)).toBe(1);
+    const taker = b.claimNextShard(owner('fast'), { nowMs: 5000 })!; // the lease lapsed: same shard, fence 2
+    expect(taker.shardId).toBe(first.shardId);
+    expect(() => a.reserveBucket(first, clip, 700, 1000)).toThrow(LeaseLostError);
+    expect(b.reserveBucket(taker, { camera: 'front', start: taker.hourStart }, 200, 1000)).toBe(1); // 900 of 1000 now
+    // the same clip again, 50 bytes larger: not a second reservation, the first one grows (950, though 750 would not fit anew)
+    expect(b.reserveBucket(taker, clip, 750, 1000)).toBe(1);
+    expect(b.workspaceBytes()).toBe(950);
+    b.rememberRequests(taker, [{ camera: 'rear', start: clip.start, filename: 'server-name.bag', requestedAtMs: 5 }]);
+    expect(b.rememberedRequests(taker.shardId)).toEqual([{ camera: 'rear', start: clip.start, filename: 'server-name.bag', requestedAtMs: 5, bucket: 1 }]);
+    expect(() => b.reserveBucket(taker, { camera: 'roof', start: taker.hourStart }, 1, 1000)).toThrow('is not a slot of shard 1');
+    a.close();
+    b.close();
+  });
+
+  test('recording a slot forgets its request; a reservation that did not become its clip is given back', () => {
+    const { file, a } = planned(1);
+    const c = a.claimNextShard(owner('w'))!;
+    const slots = [0, 1, 2].map((i) => ({ camera: 'front', start: c.hourStart + i * 30 }));
+    a.rememberRequests(c, slots.map((s, i) => ({ ...s, filename: `f${i}.bag`, requestedAtMs: i })));
+    for (const s of slots) a.reserveBucket(c, s, 100, 1000);
+    a.rememberRequests(c, [{ ...slots[0]!, filename: 'f0-again.bag', requestedAtMs: 9 }]); // keeps the reservation
+    expect(a.rememberedRequests(c.shardId).map((r) => [r.filename, r.bucket])).toEqual([['f0-again.bag', 1], ['f1.bag', 1], ['f2.bag', 1]]);
+    expect(a.workspaceBytes()).toBe(300);
+    a.recordSlots(c, [slot(c, 0, { bytes: 100 }), slot(c, 1, { outcome: 'invalid', bytes: undefined, bucket: undefined, error: 'tiny' })]);
+    expect(a.rememberedRequests(c.shardId).map((r) => r.filename)).toEqual(['f2.bag']);
+    expect(a.workspaceBytes()).toBe(200); // the invalid clip's 100 bytes came back
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM clip_request').pluck().get()).toBe(1);
+    db.close();
+    a.close();
   });
 
   test('the request budget grants at most the planned rate, halves on 429 and recovers', () => {
@@ -220,5 +266,45 @@ describe('shared counters', () => {
     expect(a.requestRate(2000 + 60_000)).toBe(10);
     a.close();
     b.close();
+  });
+});
+
+describe('counters', () => {
+  test('the per-shard and per-camera counters follow inserts and overwrites, as a recount of slot_result finds them', () => {
+    const { file, a, b } = planned(2);
+    const one = a.claimNextShard(owner('wa'))!;
+    const two = b.claimNextShard(owner('wb'))!;
+    a.recordSlots(one, [slot(one, 0, { outcome: 'invalid', bytes: 40, bucket: undefined }), slot(one, 1), slot(one, 2, { camera: 'rear', outcome: 'failed', bytes: undefined })]);
+    b.recordSlots(two, [slot(two, 0, { outcome: 'missing', bytes: undefined }), slot(two, 1, { bytes: 5000 })]);
+    expect(counters(file)).toEqual(recount(file));
+    a.recordSlots(one, [slot(one, 0, { bytes: 70 }), slot(one, 2, { camera: 'rear', outcome: 'missing', bytes: undefined })]); // invalid, later ok; failed, later missing
+    expect(a.shardRows().slice(0, 2).map((r) => [r.ok, r.missing, r.invalid, r.failed, r.bytes])).toEqual([
+      [2, 1, 0, 0, 70 + 101],
+      [1, 1, 0, 0, 5000],
+    ]);
+    expect(counters(file)).toEqual(recount(file));
+    expect(a.slotCounts().filter((c) => c.hourStart === HOUR0)).toEqual([
+      { vehicle: 'veh-1', camera: 'front', hourStart: HOUR0, outcome: 'ok', count: 2, bytes: 171 },
+      { vehicle: 'veh-1', camera: 'rear', hourStart: HOUR0, outcome: 'missing', count: 1, bytes: 0 },
+    ]);
+    a.close();
+    b.close();
+  });
+
+  test('running shards and recent outcomes are counted for the pre-claim estimate', () => {
+    const { a } = planned(2);
+    expect(a.runningShardCount()).toBe(0);
+    const one = a.claimNextShard(owner('w'))!;
+    const two = a.claimNextShard(owner('w'))!;
+    expect(a.runningShardCount()).toBe(2);
+    a.recordSlots(one, [slot(one, 0, { atMs: 60_000 }), slot(one, 1, { atMs: 119_999 }), slot(one, 2, { atMs: 180_000 })]);
+    a.recordSlots(two, [slot(two, 0, { atMs: 180_001 })]);
+    a.completeShard(one);
+    expect(a.runningShardCount()).toBe(1);
+    expect(a.recentOutcomeCount(0)).toBe(4);
+    expect(a.recentOutcomeCount(80_000)).toBe(4); // from minute 1 on: 80 s is nearer 60 s than 120 s
+    expect(a.recentOutcomeCount(100_000)).toBe(2); // from minute 2 on
+    expect(a.recentOutcomes(100_000)).toEqual([{ vehicle: 'veh-1', count: 2 }]);
+    a.close();
   });
 });

@@ -115,10 +115,11 @@ describe('opening a manifest', () => {
     const m = openManifest(file);
     expect(m.schemaVersion).toBe(SCHEMA_VERSION);
     expect(m.shardRows()).toMatchObject([{ id: 1, vehicle: 'veh-1', state: 'failed' }]);
-    expect(m.reserveBucket('veh-1', 10, 100)).toBe(1); // a v3 table
     expect(m.drawRequestAllowance('w', 3, 0)).toBe(3); // a v4 table
     expect(m.resetFailed()).toBe(1);
-    expect(m.claimNextShard(owner('w'))).toMatchObject({ shardId: 1, fence: 1 });
+    const claim = m.claimNextShard(owner('w'))!;
+    expect(claim).toMatchObject({ shardId: 1, fence: 1 });
+    expect(m.reserveBucket(claim, { camera: 'front', start: 3600 }, 10, 100)).toBe(1); // v3 and v5 tables
     m.close();
     const after = new Database(file, { readonly: true });
     expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);

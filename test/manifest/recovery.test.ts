@@ -7,7 +7,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ManifestError } from '../../src/errors.js';
 import { openManifest, openReceiptJournal, readReceipts, rebuildManifest, verifyManifest, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
-import { owner, plannedManifest, settingsFor, shardsFor, tempRun } from './helpers.js';
+import { clipFileName } from '../../src/storage/index.js';
+import { counters, owner, plannedManifest, recount, settingsFor, shardsFor, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -15,11 +16,11 @@ afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 /** Writes a real clip under <out>/<vehicle>/download1/ and returns its ok result. */
 function clip(run: string, claim: Claim, i: number, camera = claim.cameras[0]!): SlotResult {
   const start = claim.hourStart + i * 30;
-  const file = path.join(run, 'out', claim.vehicle, 'download1', `${camera}_${start}.bag`);
+  const file = path.join(run, 'out', claim.vehicle, 'download1', clipFileName(claim.vehicle, camera, start));
   const body = Buffer.from(`#ROSBAG V2.0 ${claim.vehicle} ${camera} ${start}`.repeat(i + 1));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, body);
-  return { vehicle: claim.vehicle, camera, start, outcome: 'ok', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), path: file, attempts: 1, atMs: 1000 + i };
+  return { vehicle: claim.vehicle, camera, start, outcome: 'ok', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), bucket: 1, attempts: 1, atMs: 1000 + i };
 }
 
 const miss = (claim: Claim, i: number): SlotResult => ({ vehicle: claim.vehicle, camera: claim.cameras[1]!, start: claim.hourStart + i * 30, outcome: 'missing', attempts: 1, atMs: 2000 + i });
@@ -72,9 +73,14 @@ describe('manifest verify', () => {
 
   test('finds a missing clip, a clip of the wrong size and, with checksums, one with other bytes', () => {
     const { file } = campaignWithHistory();
-    const db = new Database(file, { readonly: true });
-    const paths = db.prepare(`SELECT path FROM slot_result WHERE outcome = 'ok' ORDER BY start`).pluck().all() as string[];
-    db.close();
+    const m = openManifest(file, { readonly: true });
+    const paths = m
+      .plannedShards()
+      .flatMap((s) => m.slotResults(s.id))
+      .filter((r) => r.outcome === 'ok')
+      .sort((a, b) => a.start - b.start)
+      .map((r) => path.join(m.outDir(), r.vehicle, `download${r.bucket}`, clipFileName(r.vehicle, r.camera, r.start)));
+    m.close();
     fs.rmSync(paths[0]!);
     fs.appendFileSync(paths[1]!, 'x');
     const body = fs.readFileSync(paths[2]!);
@@ -93,7 +99,7 @@ describe('manifest verify', () => {
   test('finds a manifest that disagrees with the receipts', () => {
     const { file } = campaignWithHistory();
     const db = new Database(file);
-    db.exec(`UPDATE slot_result SET outcome = 'failed', bytes = NULL, path = NULL WHERE outcome = 'missing' AND start % 60 = 0`);
+    db.exec(`UPDATE slot_result SET outcome = 3 WHERE outcome = 1 AND slot_no % 2 = 0`); // a missing slot now failed
     db.exec(`UPDATE shard SET state = 'done' WHERE id = 3`);
     db.close();
     const report = verifyManifest(file);
@@ -124,9 +130,10 @@ describe('manifest rebuild', () => {
 
     const m = openManifest(file);
     expect(view(m)).toEqual(before);
-    // bucket bytes were summed from the clips' download1 paths: 5 clips fill it past 1 byte short of the cap
+    // bucket bytes were summed from the ok clips' buckets; the counters follow the restored rows
     const inBucket1 = before.slots.flat().filter((r) => r.vehicle === 'veh-1' && r.outcome === 'ok').reduce((n, r) => n + r.bytes!, 0);
-    expect(m.reserveBucket('veh-1', 1_000_000 - inBucket1 + 1, 1_000_000)).toBe(2);
+    expect(m.workspaceBytes()).toBe(inBucket1);
+    expect(counters(file)).toEqual(recount(file));
     // fencing survives: the lease of the shard still running is the one its worker holds
     const running = m.shardRows().find((r) => r.state === 'running')!;
     expect(() => m.completeShard({ shardId: running.id, vehicle: running.vehicle, hourStart: running.hourStart, cameras: running.cameras, fence: 0, attempt: 1, leaseUntilMs: 0, workerId: 'third' })).toThrow(ManifestError);
@@ -183,7 +190,7 @@ describe('receipt journals', () => {
     j.append({ t: 'void', offset: first });
     j.close();
     expect(second).toBeGreaterThan(first);
-    expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([{ v: 1, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } }]);
+    expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([{ v: 2, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } }]);
   });
 });
 
