@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
 import type { CampaignSettings } from '../plan/types.js';
+import { upgradeLegacySettings } from './legacy.js';
 import type { PlannedShard } from './types.js';
 
 export const CAMPAIGN_FILE = 'campaign.json';
@@ -47,7 +48,7 @@ export function readCampaignFile(runDir: string): CampaignRecord {
     throw new ManifestError(`${file} is not a fleetclip campaign record (format ${FORMAT} v1)`, { path: file });
   }
   return {
-    settings: parsed.settings,
+    settings: upgradeLegacySettings(parsed.settings),
     shards: parsed.shards.map(([id, vehicle, hourStart, cameras]) => ({ id, vehicle, hourStart, cameras })),
   };
 }

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { SLOT_SECONDS } from '../plan/types.js';
-import { bucketOfLegacyPath } from './legacy.js';
+import { SLOT_SECONDS, type CampaignSettings } from '../plan/types.js';
+import { bucketOfLegacyPath, upgradeLegacySettings } from './legacy.js';
 import { microsAfter, OUTCOME_CODE } from './slot-row.js';
 
 /**
@@ -90,8 +90,8 @@ const OUTCOME_OF_TEXT = `CASE r.outcome ${Object.entries(OUTCOME_CODE).map(([tex
 /**
  * Converts a v4 manifest in place, inside the migration's transaction: the old slot rows become compact rows (the
  * triggers count them as they go in), paths become buckets, recent outcomes are counted per minute, and remembered
- * requests of slots that already have a result are dropped. Settings are kept as they are (an absolute outDir
- * stays absolute). The old tables' pages are left free in the file: `VACUUM`, with no worker running, shrinks it.
+ * requests of slots that already have a result are dropped. Settings get the parsed `onMiss`; an absolute outDir
+ * stays absolute. The old tables' pages are left free in the file: `VACUUM`, with no worker running, shrinks it.
  */
 export function migrateToV5(db: Database): void {
   db.function('fleetclip_v5_bucket', { deterministic: true }, (file: unknown, vehicle: unknown) =>
@@ -103,7 +103,11 @@ export function migrateToV5(db: Database): void {
   db.function('fleetclip_v5_micros', { deterministic: true }, (time: unknown, start: unknown) =>
     typeof time === 'number' ? microsAfter(time, Number(start)) : null,
   );
+  db.function('fleetclip_v5_settings', { deterministic: true }, (text: unknown) =>
+    JSON.stringify(upgradeLegacySettings(JSON.parse(String(text)) as CampaignSettings)),
+  );
   db.exec(`
+    UPDATE campaign SET settings = fleetclip_v5_settings(settings);
     ALTER TABLE slot_result RENAME TO slot_result_v4;
     ALTER TABLE clip_request RENAME TO clip_request_v4;
     ${TABLES}

@@ -44,7 +44,7 @@ describe('token expiry and renewal', () => {
     const warnings = r.logs.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.message).toBe(
-      `the Batch API refused the token (JWT exp ${new Date((nowSec + 2) * 1000).toISOString()}): put a new token in ${r.tokenFile}; waiting up to 15 min for it`,
+      `the Batch API refused the token (JWT exp ${new Date((nowSec + 2) * 1000).toISOString()}): put a new token in ${r.tokenFile}; waiting up to 15m for it`,
     );
     expect(r.logs.filter((l) => l.message === `picked up a new token from ${r.tokenFile}`)).toHaveLength(1);
     const stats = r.sim.stats();

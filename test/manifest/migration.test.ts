@@ -41,7 +41,9 @@ function v4Run() {
   const run = tempRun();
   runs.push(run);
   const file = path.join(run, 'manifest.sqlite');
-  const settings = settingsFor(run);
+  // as v4 stored them: `onMiss` as its text; v5 reads back the parsed form
+  const settings = { ...settingsFor(run), onMiss: { kind: 'gallop', maxStrideSeconds: 600 } } as const;
+  const v4Settings = { ...settings, onMiss: 'gallop:600' };
   const shards = shardsFor(settings, 1);
   const clip = (vehicle: string, camera: string, i: number, bucket: number, atMs: number): V4Result => {
     const start = HOUR0 + i * 30;
@@ -61,7 +63,7 @@ function v4Run() {
   const db = new Database(file);
   migrate(db, 4);
   const run4 = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
-  run4(V4.campaign, { settings: JSON.stringify(settings), now: 0 });
+  run4(V4.campaign, { settings: JSON.stringify(v4Settings), now: 0 });
   for (const s of shards) run4(V4.shard, { ...s, cameras: JSON.stringify(s.cameras) });
   run4(V4.take, { id: 1, workerId: 'w1', until: 9e12 });
   run4(V4.take, { id: 2, workerId: 'w2', until: 9e12 });
@@ -90,7 +92,7 @@ function v4Run() {
   const slots = (shardId: number, workerId: string, results: V4Result[]) => ({ t: 'slots', shardId, fence: 1, workerId, results });
   journal('w1', [claim(1, 'w1'), slots(1, 'w1', first), slots(1, 'w1', later), { t: 'end', shardId: 1, fence: 1, state: 'done', atMs: 0 }]);
   journal('w2', [claim(2, 'w2'), slots(2, 'w2', second)]);
-  writeCampaignFile(run, { settings, shards: shards.map((s, i) => ({ id: i + 1, ...s })) });
+  writeCampaignFile(run, { settings: v4Settings as unknown as typeof settings, shards: shards.map((s, i) => ({ id: i + 1, ...s })) });
 
   /** what v5 reads back: the path became a bucket, the rest is unchanged */
   const asV5 = ({ path: _path, ...r }: V4Result, bucket?: number): SlotResult => ({ ...r, ...(bucket !== undefined && { bucket }) });

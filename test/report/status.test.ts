@@ -166,9 +166,9 @@ describe('renderStatusText', () => {
     expect(lines[1]).toMatch(/^\s+shards\s+clips$/);
     expect(lines[2]?.split(/\s+/)).toEqual(['vehicle', 'done', 'run', 'pend', 'rel', 'fail', 'ok', 'missing', 'invalid', 'failed', 'left', 'GB', 'clips/min', 'ETA']);
     expect(lines[3]?.split(/\s+/)).toEqual(['mallory', '1', '0', '0', '0', '1', '430', '10', '0', '40', '0', '0.43', '0.0', 'done']);
-    expect(lines[4]?.split(/\s+/)).toEqual(['mav', '0', '1', '0', '1', '0', '120', '0', '1', '0', '359', '0.12', '5.0', '1h12m']);
+    expect(lines[4]?.split(/\s+/)).toEqual(['mav', '0', '1', '0', '1', '0', '120', '0', '1', '0', '359', '0.12', '5.0', '1h11m']);
     expect(lines[5]).toMatch(/^-+( +-+)+$/);
-    expect(lines[6]?.split(/\s+/)).toEqual(['total', '1', '1', '0', '1', '1', '550', '10', '1', '40', '359', '0.55', '5.0', '1h12m']);
+    expect(lines[6]?.split(/\s+/)).toEqual(['total', '1', '1', '0', '1', '1', '550', '10', '1', '40', '359', '0.55', '5.0', '1h11m']);
     expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
     expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again');
     // columns line up: every row is as wide as the header or narrower

@@ -27,13 +27,15 @@ export async function plannedCampaign(opts: {
   cameras: string;
   plan?: string[];
   token?: string;
+  /** the output root inside the run folder (stored relative to it), instead of beside it */
+  outInRun?: boolean;
 }): Promise<Campaign> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fc-worker-'));
   const tokenFile = path.join(dir, 'token');
   await writeFile(tokenFile, `${opts.token ?? mintToken({ expiresAtSec: Math.floor(Date.now() / 1000) + 3600 })}\n`, { mode: 0o600 });
   const sim = await startSimulator({ clipBytes: 64 * 1024, timeScale: 0.05, tokenFile, ...opts.sim });
   const manifest = path.join(dir, 'run', 'manifest.sqlite');
-  const out = path.join(dir, 'clips');
+  const out = opts.outInRun ? path.join(dir, 'run', 'clips') : path.join(dir, 'clips');
   const planned = await runMain([
     'plan', '--manifest', manifest, '--out', out, '--day', DAY, '--hours', opts.hours, '--vehicles', opts.vehicles,
     '--cameras', opts.cameras, '--api-base', sim.baseUrl, '--token-file', tokenFile, '--api-rate', '500',

@@ -46,7 +46,7 @@ describe('time limit', () => {
 
 describe('progress', () => {
   test('progress line', () => {
-    expect(formatProgressLine({ done: 240, total: 960, ok: 200, rate: 4 }, 8)).toBe('[##------] 240/960 slots (25%) 200 ok  4.0/s  ETA 3m00s');
+    expect(formatProgressLine({ done: 240, total: 960, ok: 200, rate: 4 }, 8)).toBe('[##------] 240/960 slots (25%) 200 ok  4.0/s  ETA 3m');
     expect(formatProgressLine({ done: 1, total: 2, ok: 0, rate: 0, note: '2 worker(s)' }, 0)).toBe('1/2 slots (50%) 0 ok  0.0/s  ETA -  2 worker(s)');
   });
 });

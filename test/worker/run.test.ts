@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { openManifest } from '../../src/manifest/index.js';
 import { clipFileName } from '../../src/storage/index.js';
@@ -13,8 +14,9 @@ afterEach(async () => {
 });
 
 describe('fleetclip run', () => {
-  test('with moderate faults, 3 workers put every clip of the truth on disk exactly once, byte-identical, in its bucket', async () => {
+  test('with moderate faults, 3 workers put every clip of the truth on disk exactly once, byte-identical, in its bucket; the run folder can then move', async () => {
     const c = (campaign = await plannedCampaign({
+      outInRun: true,
       hours: '16-17',
       vehicles: 'mav,megalodon',
       cameras: 'front-center,left-center',
@@ -51,6 +53,13 @@ describe('fleetclip run', () => {
     } finally {
       m.close();
     }
+
+    // the manifest locates clips relative to the campaign: a moved run folder is still whole, every clip found
+    const moved = path.join(c.dir, 'moved');
+    await rename(path.dirname(c.manifest), moved);
+    const verify = await runCli(['manifest', 'verify', '--manifest', path.join(moved, 'manifest.sqlite'), '--checksums', '--json']);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, problems: [], counts: { filesChecked: seen.files } });
   }, 90_000);
 
   test('a clip still invalid after every re-request fails its shard (exit 1); run --retry-failed fetches it once the API heals', async () => {

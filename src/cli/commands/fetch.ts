@@ -79,11 +79,11 @@ export const fetchCommand: CommandFactory = (io) => ({
       if (outcome.kind === 'invalid') throw new ClipInvalidError(`invalid clip after ${outcome.attempts} tries: ${outcome.reason}`, context);
       const { bag } = outcome;
       io.stdout.write(
-        `${outcome.path} ` +
-          `  size      ${outcome.bytes} bytes ` +
-          `  sha256    ${outcome.sha256} ` +
-          `  topics    ${bag.topics.join(', ')} ` +
-          `  messages  ${bag.messageCount} ` +
+        `${outcome.path}\n` +
+          `  size      ${outcome.bytes} bytes\n` +
+          `  sha256    ${outcome.sha256}\n` +
+          `  topics    ${bag.topics.join(', ')}\n` +
+          `  messages  ${bag.messageCount}\n` +
           `  time      ${isoSeconds(bag.firstMessageTime)} .. ${isoSeconds(bag.lastMessageTime)}\n`,
       );
     } finally {

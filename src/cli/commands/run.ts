@@ -68,7 +68,7 @@ export const runCommand: CommandFactory = (io) => ({
     try {
       const report = readStatusReport(manifest, 'vehicle', STATUS_DEFAULTS.rateWindowMinutes * 60_000);
       io.stdout.write(renderStatusText(report));
-      io.stdout.write(`clips are under ${manifest.settings().outDir}/<vehicle>/download<N>/\n`);
+      io.stdout.write(`clips are under ${manifest.outDir()}/<vehicle>/download<N>/\n`);
     } finally {
       manifest.close();
     }

@@ -1,0 +1,58 @@
+import { describe, expect, test } from '@jest/globals';
+import { HEDGE_DEFAULTS, READINESS_BUCKETS, ReadinessHistogram, bucketOfWait, hedgeAfterMs, upperEdgeMs } from '../../src/worker/readiness.js';
+
+describe('the readiness histogram', () => {
+  test('a wait falls in the bucket whose upper edge is above it', () => {
+    for (const ms of [0, 5, 10, 11, 250, 2_500, 20_000, 180_000, 600_000]) {
+      const b = bucketOfWait(ms);
+      expect(upperEdgeMs(b)).toBeGreaterThan(ms);
+      if (b > 0) expect(upperEdgeMs(b - 1)).toBeLessThanOrEqual(ms);
+    }
+    expect(bucketOfWait(1e12)).toBe(READINESS_BUCKETS - 1);
+  });
+
+  test('quantiles: 99 fast jobs and one slow one; p50 fast, p99 fast, max slow', () => {
+    const h = new ReadinessHistogram();
+    for (let i = 0; i < 99; i++) h.observe(1_000 + i * 10);
+    h.observe(200_000);
+    expect(h.quantileMs(0.5)).toBeLessThan(1_500 * 1.25); // one bucket is 25 % wide
+    expect(h.quantileMs(0.99)).toBeLessThan(2_500);
+    expect(h.quantileMs(1)).toBeGreaterThan(200_000);
+    expect(new ReadinessHistogram().quantileMs(0.99)).toBeUndefined();
+  });
+
+  test('counts of two workers add up; old observations fade once the histogram is full', () => {
+    const a = new ReadinessHistogram([], 100);
+    for (let i = 0; i < 100; i++) a.observe(500);
+    for (let i = 0; i < 60; i++) a.observe(50_000);
+    // halved at 101: the slow jobs now dominate the median
+    expect(a.total).toBeLessThanOrEqual(100);
+    expect(a.quantileMs(0.5)).toBeGreaterThan(40_000);
+    const sum = new ReadinessHistogram(a.counts.map((c, i) => c + (i === bucketOfWait(500) ? 10 : 0)));
+    expect(sum.total).toBeCloseTo(a.total + 10);
+  });
+});
+
+describe('when to hedge', () => {
+  const policy = { ...HEDGE_DEFAULTS, floorMs: 1_000, ceilingMs: 60_000, minSamples: 10 };
+
+  test('3 x p99 of what was seen, within floor and ceiling; the ceiling until enough is known', () => {
+    const h = new ReadinessHistogram();
+    for (let i = 0; i < 9; i++) h.observe(2_000);
+    expect(hedgeAfterMs(h, policy)).toBe(60_000);
+    h.observe(2_000);
+    const p99 = h.quantileMs(0.99)!;
+    expect(hedgeAfterMs(h, policy)).toBeCloseTo(3 * p99);
+    expect(hedgeAfterMs(new ReadinessHistogram(Array(READINESS_BUCKETS).fill(0).map((_, i) => (i === 0 ? 50 : 0))), policy)).toBe(1_000);
+    const slow = new ReadinessHistogram();
+    for (let i = 0; i < 20; i++) slow.observe(40_000);
+    expect(hedgeAfterMs(slow, policy)).toBe(60_000);
+  });
+
+  test('long jobs that make more than 1 % of the campaign raise the p99: they are waited for, not hedged', () => {
+    const h = new ReadinessHistogram();
+    for (let i = 0; i < 980; i++) h.observe(1_000 + (i % 19) * 1_000); // 1-20 s
+    for (let i = 0; i < 20; i++) h.observe(150_000 + i * 3_750); // 2 % take 150-225 s
+    expect(hedgeAfterMs(h, { ...HEDGE_DEFAULTS, ceilingMs: 600_000 })).toBeGreaterThan(225_000);
+  });
+});
