@@ -1,5 +1,15 @@
 import { UsageError } from '../errors.js';
 
+/** A duration drawn uniformly from min..max (ms). */
+export interface MsRange {
+  min: number;
+  max: number;
+}
+
+/** What /v1/download answers, forever, for a job that never becomes ready (the vendor: 404 or 500). */
+export const NEVER_READY_STATUSES = [404, 500, 503] as const;
+export type NeverReadyStatus = (typeof NEVER_READY_STATUSES)[number];
+
 /** Every rate is a probability 0..1 per eligible response; all 0 by default. */
 export interface SimFaults {
   /** 429 with Retry-After on /v1/ endpoints */
@@ -22,6 +32,12 @@ export interface SimFaults {
   headNotAllowedRate: number;
   /** the presigned URL handed out is already expired (403 at /presigned) */
   presignExpiredRate: number;
+  /** a job's processing takes longJobMs instead of processingDelayMs, per job */
+  longJobRate: number;
+  longJobMs: MsRange;
+  /** a job never becomes ready: /v1/download answers neverReadyStatus for it forever, per job */
+  neverReadyRate: number;
+  neverReadyStatus: NeverReadyStatus;
 }
 
 export const VIDEO_SHAPES = ['json-object', 'json-string', 'text'] as const;
@@ -39,7 +55,7 @@ export interface SimConfig {
   /** target size of a good clip; each clip's exact size varies by a few percent */
   clipBytes: number;
   /** time from /v1/video until the clip is ready */
-  processingDelayMs: { min: number; max: number };
+  processingDelayMs: MsRange;
   /** added to every response outside /_sim */
   latencyMs: number;
   /** multiplies every simulated delay (processing, latency, slowMs, Retry-After); 0.1 = 10x faster */
@@ -71,6 +87,10 @@ export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
   corruptRate: 0,
   headNotAllowedRate: 0,
   presignExpiredRate: 0,
+  longJobRate: 0,
+  longJobMs: { min: 150_000, max: 225_000 }, // the vendor's ~1 % of jobs that take 150-225 s
+  neverReadyRate: 0,
+  neverReadyStatus: 500,
 });
 
 export const SIM_DEFAULTS: Readonly<SimConfig> = Object.freeze({
@@ -104,6 +124,8 @@ const RATE_KEYS = [
   'corruptRate',
   'headNotAllowedRate',
   'presignExpiredRate',
+  'longJobRate',
+  'neverReadyRate',
 ] as const satisfies readonly (keyof SimFaults)[];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -132,6 +154,11 @@ function checksNamedBy(nameOf: OptionNamer) {
       for (const n of list as unknown[]) that(typeof n === 'string' && NAME.test(n), `${nameOf(key)}: "${String(n)}" is not a name (letters, digits, . _ -)`);
       that(new Set(list as string[]).size === (list as string[]).length, `${nameOf(key)} lists a name twice`);
     },
+    range(key: string, r: MsRange): void {
+      this.number(`${key}.min`, r.min, { min: 0 });
+      this.number(`${key}.max`, r.max, { min: 0 });
+      that(r.max >= r.min, `${nameOf(key)}: max ${r.max} is below min ${r.min}`);
+    },
     shapes(key: string, list: unknown, known: readonly string[]): void {
       that(Array.isArray(list) && list.length > 0, `${nameOf(key)} must name at least one of ${known.join(', ')}`);
       for (const v of list as unknown[]) that(known.includes(v as string), `${nameOf(key)}: unknown shape "${String(v)}" (known: ${known.join(', ')})`);
@@ -140,6 +167,11 @@ function checksNamedBy(nameOf: OptionNamer) {
       for (const key of RATE_KEYS) this.number(`faults.${key}`, f[key], { min: 0, max: 1 });
       this.number('faults.retryAfterSec', f.retryAfterSec, { min: 0, integer: true });
       this.number('faults.slowMs', f.slowMs, { min: 0 });
+      this.range('faults.longJobMs', f.longJobMs);
+      that(
+        (NEVER_READY_STATUSES as readonly number[]).includes(f.neverReadyStatus),
+        `${nameOf('faults.neverReadyStatus')} must be one of ${NEVER_READY_STATUSES.join(', ')}, got ${String(f.neverReadyStatus)}`,
+      );
     },
   };
 }
@@ -151,16 +183,13 @@ function checksNamedBy(nameOf: OptionNamer) {
 export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNamer = (key) => key): SimConfig {
   const check = checksNamedBy(nameOf);
   const o = { ...SIM_DEFAULTS, ...withoutUndefined(input) };
-  const faults = { ...NO_FAULTS, ...withoutUndefined(input.faults ?? {}) };
   check.that(o.host === '127.0.0.1', `the simulator listens on 127.0.0.1 only, got host ${String(o.host)}`);
   check.number('port', o.port, { min: 0, max: 65535, integer: true });
   check.number('seed', o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
   check.names('vehicles', o.vehicles);
   check.names('cameras', o.cameras);
   check.number('clipBytes', o.clipBytes, { min: MIN_CLIP_BYTES, max: MAX_CLIP_BYTES, integer: true });
-  check.number('processingDelayMs.min', o.processingDelayMs.min, { min: 0 });
-  check.number('processingDelayMs.max', o.processingDelayMs.max, { min: 0 });
-  check.that(o.processingDelayMs.max >= o.processingDelayMs.min, `${nameOf('processingDelayMs')}: max ${o.processingDelayMs.max} is below min ${o.processingDelayMs.min}`);
+  check.range('processingDelayMs', o.processingDelayMs);
   check.number('latencyMs', o.latencyMs, { min: 0 });
   check.number('timeScale', o.timeScale, { min: 0, above: true });
   check.number('rateLimitPerSec', o.rateLimitPerSec, { min: 0 });
@@ -169,7 +198,7 @@ export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNam
   check.shapes('downloadShapes', o.downloadShapes, DOWNLOAD_SHAPES);
   check.that(o.tokens === undefined || (Array.isArray(o.tokens) && o.tokens.every((t) => typeof t === 'string' && t.length > 0)), `${nameOf('tokens')} must be non-empty strings`);
   check.that(o.tokenFile === undefined || (typeof o.tokenFile === 'string' && o.tokenFile.length > 0), `${nameOf('tokenFile')} must be a path`);
-  check.faults(faults);
+  const faults = mergeFaults(NO_FAULTS, input.faults ?? {}, nameOf);
   return {
     ...o,
     vehicles: [...o.vehicles],
@@ -182,7 +211,9 @@ export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNam
   };
 }
 
-/** Checks a complete set of faults (for setFaults on a running simulator). */
-export function checkFaults(f: SimFaults): void {
-  checksNamedBy((key) => key).faults(f);
+/** The defined fields of `change` over `base`, checked: the config's faults, and setFaults on a running simulator. */
+export function mergeFaults(base: Readonly<SimFaults>, change: Partial<SimFaults>, nameOf: OptionNamer = (key) => key): SimFaults {
+  const faults = { ...base, ...withoutUndefined(change) };
+  checksNamedBy(nameOf).faults(faults);
+  return { ...faults, longJobMs: { ...faults.longJobMs } };
 }

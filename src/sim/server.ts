@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FleetclipError } from '../errors.js';
 import { dayOf, dayStartOf } from './availability.js';
 import { ClipStore, type ClipRef, type ClipVariant, type TruthQuery, type TruthSlot } from './clips.js';
-import { checkFaults, normalizeSimConfig, type SimConfig, type SimConfigInput, type SimFaults } from './config.js';
+import { mergeFaults, normalizeSimConfig, type NeverReadyStatus, type SimConfig, type SimConfigInput, type SimFaults } from './config.js';
 import { pick, roll } from './random.js';
 import { TokenStore } from './tokens.js';
 
@@ -21,7 +21,7 @@ export interface SimStats {
   requests: Record<string, Record<string, number>>;
   /** requests that reached /presigned WITH an Authorization header */
   tokenLeaks: number;
-  /** fault name → times it fired (rate-limit counts the global limiter's 429s) */
+  /** fault name → times it fired (rate-limit counts the global limiter's 429s; long-job and never-ready count jobs) */
   faults: Record<string, number>;
   /** /v1/video answers that named a clip */
   clipsRequested: number;
@@ -46,7 +46,10 @@ export interface RunningSimulator {
 }
 
 interface Job extends ClipRef {
+  /** Infinity for a job that never becomes ready */
   readyAtMs: number;
+  /** fixed when the job starts, so a later setFaults does not change what it answers */
+  neverReadyStatus?: NeverReadyStatus;
 }
 
 interface Presigned {
@@ -58,6 +61,9 @@ interface Presigned {
 const MAX_WINDOW_SEC = 3600;
 const CURRENT_DAY_MESSAGE = 'the batch API requires the realtime API for the current day';
 const INTEGER = /^\d{1,12}$/;
+
+/** A not-ready poll answers 404 (60 %), 503 (30 %) or 500 (10 %). */
+const notReadyStatus = (u: number): number => (u < 0.6 ? 404 : u < 0.9 ? 503 : 500);
 
 function emptyStats(): SimStats {
   return { requests: {}, tokenLeaks: 0, faults: {}, clipsRequested: 0, clipsServed: { good: 0, tiny: 0, unindexed: 0, cut: 0 }, bytesServed: 0, internalErrors: 0 };
@@ -169,6 +175,20 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     else res.socket?.end();
   }
 
+  /** When a new job becomes ready: after its processing delay, after a long one, or never (the last two are faults). */
+  function readinessOf(jobNumber: number, dice: (what: string) => number): Pick<Job, 'readyAtMs' | 'neverReadyStatus'> {
+    const f = config.faults;
+    if (dice('never-ready') < f.neverReadyRate) {
+      count('never-ready');
+      return { readyAtMs: Infinity, neverReadyStatus: f.neverReadyStatus };
+    }
+    const long = dice('long-job') < f.longJobRate;
+    if (long) count('long-job');
+    const { min, max } = long ? f.longJobMs : config.processingDelayMs;
+    const u = long ? dice('long-job-ms') : roll(config.seed, 'delay', jobNumber);
+    return { readyAtMs: Date.now() + scaled(min + u * (max - min)) };
+  }
+
   function handleVideo(res: ServerResponse, url: URL, dice: (what: string) => number): void {
     const p = url.searchParams;
     const bad = (message: string) => send(res, 'video', 400, `${message}\n`);
@@ -187,8 +207,7 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     if (start === undefined) return send(res, 'video', 404, `no video for ${vehicle} ${camera} in [${startTime}, ${endTime})\n`);
     const n = jobCount++;
     const filename = `${createHash('sha256').update(`${config.seed}|job|${n}`).digest('hex').slice(0, 32)}.bag`;
-    const { min, max } = config.processingDelayMs;
-    jobs.set(filename, { vehicle, camera, start, readyAtMs: Date.now() + scaled(min + roll(config.seed, 'delay', n) * (max - min)) });
+    jobs.set(filename, { vehicle, camera, start, ...readinessOf(n, dice) });
     stats.clipsRequested += 1;
     const shape = pick(dice('video-shape'), config.videoShapes);
     if (shape === 'text') return send(res, 'video', 200, filename);
@@ -205,8 +224,9 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     const job = jobs.get(filename);
     if (!job) return send(res, 'download', 404, `no such file ${filename}\n`);
     if (Date.now() < job.readyAtMs) {
-      const u = dice('not-ready');
-      const status = u < 0.6 ? 404 : u < 0.9 ? 503 : 500;
+      // a job that never becomes ready answers as one still processing, only with one status forever: a client
+      // cannot tell them apart but by waiting, as with the vendor
+      const status = job.neverReadyStatus ?? notReadyStatus(dice('not-ready'));
       return send(res, 'download', status, status === 404 ? 'file not found (still processing)\n' : 'clip is being processed\n');
     }
     if (req.method === 'HEAD') return send(res, 'download', 200, '', 'application/octet-stream');
@@ -324,11 +344,7 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     stats: () => structuredClone(stats),
     resetStats: () => void (stats = emptyStats()),
     truth: (q) => clips.truth(q),
-    setFaults(f) {
-      const next = { ...config.faults, ...Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) };
-      checkFaults(next);
-      config.faults = next;
-    },
+    setFaults: (f) => void (config.faults = mergeFaults(config.faults, f)),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

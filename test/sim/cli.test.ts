@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI, runCli, runMain } from '../helpers/cli.js';
 import { expiryOf } from '../../src/sim/index.js';
-import { bearer, request } from './http.js';
+import { bearer, filenameOf, request } from './http.js';
 
 interface Served {
   child: ChildProcessWithoutNullStreams;
@@ -81,6 +81,32 @@ describe('fleetclip sim (the built binary)', () => {
     expect((await s.exit).code).toBe(0);
   });
 
+  test('job fault flags reach the server: never-ready jobs answer --never-ready-status, long jobs take --long-job-ms', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'fc-sim-cli-')), 'token');
+    const s = await serve([
+      '--port', '0', '--token-file', file, '--mint-token', '--clip-bytes', '65536',
+      '--never-ready-rate', '0.5', '--never-ready-status', '503', '--long-job-rate', '1', '--long-job-ms', '0',
+    ]);
+    const token = (await readFile(file, 'utf8')).trim();
+    const truth = JSON.parse((await request(`${s.baseUrl}/_sim/truth?day=2025-11-17&vehicle=mav&camera=front-center&from=10:00&to=12:00`)).body.toString());
+    const { start } = (truth as { slots: { start: number }[] }).slots[0] as { start: number };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const video = await request(`${s.baseUrl}/v1/video?vehicle=mav&camera=front-center&startTime=${start}&endTime=${start + 30}`, { headers: bearer(token) });
+      const filename = filenameOf(video);
+      // a long job of 0 ms is ready at once; a never-ready one answers 503
+      statuses.push((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method: 'HEAD', headers: bearer(token) })).status);
+    }
+    const faults = (JSON.parse((await request(`${s.baseUrl}/_sim/stats`)).body.toString()) as { faults: Record<string, number> }).faults;
+    expect(faults['never-ready']).toBeGreaterThan(0);
+    expect(faults['long-job']).toBeGreaterThan(0);
+    expect(faults['never-ready'] + faults['long-job']).toBe(12);
+    expect(statuses.filter((st) => st === 503).length).toBe(faults['never-ready']);
+    expect(statuses.filter((st) => st === 200).length).toBe(faults['long-job']);
+    s.child.kill('SIGTERM');
+    expect((await s.exit).code).toBe(0);
+  });
+
   test('a bad flag exits 2 with one line on stderr and nothing on stdout', async () => {
     const r = await runCli(['sim', '--time-scale', '0']);
     expect(r.code).toBe(2);
@@ -105,6 +131,14 @@ describe('fleetclip sim flag checks (in-process)', () => {
     { args: ['--processing-delay', 'soon'], says: '--processing-delay must be MIN..MAX or one number of ms, got "soon"' },
     { args: ['--download-shapes', 'bytes,ftp'], says: '--download-shapes: unknown shape "ftp" (known: redirect-302, redirect-307, octet-url, text-url, json-url, bytes)' },
     { args: ['--clip-bytes', '100'], says: '--clip-bytes must be an integer 65536..268435456, got 100' },
+    { args: ['--long-job-rate', '1.5'], says: '--long-job-rate must be a number 0..1, got 1.5' },
+    { args: ['--long-job-ms', '9..1'], says: '--long-job-ms: max 1 is below min 9' },
+    { args: ['--long-job-ms', 'long'], says: '--long-job-ms must be MIN..MAX or one number of ms, got "long"' },
+    { args: ['--long-job-ms', '1', '--long-job-ms', '2'], says: '--long-job-ms was given more than once' },
+    { args: ['--never-ready-rate', '-0.1'], says: '--never-ready-rate must be a number 0..1, got -0.1' },
+    { args: ['--never-ready-status', '502'], says: '--never-ready-status must be one of 404, 500, 503, got 502' },
+    { args: ['--never-ready-status'], says: '--never-ready-status needs a value' },
+    { args: ['--never-ready-status', '500', '--never-ready-status', '404'], says: '--never-ready-status was given more than once' },
     { args: ['--seed', '1', '--seed', '2'], says: '--seed was given more than once' },
     { args: ['--mint-token'], says: '--mint-token needs --token-file' },
     { args: ['--nope'], says: 'Unknown argument: nope' },
@@ -121,10 +155,13 @@ describe('fleetclip sim flag checks (in-process)', () => {
       'port', 'seed', 'vehicles', 'cameras', 'clip-bytes', 'processing-delay', 'latency', 'time-scale', 'rate-limit', 'presign-ttl',
       'video-shapes', 'download-shapes', 'token-file', 'mint-token', 'rate-429', 'retry-after', 'rate-5xx', 'slow-rate', 'slow-ms',
       'drop-rate', 'short-body-rate', 'tiny-rate', 'corrupt-rate', 'head-405-rate', 'presign-expired-rate',
+      'never-ready-rate', 'never-ready-status', 'long-job-rate', 'long-job-ms',
     ])
       expect(r.stdout).toContain(`--${flag} `);
     const text = r.stdout.replace(/\s+/g, ' ');
     expect(text).toContain('(default mallory,mav,megalodon,metatron,morizo)');
     expect(text).toContain('(default 300..2500)');
+    expect(text).toContain('(default 150000..225000)');
+    expect(text).toContain('404|500|503 (default 500)');
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Bag } from '@foxglove/rosbag';
 import {
   DOWNLOAD_SHAPES,
+  NEVER_READY_STATUSES,
   VIDEO_SHAPES,
   mintToken,
   startSimulator,
@@ -412,6 +413,82 @@ describe('faults', () => {
     const first = await run();
     expect(new Set(first).size).toBeGreaterThan(1);
     expect(await run()).toEqual(first);
+  });
+});
+
+describe('job faults: long jobs and jobs that never become ready', () => {
+  const poll = async (s: RunningSimulator, filename: string, method = 'GET') =>
+    (await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method, headers: bearer(TOKEN) })).status;
+
+  test.each(NEVER_READY_STATUSES.map((status) => ({ status })))(
+    'a never-ready job answers $status forever on GET and HEAD; a new request for the slot is a new job, ready with the same bytes',
+    async ({ status }) => {
+      // timeScale 0.001: every processing delay (2.5 s at most) and long job (225 s) is over within 0.25 s
+      const s = await sim({ timeScale: 0.001, downloadShapes: ['bytes'], faults: { neverReadyRate: 1, neverReadyStatus: status } });
+      const [slot] = someSlots(s, 1) as [TruthSlot];
+      const stuck = await requestClip(s, slot);
+      s.setFaults({ neverReadyRate: 0, neverReadyStatus: status === 404 ? 500 : 404 }); // neither changes a job already started
+      const fresh = await requestClip(s, slot);
+      expect(fresh).not.toBe(stuck);
+      const clip = await readyDownload(s, fresh, TOKEN);
+      expect([clip.status, clip.complete, sha256(clip.body)]).toEqual([200, true, slot.sha256]);
+      const statuses: number[] = [];
+      const until = Date.now() + 400;
+      while (Date.now() < until) statuses.push(await poll(s, stuck, 'GET'), await poll(s, stuck, 'HEAD'));
+      expect(new Set(statuses)).toEqual(new Set([status]));
+      expect(s.stats().faults).toEqual({ 'never-ready': 1 });
+    },
+  );
+
+  test('a long job is ready only after its long duration × timeScale, while a normal job requested after it is ready at once', async () => {
+    // the default long range, 150-225 s, is 1.5-2.25 s here; a normal job takes 3-25 ms
+    const s = await sim({ timeScale: 0.01, downloadShapes: ['bytes'], faults: { longJobRate: 1 } });
+    const [slow, quick] = someSlots(s, 2) as [TruthSlot, TruthSlot];
+    const began = Date.now();
+    const long = await requestClip(s, slow);
+    s.setFaults({ longJobRate: 0 });
+    const normal = await readyDownload(s, await requestClip(s, quick), TOKEN);
+    expect(sha256(normal.body)).toBe(quick.sha256);
+    const polls: { status: number; afterMs: number }[] = [];
+    while (polls.at(-1)?.status !== 200 && Date.now() - began < 15_000) {
+      if (polls.length > 0) await new Promise((r) => setTimeout(r, 100));
+      polls.push({ status: await poll(s, long, 'HEAD'), afterMs: Date.now() - began });
+    }
+    // the first poll comes ~1.5 s before the earliest possible ready time: not ready then
+    expect([404, 500, 503]).toContain(polls[0]?.status);
+    // an answer received before 1.5 s after the request was sent cannot be ready, however slow the machine
+    const ready = polls.at(-1);
+    expect(ready?.status).toBe(200);
+    expect(ready?.afterMs).toBeGreaterThanOrEqual(1500);
+    expect(sha256((await readyDownload(s, long, TOKEN)).body)).toBe(slow.sha256);
+    expect(s.stats().faults).toEqual({ 'long-job': 1 });
+  });
+
+  test('which jobs are long or never ready is reproducible from the seed, and each new request for a slot rolls again', async () => {
+    const fatesOf = async (seed: number): Promise<string[]> => {
+      const s = await sim({ seed, faults: { longJobRate: 0.3, neverReadyRate: 0.3 } });
+      const [slot] = someSlots(s, 1) as [TruthSlot];
+      const fates: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        s.resetStats();
+        await requestClip(s, slot);
+        fates.push(Object.keys(s.stats().faults).join() || 'normal');
+      }
+      return fates;
+    };
+    const first = await fatesOf(11);
+    expect(new Set(first)).toEqual(new Set(['normal', 'long-job', 'never-ready']));
+    expect(await fatesOf(11)).toEqual(first);
+    expect(await fatesOf(12)).not.toEqual(first);
+  });
+
+  test('setFaults checks the new fields like the config does', async () => {
+    const s = await sim();
+    s.setFaults({ longJobRate: 0.5, longJobMs: { min: 1000, max: 2000 }, neverReadyStatus: 503 });
+    expect(s.config.faults).toMatchObject({ longJobRate: 0.5, longJobMs: { min: 1000, max: 2000 }, neverReadyStatus: 503 });
+    expect(() => s.setFaults({ longJobMs: { min: 5, max: 1 } })).toThrow('faults.longJobMs: max 1 is below min 5');
+    expect(() => s.setFaults({ neverReadyStatus: 200 as never })).toThrow('faults.neverReadyStatus must be one of 404, 500, 503, got 200');
+    expect(s.config.faults.neverReadyStatus).toBe(503);
   });
 });
 

@@ -2,12 +2,14 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import {
   DOWNLOAD_SHAPES,
+  NEVER_READY_STATUSES,
   SIM_DEFAULTS,
   VIDEO_SHAPES,
   mintToken,
   normalizeSimConfig,
   startSimulator,
   writeTokenFile,
+  type MsRange,
   type SimConfigInput,
   type SimFaults,
 } from '../../sim/index.js';
@@ -17,8 +19,9 @@ import { single } from '../flags.js';
 
 const F = SIM_DEFAULTS.faults;
 const MINTED_TOKEN_LIFETIME_SEC = 24 * 3600;
+const FAULTS_GROUP = 'Faults (rates are 0..1):';
 
-/** flag → the fault it sets, with its help text */
+/** numeric flag → the fault it sets, with its help text (--long-job-ms, a range, is declared apart) */
 const FAULT_FLAGS = {
   'rate-429': ['rate429', `rate of 429 Too Many Requests (with Retry-After) on /v1/ (default ${F.rate429})`],
   'retry-after': ['retryAfterSec', `Retry-After of those 429s, seconds, times --time-scale (default ${F.retryAfterSec})`],
@@ -31,9 +34,12 @@ const FAULT_FLAGS = {
   'corrupt-rate': ['corruptRate', `rate of downloads handing out a full-size broken bag (default ${F.corruptRate})`],
   'head-405-rate': ['headNotAllowedRate', `rate of 405 answers to HEAD /v1/download (default ${F.headNotAllowedRate})`],
   'presign-expired-rate': ['presignExpiredRate', `rate of presigned URLs handed out already expired (default ${F.presignExpiredRate})`],
+  'never-ready-rate': ['neverReadyRate', `rate of jobs that never become ready: /v1/download answers --never-ready-status forever (default ${F.neverReadyRate})`],
+  'never-ready-status': ['neverReadyStatus', `what /v1/download answers for such a job: ${NEVER_READY_STATUSES.join('|')} (default ${F.neverReadyStatus})`],
+  'long-job-rate': ['longJobRate', `rate of jobs that take --long-job-ms instead of --processing-delay (default ${F.longJobRate})`],
 } as const satisfies Record<string, readonly [keyof SimFaults, string]>;
 
-/** config key → flag, so a bad value is reported under the flag the user typed */
+/** config key → flag, so a bad value is reported under the flag the user typed (a range's `.min`/`.max` under the range's) */
 const FLAG_OF: Record<string, string> = {
   port: 'port',
   seed: 'seed',
@@ -41,8 +47,7 @@ const FLAG_OF: Record<string, string> = {
   cameras: 'cameras',
   clipBytes: 'clip-bytes',
   processingDelayMs: 'processing-delay',
-  'processingDelayMs.min': 'processing-delay',
-  'processingDelayMs.max': 'processing-delay',
+  'faults.longJobMs': 'long-job-ms',
   latencyMs: 'latency',
   timeScale: 'time-scale',
   rateLimitPerSec: 'rate-limit',
@@ -65,11 +70,11 @@ function listOf(flag: string, value: unknown): string[] | undefined {
 }
 
 /** `MIN..MAX` or one number, in ms */
-function delayRange(value: unknown): { min: number; max: number } | undefined {
-  const text = single('processing-delay', value) as string | undefined;
+function msRange(flag: string, value: unknown): MsRange | undefined {
+  const text = single(flag, value) as string | undefined;
   if (text === undefined) return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\.\.\s*(\d+(?:\.\d+)?)\s*)?$/.exec(text);
-  if (!m) throw new UsageError(`--processing-delay must be MIN..MAX or one number of ms, got "${text}"`);
+  if (!m) throw new UsageError(`--${flag} must be MIN..MAX or one number of ms, got "${text}"`);
   const min = Number(m[1]);
   return { min, max: m[2] === undefined ? min : Number(m[2]) };
 }
@@ -81,18 +86,15 @@ function simConfigFromFlags(argv: Flags): SimConfigInput {
     if (flag in argv && argv[flag] === undefined) throw new UsageError(`--${flag} needs a value`);
     return single(flag, argv[flag]) as number | undefined;
   };
-  const faults: Partial<SimFaults> = {};
-  for (const [flag, [key]] of Object.entries(FAULT_FLAGS)) {
-    const v = num(flag);
-    if (v !== undefined) faults[key] = v;
-  }
+  // unchecked numbers (neverReadyStatus among them) until normalizeSimConfig checks them
+  const faults = Object.fromEntries(Object.entries(FAULT_FLAGS).map(([flag, [key]]) => [key, num(flag)])) as Partial<SimFaults>;
   return {
     port: num('port'),
     seed: num('seed'),
     vehicles: listOf('vehicles', argv.vehicles),
     cameras: listOf('cameras', argv.cameras),
     clipBytes: num('clip-bytes'),
-    processingDelayMs: delayRange(argv['processing-delay']),
+    processingDelayMs: msRange('processing-delay', argv['processing-delay']),
     latencyMs: num('latency'),
     timeScale: num('time-scale'),
     rateLimitPerSec: num('rate-limit'),
@@ -100,7 +102,7 @@ function simConfigFromFlags(argv: Flags): SimConfigInput {
     videoShapes: listOf('video-shapes', argv['video-shapes']) as SimConfigInput['videoShapes'],
     downloadShapes: listOf('download-shapes', argv['download-shapes']) as SimConfigInput['downloadShapes'],
     tokenFile: single('token-file', argv['token-file']) as string | undefined,
-    faults,
+    faults: { ...faults, longJobMs: msRange('long-job-ms', argv['long-job-ms']) },
   };
 }
 
@@ -137,11 +139,15 @@ export const simCommand: CommandFactory = (io) => ({
       .option('download-shapes', { type: 'string', describe: `shapes a ready /v1/download may answer in (default ${DOWNLOAD_SHAPES.join(',')})` })
       .option('token-file', { type: 'string', describe: 'file of valid bearer tokens, one a line, re-read on change; a JWT exp is honoured' })
       .option('mint-token', { type: 'boolean', describe: 'write a fresh token valid 24 h into --token-file (mode 0600) before serving; never printed' });
-    for (const [flag, [, describe]] of Object.entries(FAULT_FLAGS)) b = b.option(flag, { type: 'number', describe, group: 'Faults (rates are 0..1):' });
-    return b;
+    for (const [flag, [, describe]] of Object.entries(FAULT_FLAGS)) b = b.option(flag, { type: 'number', describe, group: FAULTS_GROUP });
+    return b.option('long-job-ms', {
+      type: 'string',
+      describe: `MIN..MAX ms a long job takes, times --time-scale (default ${F.longJobMs.min}..${F.longJobMs.max})`,
+      group: FAULTS_GROUP,
+    });
   },
   handler: async (argv: Flags) => {
-    const config = normalizeSimConfig(simConfigFromFlags(argv), (key) => `--${FLAG_OF[key] ?? key}`);
+    const config = normalizeSimConfig(simConfigFromFlags(argv), (key) => `--${FLAG_OF[key.replace(/\.(min|max)$/, '')] ?? key}`);
     if (single('mint-token', argv['mint-token']) === true) {
       if (!config.tokenFile) throw new UsageError('--mint-token needs --token-file');
       writeTokenFile(config.tokenFile, mintToken({ expiresAtSec: Date.now() / 1000 + MINTED_TOKEN_LIFETIME_SEC }));
