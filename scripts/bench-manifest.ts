@@ -8,7 +8,8 @@
  *   3. p50 / p99 claim latency with 16 processes claiming and completing as fast as they can.
  * `--scale month`: the same campaign with a month of results (22.3 M slot results, filled through the manifest's
  * own restore path), then: bytes per slot result; `fleetclip status` and `status --json` wall time (the built CLI);
- * slot results per second with 16 writers; claim + complete latency with 16 processes while `status --watch 1` runs.
+ * slot results per second with 16 writers (realistic results, then the default scale's plain ones); claim + complete
+ * latency with 16 processes while `status --watch 1` runs, paced and back to back.
  *
  * Options: --scale default|month, --dir DIR (where the manifest goes; default a temp folder: run it on the
  * filesystem you care about), --processes N (default 16), --batch N (results per transaction, default 60),
@@ -208,7 +209,7 @@ async function recordPhase(mode: 'record' | 'record-realistic', manifestPath: st
 }
 
 /** claim + complete cycles by 16 processes: back to back (`think` 0), or with a random 0..think ms pause between cycles */
-async function claimPhase(manifestPath: string, processes: number, think: number, extra = ''): Promise<void> {
+async function claimPhase(manifestPath: string, processes: number, think: number, extra = ''): Promise<{ fromMs: number; toMs: number }> {
   const claimers = await runChildren('claim', manifestPath, processes, BENCH_DEFAULTS.claimsPerClaimer, 0, think);
   const claims = claimers.flatMap((r) => r.claimMs);
   const completes = claimers.flatMap((r) => r.completeMs);
@@ -218,6 +219,7 @@ async function claimPhase(manifestPath: string, processes: number, think: number
       `p50 ${ms(percentile(claims, 50))}, p99 ${ms(percentile(claims, 99))}, max ${ms(Math.max(...claims))}; ` +
       `complete p50 ${ms(percentile(completes, 50))}, p99 ${ms(percentile(completes, 99))}`,
   );
+  return { fromMs: Math.min(...claimers.map((r) => r.startMs)), toMs: Math.max(...claimers.map((r) => r.endMs)) };
 }
 
 async function defaultScale(dir: string, manifestPath: string, processes: number, batch: number, thinkMs: number): Promise<void> {
@@ -251,8 +253,8 @@ function timeStatus(manifestPath: string, extra: string[]): number {
   return took;
 }
 
-/** `status --watch 1 --json` beside the workers: how many frames it printed, and how far apart. */
-function watchStatus(manifestPath: string): { stop: () => Promise<string> } {
+/** `status --watch 1 --json` beside the workers: how many frames it printed while they ran, and how far apart. */
+function watchStatus(manifestPath: string): { stop: (span: { fromMs: number; toMs: number }) => Promise<string> } {
   const watcher = spawn(process.execPath, [CLI, 'status', '--manifest', manifestPath, '--watch', '1', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const frames: number[] = [];
   let rest = '';
@@ -265,11 +267,12 @@ function watchStatus(manifestPath: string): { stop: () => Promise<string> } {
   });
   const closed = new Promise<void>((resolve) => watcher.on('close', () => resolve()));
   return {
-    stop: async () => {
+    stop: async ({ fromMs, toMs }) => {
       watcher.kill('SIGTERM');
       await closed;
-      const gaps = frames.slice(1).map((f, i) => f - frames[i]!);
-      return `status --watch 1 beside them printed ${frames.length} frames, ${gaps.length ? `${percentile(gaps, 50)}-${Math.max(...gaps)} ms apart` : 'too few to time'}`;
+      const during = frames.filter((f) => f >= fromMs && f <= toMs);
+      const gaps = during.slice(1).map((f, i) => f - during[i]!);
+      return `status --watch 1 printed ${during.length} frames meanwhile${gaps.length ? `, ${percentile(gaps, 50)} ms apart (median; max ${Math.max(...gaps)})` : ''}`;
     },
   };
 }
@@ -278,8 +281,8 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm run bench:manifest\` does)`);
   const planned = planMonth(dir);
   const firstHour = Math.min(...planned.shards.map((s) => s.hourStart));
-  // every shard but those the writers will claim is done, with a month of results
-  const writerShards = processes * BENCH_DEFAULTS.shardsPerRecorder;
+  // every shard but those the writers will claim (twice: realistic results, then today's plain ones) is done
+  const writerShards = 2 * processes * BENCH_DEFAULTS.shardsPerRecorder;
   const filled = planned.shards.length - writerShards;
   const owner = { workerId: 'bench-fill', host: os.hostname(), pid: process.pid };
   const shards = planned.shards.map((s, i): ShardRecord =>
@@ -327,6 +330,8 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
   }
 
   await recordPhase('record-realistic', manifestPath, processes, batch);
+  process.stdout.write('  the same with the default scale\'s plain results (all ok, no bag summary), like for like with its figure:\n  ');
+  await recordPhase('record', manifestPath, processes, batch);
   console.log(`       manifest now ${mib(fs.statSync(manifestPath).size)} with ${written + writerShards * SLOTS * planned.settings.cameras.length} slot results`);
 
   // claims need pending shards: an operator resubmits done ones (their results stay)
@@ -336,8 +341,8 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
   for (const think of [thinkMs, 0]) {
     const watcher = watchStatus(manifestPath);
     await sleep(1500); // the watcher is up and reading
-    await claimPhase(manifestPath, processes, think, ', status --watch 1 beside them');
-    console.log(`       ${await watcher.stop()}`);
+    const span = await claimPhase(manifestPath, processes, think, ', status --watch 1 beside them');
+    console.log(`       ${await watcher.stop(span)}`);
   }
 }
 

@@ -1,5 +1,5 @@
-import { checkSlotOfClaim, type Claims } from './claims.js';
-import { shardOfClaim, type ClipRequests } from './requests.js';
+import { checkSlotOfClaim, shardOfClaim, type Claims } from './claims.js';
+import type { ClipRequests } from './requests.js';
 import type { Store } from './store.js';
 import type { Claim } from './types.js';
 

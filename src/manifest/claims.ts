@@ -1,6 +1,7 @@
 import { LeaseLostError, ManifestError } from '../errors.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { MANIFEST_DEFAULTS } from './defaults.js';
+import type { ShardKey } from './slot-row.js';
 import type { Store } from './store.js';
 import type { Claim, ShardState, WorkerIdentity } from './types.js';
 
@@ -37,6 +38,10 @@ export function checkSlotOfClaim(claim: Claim, slot: { vehicle?: string; camera:
       camera: slot.camera,
     });
   }
+}
+
+export function shardOfClaim(claim: Claim): ShardKey {
+  return { id: claim.shardId, vehicle: claim.vehicle, hourStart: claim.hourStart };
 }
 
 /** Shards' lifecycle: claims with leases and fences, their end, and the operator's resets. */

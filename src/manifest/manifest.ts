@@ -52,7 +52,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const slots = new Slots(store, claims, requests, buckets, cameras, topicSets);
   const budget = new BudgetTable(store, campaign);
   const submissions = new Submissions(store);
-  const status = new StatusQueries(store, cameras);
+  const status = new StatusQueries(store);
   const archive = new Archive(store, campaign, slots, buckets, submissions);
   return {
     path: abs,

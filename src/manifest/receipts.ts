@@ -118,7 +118,7 @@ export interface ReceiptReading<E extends IndexedEvent = ReceiptEvent> {
 
 /** Every receipt under `<run>/receipts/`, slot results included; voided receipts dropped, file order kept within a journal. */
 export function readReceipts(runDir: string): ReceiptReading {
-  return scanReceipts(runDir, true) as ReceiptReading;
+  return scanReceipts(runDir, true);
 }
 
 /**
@@ -140,6 +140,8 @@ export function indexReceipts(runDir: string): ReceiptIndex {
   };
 }
 
+function scanReceipts(runDir: string, withResults: true): ReceiptReading;
+function scanReceipts(runDir: string, withResults: false): ReceiptReading<IndexedEvent>;
 function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<IndexedEvent> {
   const dir = receiptsDir(runDir);
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
@@ -160,7 +162,7 @@ function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<Inde
       if (event.t === 'void') voided.add(event.offset);
       else own.push({ event: withResults || event.t !== 'slots' ? event : withoutResults(event), journal: name, offset });
     }
-    receipts.push(...own.filter((r) => !voided.has(r.offset)));
+    for (const r of own) if (!voided.has(r.offset)) receipts.push(r); // one journal may hold a month: no spread
   }
   return { receipts, journals: names, problems };
 }

@@ -1,5 +1,4 @@
-import type { Claims } from './claims.js';
-import { checkSlotOfClaim } from './claims.js';
+import { checkSlotOfClaim, shardOfClaim, type Claims } from './claims.js';
 import type { Dictionary } from './dictionary.js';
 import { slotNoOf, startOf, type ShardKey } from './slot-row.js';
 import type { Store } from './store.js';
@@ -49,9 +48,10 @@ export class ClipRequests {
   rememberRequests(claim: Claim, requests: readonly RememberedRequest[]): void {
     if (requests.length === 0) return;
     for (const r of requests) checkSlotOfClaim(claim, r);
+    const shard = shardOfClaim(claim);
     this.store.write(undefined, () => {
       this.claims.assertHolds(claim);
-      for (const r of requests) this.sql.remember.run({ ...this.keyOf(shardOfClaim(claim), r), filename: r.filename, requestedMs: r.requestedAtMs });
+      for (const r of requests) this.sql.remember.run({ ...this.keyOf(shard, r), filename: r.filename, requestedMs: r.requestedAtMs });
     });
   }
 
@@ -95,8 +95,4 @@ export class ClipRequests {
     const reserved = new Map(taken.filter((r) => r.bucket !== null).map((r) => [`${r.camera_no} ${r.slot_no}`, { bucket: r.bucket!, reservedBytes: r.reserved_bytes ?? 0 }]));
     return keys.map((k) => reserved.get(`${k.camera_no} ${k.slot_no}`));
   }
-}
-
-export function shardOfClaim(claim: Claim): ShardKey {
-  return { id: claim.shardId, vehicle: claim.vehicle, hourStart: claim.hourStart };
 }

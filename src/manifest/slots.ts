@@ -1,8 +1,8 @@
 import type { Buckets } from './buckets.js';
-import { checkSlotOfClaim, type Claims } from './claims.js';
+import { checkSlotOfClaim, shardOfClaim, type Claims } from './claims.js';
 import type { Dictionary } from './dictionary.js';
 import { bySlot, type SlotRecord } from './replay.js';
-import { shardOfClaim, type ClipRequests } from './requests.js';
+import type { ClipRequests } from './requests.js';
 import { decodeSlot, encodeSlot, SLOT_COLUMNS, slotRowValues, type ShardKey, type SlotRow } from './slot-row.js';
 import type { Store } from './store.js';
 import type { Claim, SlotResult } from './types.js';
@@ -38,10 +38,7 @@ export class Slots {
     const shard = shardOfClaim(claim);
     this.store.write(claim.workerId, (receipt) => {
       this.claims.assertHolds(claim);
-      this.put(
-        shard,
-        results.map((result) => ({ fence: claim.fence, result })),
-      );
+      this.put(shard, results.map((result) => ({ fence: claim.fence, result })));
       // clip_request holds slots in flight only; a reservation that did not become the slot's clip is given back
       const reserved = this.requests.take(shard, results);
       results.forEach((r, i) => {

@@ -1,5 +1,4 @@
 import type { Statement } from 'better-sqlite3';
-import type { Dictionary } from './dictionary.js';
 import { outcomeOf, SLOTS_PER_SHARD } from './slot-row.js';
 import type { Store } from './store.js';
 import type { ShardState, ShardStatusRow, SlotCountRow } from './types.js';
@@ -18,7 +17,7 @@ type ShardStatusTuple = [
   leaseUntilMs: number | null, lastError: string | null, releaseReason: string | null,
   ok: number | null, missing: number | null, invalid: number | null, failed: number | null, bytes: number | null,
 ];
-type CameraCountTuple = [shardId: number, cameraNo: number, outcome: number, count: number, bytes: number];
+type CameraCountTuple = [shardId: number, cameraNo: number, outcome: number, count: number, bytes: number, camera: string];
 
 /**
  * What `status` and a worker's pre-claim estimate read: counters only (kept by triggers and recordSlots in the
@@ -28,17 +27,15 @@ type CameraCountTuple = [shardId: number, cameraNo: number, outcome: number, cou
 export class StatusQueries {
   private readonly sql;
 
-  constructor(
-    private readonly store: Store,
-    private readonly cameras: Dictionary,
-  ) {
+  constructor(private readonly store: Store) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
       shards: p(`SELECT s.id, s.vehicle, s.hour_start, s.cameras, s.state, s.attempts, s.owner_worker, s.lease_until_ms, s.last_error, s.release_reason,
                    c.ok, c.missing, c.invalid, c.failed, c.bytes
                  FROM shard s LEFT JOIN shard_count c ON c.shard_id = s.id WHERE s.id > ? ORDER BY s.id LIMIT ${ROWS_PER_READ}`).raw(),
-      cameraCounts: p(`SELECT shard_id, camera_no, outcome, count, bytes FROM camera_count
-                       WHERE (shard_id, camera_no, outcome) > (?, ?, ?) AND count > 0 ORDER BY shard_id, camera_no, outcome LIMIT ${ROWS_PER_READ}`).raw(),
+      cameraCounts: p(`SELECT c.shard_id, c.camera_no, c.outcome, c.count, c.bytes, cam.name FROM camera_count c JOIN camera cam ON cam.no = c.camera_no
+                       WHERE (c.shard_id, c.camera_no, c.outcome) > (?, ?, ?) AND c.count > 0
+                       ORDER BY c.shard_id, c.camera_no, c.outcome LIMIT ${ROWS_PER_READ}`).raw(),
       recent: p(`SELECT vehicle, sum(count) AS count FROM recent_outcome WHERE minute >= ? GROUP BY vehicle ORDER BY vehicle`),
       recentTotal: p(`SELECT coalesce(sum(count), 0) FROM recent_outcome WHERE minute >= ?`).pluck(),
       running: p(`SELECT count(*) FROM shard WHERE state = 'running'`).pluck(),
@@ -77,12 +74,10 @@ export class StatusQueries {
   slotCounts(): SlotCountRow[] {
     const shards = new Map(this.shardRows().map((s) => [s.id, s]));
     const counts = this.pages<CameraCountTuple>(this.sql.cameraCounts, [0, 0, 0], ([shardId, cameraNo, outcome]) => [shardId, cameraNo, outcome]);
-    return this.store.read(() =>
-      counts.map(([shardId, cameraNo, outcome, count, bytes]) => {
-        const shard = shards.get(shardId)!;
-        return { vehicle: shard.vehicle, camera: this.cameras.textOf(cameraNo), hourStart: shard.hourStart, outcome: outcomeOf(outcome), count, bytes };
-      }),
-    );
+    return counts.map(([shardId, , outcome, count, bytes, camera]) => {
+      const shard = shards.get(shardId)!;
+      return { vehicle: shard.vehicle, camera, hourStart: shard.hourStart, outcome: outcomeOf(outcome), count, bytes };
+    });
   }
 
   recentOutcomes(sinceMs: number): { vehicle: string; count: number }[] {

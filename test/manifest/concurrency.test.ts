@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openManifest, readReceipts, verifyManifest } from '../../src/manifest/index.js';
@@ -52,4 +53,24 @@ describe('many real processes on one manifest file', () => {
     expect(m.shardRows()[0]).toMatchObject({ state: 'done', owner: 'rescuer' });
     m.close();
   }, 30_000);
+
+  test('a commit that meets a reader (status) waits for it and goes through: nothing is redone, no receipt voided', async () => {
+    const { run, file } = plannedManifest(runs, 1);
+    const m = openManifest(file);
+    const claim = m.claimNextShard(owner('w'))!;
+    // a reader in another process holds the shared lock for 300 ms, as a long status read would
+    const script = `const db = new (require('better-sqlite3'))(process.argv[1], { readonly: true });
+      db.exec('BEGIN'); db.prepare('SELECT count(*) FROM shard').get(); process.stdout.write('held\\n');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); db.exec('COMMIT');`;
+    const reader = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const done = finished(reader);
+    expect(await firstLine(reader)).toBe('held');
+    const started = Date.now();
+    m.recordSlots(claim, [{ vehicle: claim.vehicle, camera: 'front', start: claim.hourStart, outcome: 'missing', attempts: 1, atMs: 1 }]);
+    expect(Date.now() - started).toBeGreaterThan(100);
+    expect((await done).code).toBe(0);
+    expect(m.slotResults(claim.shardId)).toHaveLength(1);
+    m.close();
+    expect(fs.readFileSync(path.join(run, 'receipts', 'w.jsonl'), 'utf8')).not.toContain('"t":"void"');
+  });
 });

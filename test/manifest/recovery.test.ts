@@ -111,6 +111,28 @@ describe('manifest verify', () => {
   });
 });
 
+describe('a moved run folder', () => {
+  test('with outDir stored relative to it, its clips are found where they moved, by bucket and file name', () => {
+    const run = tempRun();
+    runs.push(run);
+    const settings = settingsFor(run, { outDir: 'out' });
+    const m = openManifest(path.join(run, 'manifest.sqlite'), { create: true });
+    m.plan(settings, shardsFor(settings, 1));
+    const c = m.claimNextShard(owner('w'))!;
+    m.recordSlots(c, [clip(run, c, 0), clip(run, c, 1), miss(c, 2)]);
+    m.completeShard(c);
+    m.close();
+
+    const moved = `${run}-moved`;
+    runs.push(moved);
+    fs.renameSync(run, moved);
+    const reopened = openManifest(path.join(moved, 'manifest.sqlite'), { readonly: true });
+    expect(reopened.outDir()).toBe(path.join(moved, 'out'));
+    reopened.close();
+    expect(verifyManifest(path.join(moved, 'manifest.sqlite'), { checksums: true })).toMatchObject({ ok: true, problems: [], counts: { filesChecked: 2 } });
+  });
+});
+
 describe('manifest rebuild', () => {
   test.each([
     { damage: 'deleted', apply: (f: string) => fs.rmSync(f) },
