@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { EXIT, LeaseLostError } from '../errors.js';
-import { openManifest, type Claim, type Manifest } from '../manifest/index.js';
+import { openManifest, type Claim, type StatusSource } from '../manifest/index.js';
 import { onStopSignals } from '../signals.js';
 import { ProgressReporter, RateMeter, type ProgressMode, type WorkerMessage } from '../worker/index.js';
 import { workerNodeOptions } from './node-options.js';
@@ -57,9 +57,8 @@ interface Worker {
   tail: string[];
 }
 
-function hasWorkLeft(manifest: Manifest): boolean {
-  const now = Date.now();
-  return manifest.shardRows().some((r) => r.state === 'pending' || r.state === 'released' || (r.state === 'running' && (r.leaseUntilMs ?? 0) < now));
+function hasWorkLeft(manifest: StatusSource): boolean {
+  return manifest.progress().shards.claimable > 0;
 }
 
 /**
@@ -84,14 +83,13 @@ async function runLocalWorkers(
   const startedMs = Date.now();
   let lastDone: number | undefined;
   const reporter = new ProgressReporter(io.stderr, opts.progress, opts.progressIntervalMs, () => {
-    const rows = manifest.shardRows();
-    const done = rows.reduce((n, r) => n + r.ok + r.missing + r.invalid + r.failed, 0);
-    meter.add(done - (lastDone ?? done), Date.now());
-    lastDone = done;
+    const { slots } = manifest.progress();
+    meter.add(slots.done - (lastDone ?? slots.done), Date.now());
+    lastDone = slots.done;
     return {
-      done,
-      total: rows.reduce((n, r) => n + r.slotsTotal, 0),
-      ok: rows.reduce((n, r) => n + r.ok, 0),
+      done: slots.done,
+      total: slots.total,
+      ok: slots.ok,
       rate: meter.perSecond(Date.now(), startedMs),
       note: `${workers.size} worker(s)`,
     };
@@ -171,7 +169,7 @@ async function runLocalWorkers(
     reporter.stop();
   }
 
-  const failedShards = manifest.shardRows().filter((r) => r.state === 'failed').length;
+  const failedShards = manifest.progress().shards.failed;
   const left = hasWorkLeft(manifest);
   manifest.close();
   const exitCode =

@@ -90,6 +90,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     recentOutcomes: (sinceMs) => status.recentOutcomes(sinceMs),
     recentOutcomeCount: (sinceMs) => status.recentOutcomeCount(sinceMs),
     runningShardCount: () => status.runningShardCount(),
+    progress: (nowMs = Date.now()) => status.progress(nowMs),
 
     quickCheck: () => archive.quickCheck(),
     snapshot: () => archive.snapshot(),

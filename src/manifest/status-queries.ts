@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { outcomeOf, SLOTS_PER_SHARD } from './slot-row.js';
 import type { Store } from './store.js';
-import type { ShardState, ShardStatusRow, SlotCountRow } from './types.js';
+import type { CampaignProgress, ShardState, ShardStatusRow, SlotCountRow } from './types.js';
 
 /**
  * Rows per read. With a rollback journal a reader holds the shared lock for as long as its statement runs, and no
@@ -39,6 +39,11 @@ export class StatusQueries {
       recent: p(`SELECT vehicle, sum(count) AS count FROM recent_outcome WHERE minute >= ? GROUP BY vehicle ORDER BY vehicle`),
       recentTotal: p(`SELECT coalesce(sum(count), 0) FROM recent_outcome WHERE minute >= ?`).pluck(),
       running: p(`SELECT count(*) FROM shard WHERE state = 'running'`).pluck(),
+      shardTotals: p(`SELECT count(*) AS total, coalesce(sum(state = 'failed'), 0) AS failed,
+                        coalesce(sum(state IN ('pending', 'released') OR (state = 'running' AND lease_until_ms < ?)), 0) AS claimable,
+                        coalesce(sum(json_array_length(cameras)), 0) * ${SLOTS_PER_SHARD} AS slots
+                      FROM shard`),
+      slotTotals: p(`SELECT coalesce(sum(ok), 0) AS ok, coalesce(sum(ok + missing + invalid + failed), 0) AS done FROM shard_count`),
     };
   }
 
@@ -86,6 +91,15 @@ export class StatusQueries {
 
   recentOutcomeCount(sinceMs: number): number {
     return this.store.read(() => this.sql.recentTotal.get(firstMinute(sinceMs)) as number);
+  }
+
+  /** The campaign in a few numbers (two aggregate reads, no rows to the client): what a progress bar shows each second. */
+  progress(nowMs: number): CampaignProgress {
+    return this.store.read(() => {
+      const shards = this.sql.shardTotals.get(nowMs) as { total: number; failed: number; claimable: number; slots: number };
+      const slots = this.sql.slotTotals.get() as { ok: number; done: number };
+      return { shards: { total: shards.total, failed: shards.failed, claimable: shards.claimable }, slots: { total: shards.slots, ...slots } };
+    });
   }
 
   runningShardCount(): number {

@@ -170,9 +170,19 @@ export interface WorkerManifest {
 }
 
 /** What `status` reads. Read-only; each call is its own short read, so workers are never held up for long. */
+/** The whole campaign in a few numbers. */
+export interface CampaignProgress {
+  /** `claimable`: pending, released, or running with a lapsed lease */
+  shards: { total: number; failed: number; claimable: number };
+  /** `done`: with a final outcome (ok, missing, invalid or failed) */
+  slots: { total: number; done: number; ok: number };
+}
+
 export interface StatusSource {
   readonly path: string;
   settings(): CampaignSettings;
+  /** totals from the counters, cheap enough for a progress bar redrawn every second (`fleetclip run`) */
+  progress(nowMs?: number): CampaignProgress;
   /** every shard with its outcome counters, ordered by id */
   shardRows(): ShardStatusRow[];
   slotCounts(): SlotCountRow[];

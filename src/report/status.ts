@@ -152,7 +152,12 @@ function addShard(into: Progress, shard: ShardStatusRow): void {
 
 function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();
-  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
   return groups;
 }
 
@@ -206,7 +211,7 @@ function cameraRows({ shards, slotCounts }: StatusInput): CameraRow[] {
   return [...rows.values()].sort((a, b) => a.vehicle.localeCompare(b.vehicle) || a.camera.localeCompare(b.camera));
 }
 
-function shardRows({ shards, settings }: StatusInput): ShardRow[] {
+function shardRows({ shards, settings }: Pick<StatusInput, 'shards' | 'settings'>): ShardRow[] {
   return [...shards]
     .sort((a, b) => a.id - b.id)
     .map((s) => ({
@@ -278,9 +283,8 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
     rows,
     total: withRate(total, recentTotal, windowMinutes),
     released: releaseNotices(input),
-    failedShards: shardRows(input)
-      .filter((s) => s.state === 'failed')
-      .map(({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({
+    // only the failed shards are formatted: a month holds 37,200 shards, and their local times cost ~0.3 s
+    failedShards: shardRows({ settings: input.settings, shards: input.shards.filter((s) => s.state === 'failed') }).map(({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({
         id,
         vehicle,
         hourStart,

@@ -307,4 +307,17 @@ describe('counters', () => {
     expect(a.recentOutcomes(100_000)).toEqual([{ vehicle: 'veh-1', count: 2 }]);
     a.close();
   });
+
+  test('progress: shard and slot totals from the counters, claimable shards counting a lapsed lease', () => {
+    const { a } = planned(2);
+    const shards = a.plannedShards().length;
+    const slotsTotal = a.shardRows().reduce((n, r) => n + r.slotsTotal, 0);
+    expect(a.progress()).toEqual({ shards: { total: shards, failed: 0, claimable: shards }, slots: { total: slotsTotal, done: 0, ok: 0 } });
+    const one = a.claimNextShard(owner('w'), { nowMs: 1_000, leaseMs: 1_000 })!;
+    a.recordSlots(one, [slot(one, 0), slot(one, 1, { outcome: 'missing' })]);
+    a.failShard(a.claimNextShard(owner('w'), { nowMs: 1_200 })!, 'broken');
+    expect(a.progress(1_500)).toEqual({ shards: { total: shards, failed: 1, claimable: shards - 2 }, slots: { total: slotsTotal, done: 2, ok: 1 } });
+    expect(a.progress(3_000).shards.claimable).toBe(shards - 1); // the first claim's lease has lapsed
+    a.close();
+  });
 });
