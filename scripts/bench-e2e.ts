@@ -35,7 +35,10 @@ const silentIo = { stdout: { write: () => true }, stderr: { write: () => true },
 async function plan(sim: RunningSimulator, dir: string, args: string[]): Promise<{ manifest: string; out: string }> {
   const manifest = path.join(dir, 'run', 'manifest.sqlite');
   const out = path.join(dir, 'clips');
-  const code = await main(['plan', '--manifest', manifest, '--out', out, '--day', DAY, '--api-base', sim.baseUrl, '--token-file', sim.config.tokenFile!, ...args], silentIo);
+  const code = await main(
+    ['plan', '--manifest', manifest, '--out', out, '--day', DAY, '--api-base', sim.baseUrl, '--token-file', sim.config.tokenFile!, ...args],
+    silentIo,
+  );
   if (code !== 0) throw new Error(`plan exited ${code}`);
   return { manifest, out };
 }
@@ -66,11 +69,33 @@ const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b
 async function fleetclipDay(sim: RunningSimulator) {
   const dir = await scratch();
   // DAY_IN_FLIGHT clips in flight, each stream paced like the notebook's 0.2 s (scaled): 200 ms x TIME_SCALE / DAY_IN_FLIGHT between requests
-  const { manifest } = await plan(sim, dir, ['--vehicles', VEHICLES.join(','), '--cameras', CAMERA, '--api-rate', String(RATE_LIMIT * 0.95),
-    '--max-concurrent', String(DAY_IN_FLIGHT), '--min-time-ms', String((200 * TIME_SCALE) / DAY_IN_FLIGHT), '--clip-size', '262144']);
+  const { manifest } = await plan(sim, dir, [
+    '--vehicles',
+    VEHICLES.join(','),
+    '--cameras',
+    CAMERA,
+    '--api-rate',
+    String(RATE_LIMIT * 0.95),
+    '--max-concurrent',
+    String(DAY_IN_FLIGHT),
+    '--min-time-ms',
+    String((200 * TIME_SCALE) / DAY_IN_FLIGHT),
+    '--clip-size',
+    '262144',
+  ]);
   sim.resetStats();
   const started = Date.now();
-  const r = await runCli(['run', '--manifest', manifest, '--workers', String(os.availableParallelism()), '--min-clip-bytes', '65536', '--progress', 'off']);
+  const r = await runCli([
+    'run',
+    '--manifest',
+    manifest,
+    '--workers',
+    String(os.availableParallelism()),
+    '--min-clip-bytes',
+    '65536',
+    '--progress',
+    'off',
+  ]);
   const wallMs = Date.now() - started;
   if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr.slice(-2000)}`);
   const stats = sim.stats();
@@ -79,20 +104,53 @@ async function fleetclipDay(sim: RunningSimulator) {
   const slots = VEHICLES.length * 2880;
   // the least /v1/ traffic a day needs: data slot = request + one readiness check + download; empty slot = request
   const minRequests = 3 * data + (slots - data);
-  const v1 = Object.entries(stats.requests).filter(([e]) => e === 'video' || e === 'download').reduce((n, [, r]) => n + sum(r), 0);
+  const v1 = Object.entries(stats.requests)
+    .filter(([e]) => e === 'video' || e === 'download')
+    .reduce((n, [, r]) => n + sum(r), 0);
   await rm(dir, { recursive: true, force: true });
-  const byStatus = (e: string) => Object.entries(stats.requests[e] ?? {}).map(([code, n]) => `${code}:${n}`).join(' ');
-  return { wallMs, clips: data, served: clips, slots, v1Requests: v1, lowerBoundMs: (minRequests / RATE_LIMIT) * 1000, video: sum(videoRequests(sim)), statuses: `video ${byStatus('video')}; download ${byStatus('download')}` };
+  const byStatus = (e: string) =>
+    Object.entries(stats.requests[e] ?? {})
+      .map(([code, n]) => `${code}:${n}`)
+      .join(' ');
+  return {
+    wallMs,
+    clips: data,
+    served: clips,
+    slots,
+    v1Requests: v1,
+    lowerBoundMs: (minRequests / RATE_LIMIT) * 1000,
+    video: sum(videoRequests(sim)),
+    statuses: `video ${byStatus('video')}; download ${byStatus('download')}`,
+  };
 }
 
 async function notebookSample(sim: RunningSimulator) {
   const dir = await scratch();
-  const { manifest } = await plan(sim, dir, ['--vehicles', VEHICLES[0]!, '--cameras', CAMERA, '--hours', SAMPLE_HOURS, '--api-rate', String(RATE_LIMIT * 0.95),
-    '--max-concurrent', '1', '--min-time-ms', String(200 * TIME_SCALE), '--clip-size', '262144']);
+  const { manifest } = await plan(sim, dir, [
+    '--vehicles',
+    VEHICLES[0]!,
+    '--cameras',
+    CAMERA,
+    '--hours',
+    SAMPLE_HOURS,
+    '--api-rate',
+    String(RATE_LIMIT * 0.95),
+    '--max-concurrent',
+    '1',
+    '--min-time-ms',
+    String(200 * TIME_SCALE),
+    '--clip-size',
+    '262144',
+  ]);
   const started = Date.now();
   const poll = 3000 * TIME_SCALE;
   const r = await runWorker(
-    { manifestPath: manifest, progress: 'off', clipOptions: { minClipBytes: 65536 }, apiLimits: { readyFirstPollMs: poll, readyPollCapMs: poll, jitter: 0 } },
+    {
+      manifestPath: manifest,
+      progress: 'off',
+      clipOptions: { minClipBytes: 65536 },
+      apiLimits: { readyFirstPollMs: poll, readyPollCapMs: poll, jitter: 0 },
+    },
     { stderr: { write: () => true } },
     { stop: new StopController(1000) },
   );
@@ -106,11 +164,32 @@ async function notebookSample(sim: RunningSimulator) {
 
 async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wallMs: number }> {
   const dir = await scratch();
-  const tokenSim = await startSimulator({ clipBytes: 20_000_000, timeScale: TIME_SCALE, rateLimitPerSec: RATE_LIMIT, tokenFile: path.join(dir, 'token') });
+  const tokenSim = await startSimulator({
+    clipBytes: 20_000_000,
+    timeScale: TIME_SCALE,
+    rateLimitPerSec: RATE_LIMIT,
+    tokenFile: path.join(dir, 'token'),
+  });
   try {
     // 07:00-10:00 of metatron: ~330 slots with data
-    const { manifest } = await plan(tokenSim, dir, ['--vehicles', 'metatron', '--cameras', CAMERA, '--hours', '7-10', '--api-rate', String(RATE_LIMIT * 0.95),
-      '--max-concurrent', String(RSS_IN_FLIGHT), '--min-time-ms', String(200 * TIME_SCALE), '--clip-size', '20MB', '--workspace-cap', '100GiB']);
+    const { manifest } = await plan(tokenSim, dir, [
+      '--vehicles',
+      'metatron',
+      '--cameras',
+      CAMERA,
+      '--hours',
+      '7-10',
+      '--api-rate',
+      String(RATE_LIMIT * 0.95),
+      '--max-concurrent',
+      String(RSS_IN_FLIGHT),
+      '--min-time-ms',
+      String(200 * TIME_SCALE),
+      '--clip-size',
+      '20MB',
+      '--workspace-cap',
+      '100GiB',
+    ]);
     const started = Date.now();
     // started the way `fleetclip run` starts its workers
     const r = await runCli(['work', '--manifest', manifest, '--progress', 'off'], workerNodeOptions(EXTRA_NODE_OPTIONS));
@@ -128,21 +207,37 @@ async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wall
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function bench(): Promise<void> {
-  console.log(`bench:e2e  one simulated day ${DAY}, ${VEHICLES.join(' + ')} x ${CAMERA}; delays x${TIME_SCALE}, API rate limit ${RATE_LIMIT}/s (${REAL_RATE_LIMIT}/s real), ${os.availableParallelism()} cores`);
+  console.log(
+    `bench:e2e  one simulated day ${DAY}, ${VEHICLES.join(' + ')} x ${CAMERA}; delays x${TIME_SCALE}, API rate limit ${RATE_LIMIT}/s (${REAL_RATE_LIMIT}/s real), ${os.availableParallelism()} cores`,
+  );
   if (PHASES.has('day') || PHASES.has('notebook')) {
     const dir = await scratch();
-    const sim = await startSimulator({ vehicles: ['mallory', 'mav', 'megalodon', 'metatron', 'morizo'], clipBytes: 262_144, timeScale: TIME_SCALE, rateLimitPerSec: RATE_LIMIT, tokenFile: path.join(dir, 'token') });
+    const sim = await startSimulator({
+      vehicles: ['mallory', 'mav', 'megalodon', 'metatron', 'morizo'],
+      clipBytes: 262_144,
+      timeScale: TIME_SCALE,
+      rateLimitPerSec: RATE_LIMIT,
+      tokenFile: path.join(dir, 'token'),
+    });
     try {
       const day = await fleetclipDay(sim);
       const fcRate = day.clips / (day.wallMs / 1000);
-      console.log(`fleetclip      ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests: ${day.statuses})`);
-      console.log(`lower bound    ${s(day.lowerBoundMs)} (3 requests per clip + 1 per empty slot at ${RATE_LIMIT}/s): fleetclip is ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x the bound`);
+      console.log(
+        `fleetclip      ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests: ${day.statuses})`,
+      );
+      console.log(
+        `lower bound    ${s(day.lowerBoundMs)} (3 requests per clip + 1 per empty slot at ${RATE_LIMIT}/s): fleetclip is ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x the bound`,
+      );
       if (PHASES.has('notebook')) {
         const nb = await notebookSample(sim);
         const nbDayMs = (nb.wallMs / nb.slots) * day.slots;
         const nbRate = day.clips / (nbDayMs / 1000);
-        console.log(`notebook-style ${nb.clips} clips of ${nb.slots} slots (sample ${VEHICLES[0]} ${SAMPLE_HOURS} h) in ${s(nb.wallMs)}; extrapolated to the day: ${s(nbDayMs)}, ${nbRate.toFixed(2)} clips/s`);
-        console.log(`speed-up       ${(nbDayMs / day.wallMs).toFixed(1)}x (target >= 10x); vs lower bound ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x (target <= 1.3x)`);
+        console.log(
+          `notebook-style ${nb.clips} clips of ${nb.slots} slots (sample ${VEHICLES[0]} ${SAMPLE_HOURS} h) in ${s(nb.wallMs)}; extrapolated to the day: ${s(nbDayMs)}, ${nbRate.toFixed(2)} clips/s`,
+        );
+        console.log(
+          `speed-up       ${(nbDayMs / day.wallMs).toFixed(1)}x (target >= 10x); vs lower bound ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x (target <= 1.3x)`,
+        );
       }
     } finally {
       await sim.close();
@@ -151,7 +246,9 @@ async function bench(): Promise<void> {
   }
   if (PHASES.has('memory')) {
     const rss = await workerPeakRss();
-    console.log(`memory         one worker, ${RSS_IN_FLIGHT} clips in flight, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB; NODE_OPTIONS ${workerNodeOptions(EXTRA_NODE_OPTIONS)})`);
+    console.log(
+      `memory         one worker, ${RSS_IN_FLIGHT} clips in flight, ${rss.clips} clips of 20 MB in ${s(rss.wallMs)}: peak RSS ${rss.peakRssMb} MB (target < 150 MB; NODE_OPTIONS ${workerNodeOptions(EXTRA_NODE_OPTIONS)})`,
+    );
   }
 }
 

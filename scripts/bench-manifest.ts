@@ -47,7 +47,14 @@ function planMonth(dir: string): { settings: CampaignSettings; shards: ShardSpec
   const vehicles = Array.from({ length: 50 }, (_, i) => `veh-${String(i + 1).padStart(3, '0')}`);
   const t = process.hrtime.bigint();
   const planned = planCampaign(
-    { apiBase: 'http://127.0.0.1:9', out: path.join(dir, 'out'), day: '2026-05-01', days: 31, vehicles, cameras: ['front', 'rear', 'left', 'right', 'roof'] },
+    {
+      apiBase: 'http://127.0.0.1:9',
+      out: path.join(dir, 'out'),
+      day: '2026-05-01',
+      days: 31,
+      vehicles,
+      cameras: ['front', 'rear', 'left', 'right', 'roof'],
+    },
     { nowMs: Date.now(), cwd: dir, homeDir: os.homedir() },
   );
   return { ...planned, plannerMs: elapsedMs(t) };
@@ -58,7 +65,17 @@ function plainResults(shard: Pick<ShardSpec, 'vehicle' | 'hourStart' | 'cameras'
   return shard.cameras.flatMap((camera) =>
     Array.from({ length: SLOTS }, (_, i): SlotResult => {
       const start = shard.hourStart + i * 30;
-      return { vehicle: shard.vehicle, camera, start, outcome: 'ok', bytes: 2_000_000 + i, sha256: 'ab'.repeat(32), bucket: 1, attempts: 1, atMs: Date.now() };
+      return {
+        vehicle: shard.vehicle,
+        camera,
+        start,
+        outcome: 'ok',
+        bytes: 2_000_000 + i,
+        sha256: 'ab'.repeat(32),
+        bucket: 1,
+        attempts: 1,
+        atMs: Date.now(),
+      };
     }),
   );
 }
@@ -80,7 +97,11 @@ function random(seed: number): () => number {
  * buckets filling up over the month at the planned 10 GiB cap, bag summaries with per-camera topics; a few failed
  * and invalid slots. `firstHour` is the campaign's first hour (bucket numbers grow from it).
  */
-function realisticResults(shard: Pick<ShardRecord, 'id' | 'vehicle' | 'hourStart' | 'cameras'>, firstHour: number, atMs: number): SlotResult[] {
+function realisticResults(
+  shard: Pick<ShardRecord, 'id' | 'vehicle' | 'hourStart' | 'cameras'>,
+  firstHour: number,
+  atMs: number,
+): SlotResult[] {
   const rnd = random(shard.id);
   const from = Math.floor(rnd() * 48);
   const to = Math.min(SLOTS, from + 24 + Math.floor(rnd() * 96));
@@ -163,16 +184,30 @@ async function child(mode: string, manifestPath: string, workerId: string, count
 
 // ---- the parent
 
-async function runChildren(mode: string, manifestPath: string, processes: number, count: number, batch: number, thinkMs = 0): Promise<ChildReport[]> {
+async function runChildren(
+  mode: string,
+  manifestPath: string,
+  processes: number,
+  count: number,
+  batch: number,
+  thinkMs = 0,
+): Promise<ChildReport[]> {
   const children = Array.from({ length: processes }, (_, i) =>
-    spawn(process.execPath, ['--import', 'tsx', SELF, '--child', mode, manifestPath, `bench-${mode}-${i}`, String(count), String(batch), String(thinkMs)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', SELF, '--child', mode, manifestPath, `bench-${mode}-${i}`, String(count), String(batch), String(thinkMs)],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    ),
   );
   const outputs = children.map((c) => {
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    return { ready: new Promise<void>((resolve) => c.stdout.on('data', () => out.startsWith('ready\n') && resolve())), done: new Promise<string>((resolve) => c.on('close', () => resolve(out))) };
+    return {
+      ready: new Promise<void>((resolve) => c.stdout.on('data', () => out.startsWith('ready\n') && resolve())),
+      done: new Promise<string>((resolve) => c.on('close', () => resolve(out))),
+    };
   });
   await Promise.all(outputs.map((o) => o.ready));
   for (const c of children) c.stdin.write('go\n');
@@ -196,7 +231,12 @@ function spanSeconds(reports: ChildReport[]): number {
 }
 
 /** Phase 2 of both scales: 16 processes claim, record every slot of 4 shards each, complete. */
-async function recordPhase(mode: 'record' | 'record-realistic', manifestPath: string, processes: number, batch: number): Promise<ChildReport[]> {
+async function recordPhase(
+  mode: 'record' | 'record-realistic',
+  manifestPath: string,
+  processes: number,
+  batch: number,
+): Promise<ChildReport[]> {
   const recorders = await runChildren(mode, manifestPath, processes, BENCH_DEFAULTS.shardsPerRecorder, batch);
   const results = recorders.reduce((n, r) => n + r.results, 0);
   const seconds = spanSeconds(recorders);
@@ -236,12 +276,16 @@ async function defaultScale(dir: string, manifestPath: string, processes: number
 
   // 2. slot results per second
   const recorders = await recordPhase('record', manifestPath, processes, batch);
-  console.log(`       manifest now ${mib(fs.statSync(manifestPath).size)}, receipts ${mib(fs.readdirSync(path.join(dir, 'receipts')).reduce((n, f) => n + fs.statSync(path.join(dir, 'receipts', f)).size, 0))}`);
+  console.log(
+    `       manifest now ${mib(fs.statSync(manifestPath).size)}, receipts ${mib(fs.readdirSync(path.join(dir, 'receipts')).reduce((n, f) => n + fs.statSync(path.join(dir, 'receipts', f)).size, 0))}`,
+  );
 
   // 3. claim latency: saturated, then paced like the least a real worker spends on the network between two writes
   for (const think of [0, thinkMs]) await claimPhase(manifestPath, processes, think);
   const recordClaims = recorders.flatMap((r) => r.claimMs);
-  console.log(`       while recording (phase 2): p50 ${ms(percentile(recordClaims, 50))}, p99 ${ms(percentile(recordClaims, 99))} (${recordClaims.length} claims)`);
+  console.log(
+    `       while recording (phase 2): p50 ${ms(percentile(recordClaims, 50))}, p99 ${ms(percentile(recordClaims, 99))} (${recordClaims.length} claims)`,
+  );
 }
 
 /** Wall time of one `fleetclip status` run (the built CLI, a fresh process, as a user runs it). */
@@ -255,7 +299,9 @@ function timeStatus(manifestPath: string, extra: string[]): number {
 
 /** `status --watch 1 --json` beside the workers: how many frames it printed while they ran, and how far apart. */
 function watchStatus(manifestPath: string): { stop: (span: { fromMs: number; toMs: number }) => Promise<string> } {
-  const watcher = spawn(process.execPath, [CLI, 'status', '--manifest', manifestPath, '--watch', '1', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const watcher = spawn(process.execPath, [CLI, 'status', '--manifest', manifestPath, '--watch', '1', '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const frames: number[] = [];
   let rest = '';
   watcher.stdout.on('data', (d: Buffer) => {
@@ -286,10 +332,14 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
   const filled = planned.shards.length - writerShards;
   const owner = { workerId: 'bench-fill', host: os.hostname(), pid: process.pid };
   const shards = planned.shards.map((s, i): ShardRecord =>
-    i < filled ? { ...s, id: i + 1, state: 'done', fence: 1, attempts: 1, owner } : { ...s, id: i + 1, state: 'pending', fence: 0, attempts: 0 },
+    i < filled
+      ? { ...s, id: i + 1, state: 'done', fence: 1, attempts: 1, owner }
+      : { ...s, id: i + 1, state: 'pending', fence: 0, attempts: 0 },
   );
   const total = filled * SLOTS * planned.settings.cameras.length;
-  console.log(`fill: ${planned.shards.length} shards planned in ${planned.plannerMs.toFixed(0)} ms; filling ${filled} of them with ${total} slot results ...`);
+  console.log(
+    `fill: ${planned.shards.length} shards planned in ${planned.plannerMs.toFixed(0)} ms; filling ${filled} of them with ${total} slot results ...`,
+  );
   const t0 = process.hrtime.bigint();
   let done = 0;
   let reported = 0;
@@ -318,7 +368,9 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
   const db = new Database(manifestPath, { readonly: true });
   const slotTable = db.prepare(`SELECT sum(pgsize) FROM dbstat WHERE name = 'slot_result'`).pluck().get() as number;
   db.close();
-  console.log(`fill: ${written} slot results in ${fillSeconds.toFixed(0)} s (${Math.round(written / fillSeconds)}/s, one restore, 100 shards per transaction)`);
+  console.log(
+    `fill: ${written} slot results in ${fillSeconds.toFixed(0)} s (${Math.round(written / fillSeconds)}/s, one restore, 100 shards per transaction)`,
+  );
   console.log(
     `size: manifest ${mib(size)} = ${(size / written).toFixed(1)} bytes per slot result ` +
       `(slot_result table ${mib(slotTable)} = ${(slotTable / written).toFixed(1)} bytes per row; the rest: counters, shards, indexes)`,
@@ -326,13 +378,17 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
 
   for (const extra of [[], ['--json']]) {
     const runs = [timeStatus(manifestPath, extra), timeStatus(manifestPath, extra), timeStatus(manifestPath, extra)];
-    console.log(`status${extra.length ? ` ${extra.join(' ')}` : ''}: ${runs.map((r) => ms(r)).join(', ')}; median ${ms(percentile(runs, 50))} (node dist/cli.js, a fresh process each)`);
+    console.log(
+      `status${extra.length ? ` ${extra.join(' ')}` : ''}: ${runs.map((r) => ms(r)).join(', ')}; median ${ms(percentile(runs, 50))} (node dist/cli.js, a fresh process each)`,
+    );
   }
 
   await recordPhase('record-realistic', manifestPath, processes, batch);
-  process.stdout.write('  the same with the default scale\'s plain results (all ok, no bag summary), like for like with its figure:\n  ');
+  process.stdout.write("  the same with the default scale's plain results (all ok, no bag summary), like for like with its figure:\n  ");
   await recordPhase('record', manifestPath, processes, batch);
-  console.log(`       manifest now ${mib(fs.statSync(manifestPath).size)} with ${written + writerShards * SLOTS * planned.settings.cameras.length} slot results`);
+  console.log(
+    `       manifest now ${mib(fs.statSync(manifestPath).size)} with ${written + writerShards * SLOTS * planned.settings.cameras.length} slot results`,
+  );
 
   // claims need pending shards: an operator resubmits done ones (their results stay)
   const admin = openManifest(manifestPath);

@@ -56,4 +56,3 @@ export class AuthKeeper {
 function expiryNote(token: Token): string {
   return token.expiresAtSec === undefined ? '' : ` (JWT exp ${new Date(token.expiresAtSec * 1000).toISOString()})`;
 }
-

@@ -4,7 +4,16 @@ import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext } 
 import { SLOT_SECONDS } from '../plan/types.js';
 import { assertOnSlotGrid, slotIso } from '../storage/index.js';
 import { AuthKeeper } from './auth.js';
-import { ApiTransport, createHttp, discard, errorBodyOf, networkCode, type OpenResponse, type RequestBudget, readSmallBody } from './http.js';
+import {
+  ApiTransport,
+  createHttp,
+  discard,
+  errorBodyOf,
+  networkCode,
+  type OpenResponse,
+  type RequestBudget,
+  readSmallBody,
+} from './http.js';
 import { type ApiLog, SILENT_LOG } from './log.js';
 import { type ApiLimits, normalizeApiLimits } from './options.js';
 import { bodySnippet, presignedForLog } from './redact.js';
@@ -69,9 +78,7 @@ const NOT_READY = new Set([404, 500, 502, 503, 504]);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 type DownloadSource =
-  | { kind: 'url'; url: URL }
-  | { kind: 'bytes'; res: OpenResponse; body: AsyncIterable<Buffer> }
-  | { kind: 'not-ready'; status: number };
+  { kind: 'url'; url: URL } | { kind: 'bytes'; res: OpenResponse; body: AsyncIterable<Buffer> } | { kind: 'not-ready'; status: number };
 
 export function createBatchApiClient(options: BatchApiClientOptions): BatchApiClient {
   const { apiBase, token, limiter, budget, log = SILENT_LOG, ...limitInput } = options;
@@ -141,7 +148,11 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       const waitedMs = Date.now() - startedMs - (auth.waitedMs - authWaitAtStart);
       if (waitedMs >= maxWaitMs)
         throw new ClipNotReadyError(`clip not ready after ${Math.round(waitedMs / 1000)} s (last HTTP ${res.status})`, context);
-      const next = backoffDelayMs(poll, { backoffBaseMs: limits.readyFirstPollMs, backoffCapMs: limits.readyPollCapMs, jitter: limits.jitter });
+      const next = backoffDelayMs(poll, {
+        backoffBaseMs: limits.readyFirstPollMs,
+        backoffCapMs: limits.readyPollCapMs,
+        jitter: limits.jitter,
+      });
       await sleep(Math.min(next, maxWaitMs - waitedMs), control.signal);
     }
   }
@@ -168,7 +179,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       return shape.kind === 'url' ? { kind: 'url', url: shape.url } : { kind: 'bytes', res, body };
     }
     if (/^(application\/json|text\/)/i.test(res.headers['content-type'] ?? ''))
-      throw new ApiProtocolError(`download answer is ${res.headers['content-type']} but longer than ${limits.maxUrlBodyBytes} bytes`, context);
+      throw new ApiProtocolError(
+        `download answer is ${res.headers['content-type']} but longer than ${limits.maxUrlBodyBytes} bytes`,
+        context,
+      );
     return { kind: 'bytes', res, body };
   }
 
@@ -204,7 +218,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       } catch (err) {
         if (!(err instanceof PresignRefused)) throw err;
         if (++renewals > limits.presignRenewals)
-          throw new ApiHttpError(`presigned URL refused ${renewals} times (${presignedForLog(source.url)})`, { ...context, status: err.status });
+          throw new ApiHttpError(`presigned URL refused ${renewals} times (${presignedForLog(source.url)})`, {
+            ...context,
+            status: err.status,
+          });
         log.info(`presigned URL refused (HTTP ${err.status}): asking for a new one`, context);
       }
     }

@@ -172,10 +172,10 @@ export class ApiTransport {
       if (options.retryServerErrors && res.status >= 500) {
         const body = await errorBodyOf(res);
         if (++failures >= limits.maxAttempts)
-          throw new ApiHttpError(
-            `Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`,
-            { ...context, status: res.status },
-          );
+          throw new ApiHttpError(`Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`, {
+            ...context,
+            status: res.status,
+          });
         log.debug(`retrying after HTTP ${res.status}`, { ...context, url: urlForLog(url), attempt: failures });
         await sleep(backoffDelayMs(failures, limits), signal);
         continue;

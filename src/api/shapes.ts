@@ -13,10 +13,7 @@ function mediaType(contentType: string | undefined): string {
 const isJson = (type: string): boolean => type === 'application/json' || type.endsWith('+json');
 
 function protocolError(what: string, contentType: string | undefined, body: Buffer, context: ErrorContext, secrets: readonly string[]) {
-  return new ApiProtocolError(
-    `${what}: content-type ${contentType ?? '(none)'}, body "${bodySnippet(body, secrets)}"`,
-    context,
-  );
+  return new ApiProtocolError(`${what}: content-type ${contentType ?? '(none)'}, body "${bodySnippet(body, secrets)}"`, context);
 }
 
 /** A server file name is sent back as a query parameter only, but it must still be a plain, printable string. */
@@ -76,9 +73,12 @@ export function classifyDownloadBody(
   let candidate: unknown;
   if (isJson(type)) {
     const json = parseJson(body);
-    candidate = typeof json === 'string' ? json : json && typeof json === 'object'
-      ? URL_KEYS.map((k) => (json as Record<string, unknown>)[k]).find((v) => v !== undefined)
-      : undefined;
+    candidate =
+      typeof json === 'string'
+        ? json
+        : json && typeof json === 'object'
+          ? URL_KEYS.map((k) => (json as Record<string, unknown>)[k]).find((v) => v !== undefined)
+          : undefined;
   } else if (type.startsWith('text/')) {
     candidate = text;
   } else if (looksLikeUrl(text)) {
@@ -86,7 +86,8 @@ export function classifyDownloadBody(
   } else {
     return { kind: 'bytes' };
   }
-  if (typeof candidate === 'string' && looksLikeUrl(candidate.trim())) return { kind: 'url', url: downloadTarget(candidate.trim(), base, context) };
+  if (typeof candidate === 'string' && looksLikeUrl(candidate.trim()))
+    return { kind: 'url', url: downloadTarget(candidate.trim(), base, context) };
   throw protocolError('unexpected answer to a download request', contentType, body, context, secrets);
 }
 

@@ -64,7 +64,10 @@ function fileTokenSource(file: string): TokenSource {
 
 /** The first non-empty line, without a `Bearer ` prefix. A token can only hold header-safe characters. */
 function parseToken(text: string | undefined, where: string): Token {
-  const line = (text ?? '').split(/\r?\n/).map((l) => l.trim()).find((l) => l.length > 0);
+  const line = (text ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
   const value = line?.replace(/^Bearer\s+/i, '');
   if (!value) throw new UsageError(`the token in ${where} is empty`);
   if (!/^[\x21-\x7e]+$/.test(value)) throw new UsageError(`the token in ${where} holds spaces or non-ASCII characters`);

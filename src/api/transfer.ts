@@ -55,7 +55,10 @@ function rangeStart(res: OpenResponse): number | undefined {
 }
 
 async function sizeOf(filePath: string): Promise<number> {
-  return stat(filePath).then((s) => s.size, () => 0);
+  return stat(filePath).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 /**
@@ -107,7 +110,11 @@ export async function fetchPresigned(
     const resume = have > 0 && ranges;
     let res: OpenResponse;
     try {
-      res = await openResponse(http, url, { method: 'GET', headers: resume ? { range: `bytes=${have}-` } : {}, ...(signal ? { signal } : {}) });
+      res = await openResponse(http, url, {
+        method: 'GET',
+        headers: resume ? { range: `bytes=${have}-` } : {},
+        ...(signal ? { signal } : {}),
+      });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const code = networkCode(err);

@@ -55,7 +55,9 @@ async function buildParser(argv: readonly string[], io: Io): Promise<Argv> {
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   try {
     let printed = '';
-    await (await buildParser(argv, io))
+    await (
+      await buildParser(argv, io)
+    )
       .exitProcess(false)
       // throwing here stops yargs before any handler runs; its own validation errors (YError) are usage errors
       .fail((msg, err) => {

@@ -15,9 +15,11 @@ export interface WorkerEnvironment {
  * time (one squeue call, at start); elsewhere `local-<host>-<pid>` and no deadline. `workerId` (from `--worker-id`)
  * overrides the name.
  */
-export async function workerEnvironment(
-  { env = process.env, workerId, slurm = execaSlurmClient() }: { env?: NodeJS.ProcessEnv; workerId?: string; slurm?: SlurmClient } = {},
-): Promise<WorkerEnvironment> {
+export async function workerEnvironment({
+  env = process.env,
+  workerId,
+  slurm = execaSlurmClient(),
+}: { env?: NodeJS.ProcessEnv; workerId?: string; slurm?: SlurmClient } = {}): Promise<WorkerEnvironment> {
   const task = slurmTaskOf(env);
   if (!task) return { identity: localIdentity(workerId) };
   const identity: WorkerIdentity = {

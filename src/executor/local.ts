@@ -36,7 +36,10 @@ export interface LocalRunResult extends LaunchResult {
 }
 
 /** The local executor: N `fleetclip work` children on this machine, supervised until no work is left. */
-export function localExecutor(opts: LocalExecutorOptions, io: { stderr: { write(text: string): unknown; isTTY?: boolean } }): Executor<LocalRunResult> {
+export function localExecutor(
+  opts: LocalExecutorOptions,
+  io: { stderr: { write(text: string): unknown; isTTY?: boolean } },
+): Executor<LocalRunResult> {
   return { kind: 'local', launch: (request) => runLocalWorkers({ ...opts, ...request }, io) };
 }
 
@@ -104,11 +107,15 @@ async function runLocalWorkers(
 
   const startWorker = (): void => {
     serial++;
-    const child = spawn(process.execPath, [opts.cliPath, 'work', '--manifest', opts.manifestPath, '--progress', 'off', ...opts.workerArgs], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS) },
-      detached: true, // its own process group: a terminal's Ctrl-C reaches the workers once, through us
-    });
+    const child = spawn(
+      process.execPath,
+      [opts.cliPath, 'work', '--manifest', opts.manifestPath, '--progress', 'off', ...opts.workerArgs],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        env: { ...process.env, NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS) },
+        detached: true, // its own process group: a terminal's Ctrl-C reaches the workers once, through us
+      },
+    );
     const w: Worker = { child, name: `w${serial}/${child.pid}`, tail: [] };
     workers.add(w);
     started++;
@@ -139,7 +146,9 @@ async function runLocalWorkers(
           // inside an event handler a throw would crash the supervisor and orphan the other (detached) workers;
           // the shard's lease expires on its own and another worker takes it over
           if (!(err instanceof LeaseLostError))
-            say(`worker ${w.name} died; its shard ${w.claim.shardId} could not be released (${err instanceof Error ? err.message : String(err)}): it is taken over when its lease expires`);
+            say(
+              `worker ${w.name} died; its shard ${w.claim.shardId} could not be released (${err instanceof Error ? err.message : String(err)}): it is taken over when its lease expires`,
+            );
         }
       }
       if (verdict.replace) {

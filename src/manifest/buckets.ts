@@ -31,7 +31,10 @@ export class Buckets {
       this.claims.assertHolds(claim);
       const key = this.requests.keyOf(shardOfClaim(claim), slot);
       const earlier = this.requests.reservationOf(key);
-      const n = earlier?.bucket ?? (((this.sql.withRoom.get({ vehicle: claim.vehicle, bytes, cap: capBytes }) as number | undefined) ?? this.sql.next.get(claim.vehicle)) as number);
+      const n =
+        earlier?.bucket ??
+        (((this.sql.withRoom.get({ vehicle: claim.vehicle, bytes, cap: capBytes }) as number | undefined) ??
+          this.sql.next.get(claim.vehicle)) as number);
       this.add(claim.vehicle, n, bytes - (earlier?.reservedBytes ?? 0));
       this.requests.reserve(key, n, bytes);
       return n;

@@ -12,7 +12,9 @@ export class BudgetTable {
   ) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
-      budget: p(`SELECT rate_per_sec AS ratePerSec, tokens, refilled_ms AS refilledMs, last_decrease_ms AS lastDecreaseMs FROM request_budget WHERE id = 1`),
+      budget: p(
+        `SELECT rate_per_sec AS ratePerSec, tokens, refilled_ms AS refilledMs, last_decrease_ms AS lastDecreaseMs FROM request_budget WHERE id = 1`,
+      ),
       save: p(`INSERT OR REPLACE INTO request_budget (id, rate_per_sec, tokens, refilled_ms, last_decrease_ms)
                VALUES (1, @ratePerSec, @tokens, @refilledMs, @lastDecreaseMs)`),
       addUsage: p(`INSERT INTO request_usage (worker, granted, last_ms) VALUES (?, ?, ?)

@@ -26,9 +26,13 @@ export function retryBusy<T>(fn: () => T, deadlineMs: number, onRetry?: () => vo
     } catch (err) {
       if (!isBusy(err)) throw err;
       if (Date.now() >= giveUpAt) {
-        throw new ManifestError(`manifest stayed locked for ${Math.round(deadlineMs / 1000)} s (SQLITE_BUSY); is a process stuck holding it?`, {}, {
-          cause: err,
-        });
+        throw new ManifestError(
+          `manifest stayed locked for ${Math.round(deadlineMs / 1000)} s (SQLITE_BUSY); is a process stuck holding it?`,
+          {},
+          {
+            cause: err,
+          },
+        );
       }
       onRetry?.();
       sleepMs(1 + Math.random() * Math.min(4, 2 ** attempt));

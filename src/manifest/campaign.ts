@@ -39,7 +39,8 @@ export class CampaignTable {
 
   settings(): CampaignSettings {
     const text = this.store.read(() => this.sql.settings.get()) as string | undefined;
-    if (text === undefined) throw new ManifestError(`${this.store.path} holds no campaign yet; run \`fleetclip plan\``, { path: this.store.path });
+    if (text === undefined)
+      throw new ManifestError(`${this.store.path} holds no campaign yet; run \`fleetclip plan\``, { path: this.store.path });
     return JSON.parse(text) as CampaignSettings;
   }
 
@@ -58,14 +59,21 @@ export class CampaignTable {
       const stored = this.sql.settings.get() as string | undefined;
       if (stored !== undefined && !opts.extend) {
         const keys = new Set(this.sql.shardKeys.all() as string[]);
-        const same = canonical(JSON.parse(stored)) === canonical(settings) && keys.size === shards.length && shards.every((s) => keys.has(`${s.vehicle} ${s.hourStart}`));
-        if (!same) throw new UsageError(`${this.store.path} already holds a different campaign; pass --extend to add days or vehicles to it`, { path: this.store.path });
+        const same =
+          canonical(JSON.parse(stored)) === canonical(settings) &&
+          keys.size === shards.length &&
+          shards.every((s) => keys.has(`${s.vehicle} ${s.hourStart}`));
+        if (!same)
+          throw new UsageError(`${this.store.path} already holds a different campaign; pass --extend to add days or vehicles to it`, {
+            path: this.store.path,
+          });
         return { created: false, shardsAdded: 0, shardsTotal: keys.size };
       }
       this.saveSettings(settings, now);
       this.registerCameras(settings, shards);
       let added = 0;
-      for (const s of shards) added += this.sql.insertShard.run({ vehicle: s.vehicle, hourStart: s.hourStart, cameras: JSON.stringify(s.cameras) }).changes;
+      for (const s of shards)
+        added += this.sql.insertShard.run({ vehicle: s.vehicle, hourStart: s.hourStart, cameras: JSON.stringify(s.cameras) }).changes;
       return { created: stored === undefined, shardsAdded: added, shardsTotal: this.sql.shardKeys.all().length };
     });
     try {

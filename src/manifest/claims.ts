@@ -65,7 +65,9 @@ export class Claims {
               WHERE id = @id AND fence = @fence AND state = 'running'`),
       failedShards: p(`SELECT id, fence FROM shard WHERE state = 'failed' ORDER BY id`),
       resettable: p(`SELECT id, fence FROM shard WHERE id = ? AND state != 'running'`),
-      reset: p(`UPDATE shard SET state = 'pending', attempts = 0, owner_worker = NULL, lease_until_ms = NULL, updated_ms = @now WHERE id = @id`),
+      reset: p(
+        `UPDATE shard SET state = 'pending', attempts = 0, owner_worker = NULL, lease_until_ms = NULL, updated_ms = @now WHERE id = @id`,
+      ),
     };
   }
 
@@ -73,7 +75,8 @@ export class Claims {
     const now = opts.nowMs ?? Date.now();
     const until = now + (opts.leaseMs ?? MANIFEST_DEFAULTS.leaseMs);
     return this.store.write(owner.workerId, (receipt) => {
-      const id = (this.sql.expiredLease.get(now) ?? this.sql.firstInState.get('released') ?? this.sql.firstInState.get('pending')) as number | undefined;
+      const id = (this.sql.expiredLease.get(now) ?? this.sql.firstInState.get('released') ?? this.sql.firstInState.get('pending')) as
+        number | undefined;
       if (id === undefined) return undefined;
       const row = this.sql.take.get({
         id,
@@ -111,7 +114,8 @@ export class Claims {
   end(claim: Claim, state: 'done' | 'failed' | 'released', note?: string): void {
     const now = Date.now();
     this.store.write(claim.workerId, (receipt) => {
-      if (this.sql.end.run({ id: claim.shardId, fence: claim.fence, state, note: note ?? null, now }).changes === 0) this.assertHolds(claim);
+      if (this.sql.end.run({ id: claim.shardId, fence: claim.fence, state, note: note ?? null, now }).changes === 0)
+        this.assertHolds(claim);
       receipt({ t: 'end', shardId: claim.shardId, fence: claim.fence, state, ...(note !== undefined && { note }), atMs: now });
     });
   }

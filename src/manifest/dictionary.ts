@@ -45,7 +45,8 @@ export class Dictionary {
     let text = this.texts.get(id);
     if (text === undefined) {
       text = this.sql.text.get(id) as string | undefined;
-      if (text === undefined) throw new ManifestError(`${this.table} ${id} is missing from the manifest (damaged?); \`fleetclip manifest verify\` checks it`);
+      if (text === undefined)
+        throw new ManifestError(`${this.table} ${id} is missing from the manifest (damaged?); \`fleetclip manifest verify\` checks it`);
       this.remember(text, id);
     }
     return text;

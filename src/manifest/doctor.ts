@@ -88,13 +88,17 @@ export async function lockSelfTest(dir: string): Promise<LockTestResult> {
     const lines = linesOf(child);
     const timer = setTimeout(() => child.kill('SIGKILL'), LOCK_TEST_TIMEOUT_MS);
     try {
-      if ((await lines.next()).value !== 'held') return { ok: false, detail: `the lock-holding process failed: ${stderr.trim().split('\n').at(-1) ?? 'no output'}` };
+      if ((await lines.next()).value !== 'held')
+        return { ok: false, detail: `the lock-holding process failed: ${stderr.trim().split('\n').at(-1) ?? 'no output'}` };
       const whileHeld = probe(file);
       child.stdin.end();
       if ((await lines.next()).value !== 'released') return { ok: false, detail: 'the lock-holding process did not release its lock' };
       const afterRelease = probe(file);
       if (whileHeld.read || whileHeld.write) {
-        return { ok: false, detail: `a second process got a ${whileHeld.write ? 'write' : 'read'} lock while another held an exclusive lock` };
+        return {
+          ok: false,
+          detail: `a second process got a ${whileHeld.write ? 'write' : 'read'} lock while another held an exclusive lock`,
+        };
       }
       if (!afterRelease.write) return { ok: false, detail: 'the write lock stayed taken after the holder released it' };
       return { ok: true, detail: 'a second process was refused the lock while it was held, and got it after release' };

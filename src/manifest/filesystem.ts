@@ -124,11 +124,15 @@ export function assessLocation(facts: LocationFacts): LocationVerdict {
         many = true;
         reasons.push('Lustre mounted with flock: POSIX locks are coherent across all client nodes');
       } else if (mode === 'localflock') {
-        reasons.push('Lustre mounted with localflock: locks are node-local, so workers on two nodes could both write and silently corrupt the manifest');
+        reasons.push(
+          'Lustre mounted with localflock: locks are node-local, so workers on two nodes could both write and silently corrupt the manifest',
+        );
       } else if (mode === 'noflock') {
         reasons.push('Lustre mounted with noflock: file locking fails (ENOSYS); SQLite cannot lock the manifest');
       } else {
-        reasons.push('Lustre mount options name neither flock, localflock nor noflock: the client default applies and cannot be confirmed from here; ask the admins or use a path on a flock mount');
+        reasons.push(
+          'Lustre mount options name neither flock, localflock nor noflock: the client default applies and cannot be confirmed from here; ask the admins or use a path on a flock mount',
+        );
       }
       return { ...base, lustreLocking: mode, reasons, ...finish(facts, reasons, kind, many) };
     }
@@ -139,9 +143,11 @@ export function assessLocation(facts: LocationFacts): LocationVerdict {
     case 'nfs': {
       const opts = facts.mount?.options ?? [];
       if (opts.includes('nolock') || opts.some((o) => o === 'local_lock=all' || o === 'local_lock=posix')) {
-        reasons.push('NFS mounted with local-only locks (nolock / local_lock): workers on two nodes would not see each other\'s locks');
+        reasons.push("NFS mounted with local-only locks (nolock / local_lock): workers on two nodes would not see each other's locks");
       } else {
-        reasons.push('NFS: sqlite.org warns that fcntl locking is broken on many NFS implementations; do not share a manifest across nodes here');
+        reasons.push(
+          'NFS: sqlite.org warns that fcntl locking is broken on many NFS implementations; do not share a manifest across nodes here',
+        );
       }
       break;
     }
@@ -152,10 +158,17 @@ export function assessLocation(facts: LocationFacts): LocationVerdict {
 }
 
 /** The lock self-test decides for one node; WAL or a failed self-test rules out many. */
-function finish(facts: LocationFacts, reasons: string[], kind: FilesystemKind, many: boolean): Pick<LocationVerdict, 'safeForOneNode' | 'safeForManyNodes'> {
+function finish(
+  facts: LocationFacts,
+  reasons: string[],
+  kind: FilesystemKind,
+  many: boolean,
+): Pick<LocationVerdict, 'safeForOneNode' | 'safeForManyNodes'> {
   reasons.push(`lock self-test ${facts.lockTest.ok ? 'passed' : 'FAILED'}: ${facts.lockTest.detail}`);
   if (facts.journalMode === 'wal' && kind !== 'local') {
-    reasons.push('the manifest is in WAL mode, which needs all processes on one host (shared memory); switch it back to the rollback journal');
+    reasons.push(
+      'the manifest is in WAL mode, which needs all processes on one host (shared memory); switch it back to the rollback journal',
+    );
   }
   const manyOk = many && facts.lockTest.ok && facts.journalMode !== 'wal';
   return { safeForOneNode: facts.lockTest.ok, safeForManyNodes: manyOk };

@@ -85,7 +85,9 @@ const TRIGGERS = `
   CREATE TRIGGER slot_result_deleted AFTER DELETE ON slot_result BEGIN ${countRow('OLD', '-')} END;
   CREATE TRIGGER slot_result_updated AFTER UPDATE ON slot_result BEGIN ${countRow('OLD', '-')} ${countRow('NEW', '+')} END;`;
 
-const OUTCOME_OF_TEXT = `CASE r.outcome ${Object.entries(OUTCOME_CODE).map(([text, code]) => `WHEN '${text}' THEN ${code}`).join(' ')} END`;
+const OUTCOME_OF_TEXT = `CASE r.outcome ${Object.entries(OUTCOME_CODE)
+  .map(([text, code]) => `WHEN '${text}' THEN ${code}`)
+  .join(' ')} END`;
 
 /**
  * Converts a v4 manifest in place, inside the migration's transaction: the old slot rows become compact rows (the

@@ -21,16 +21,23 @@ export function openDatabase(file: string, opts: OpenManifestOptions = {}): { db
   else fs.mkdirSync(path.dirname(abs), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: exists, timeout: opts.busyTimeoutMs ?? MANIFEST_DEFAULTS.busyTimeoutMs });
+    db = new Database(abs, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: exists,
+      timeout: opts.busyTimeoutMs ?? MANIFEST_DEFAULTS.busyTimeoutMs,
+    });
   } catch (err) {
     throw asManifestError(err, abs);
   }
   try {
     const kind = retryBusy(() => afterHotJournal(abs, () => checkSchema(abs, probeSchema(db))), MANIFEST_DEFAULTS.retryDeadlineMs);
-    if (kind === 'blank' && exists) throw new ManifestError(`${abs} is an empty SQLite database, not a fleetclip manifest; left untouched`, { path: abs });
+    if (kind === 'blank' && exists)
+      throw new ManifestError(`${abs} is an empty SQLite database, not a fleetclip manifest; left untouched`, { path: abs });
     if (opts.readonly) {
       if (kind === 'older') {
-        throw new ManifestError(`${abs} has an older manifest schema; run a command that writes to it (e.g. a worker) to migrate it`, { path: abs });
+        throw new ManifestError(`${abs} has an older manifest schema; run a command that writes to it (e.g. a worker) to migrate it`, {
+          path: abs,
+        });
       }
     } else {
       db.pragma('synchronous = FULL');
@@ -64,7 +71,8 @@ function checkHeader(file: string): void {
 
 function setJournalMode(db: Database.Database, mode: 'delete' | 'wal', file: string): void {
   const got = db.pragma(`journal_mode = ${mode.toUpperCase()}`, { simple: true }) as string;
-  if (got.toLowerCase() !== mode) throw new ManifestError(`cannot switch ${file} to journal_mode=${mode} (SQLite kept ${got})`, { path: file });
+  if (got.toLowerCase() !== mode)
+    throw new ManifestError(`cannot switch ${file} to journal_mode=${mode} (SQLite kept ${got})`, { path: file });
 }
 
 /**
@@ -104,9 +112,13 @@ function rollBackHotJournal(file: string): void {
 export function asManifestError(err: unknown, file: string): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^SQLITE_(NOTADB|CORRUPT|IOERR|CANTOPEN|FULL|READONLY)/.test(code)) {
-    return new ManifestError(`${file}: ${(err as Error).message} (${code}); \`fleetclip manifest verify\` checks it against the receipts`, { path: file }, {
-      cause: err,
-    });
+    return new ManifestError(
+      `${file}: ${(err as Error).message} (${code}); \`fleetclip manifest verify\` checks it against the receipts`,
+      { path: file },
+      {
+        cause: err,
+      },
+    );
   }
   return err;
 }

@@ -144,7 +144,12 @@ function scanReceipts(runDir: string, withResults: true): ReceiptReading;
 function scanReceipts(runDir: string, withResults: false): ReceiptReading<IndexedEvent>;
 function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<IndexedEvent> {
   const dir = receiptsDir(runDir);
-  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort() : [];
+  const names = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort()
+    : [];
   const receipts: Receipt<IndexedEvent>[] = [];
   const problems: string[] = [];
   for (const name of names) {
@@ -155,7 +160,8 @@ function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<Inde
       try {
         event = parseReceipt(text);
       } catch (err) {
-        if (err instanceof SyntaxError) problems.push(`${name} @${offset}: ${last ? 'torn last line (a crash mid-write), ignored' : 'unreadable line, ignored'}`);
+        if (err instanceof SyntaxError)
+          problems.push(`${name} @${offset}: ${last ? 'torn last line (a crash mid-write), ignored' : 'unreadable line, ignored'}`);
         else problems.push(`${name} @${offset}: ${(err as Error).message}, ignored`);
         continue;
       }
@@ -214,7 +220,7 @@ function lineAt(file: string, offset: number): string {
   const fd = fs.openSync(file, 'r');
   try {
     const parts: Buffer[] = [];
-    for (let at = offset; ; ) {
+    for (let at = offset; ;) {
       const chunk = Buffer.allocUnsafe(64 * 1024);
       const n = fs.readSync(fd, chunk, 0, chunk.length, at);
       const nl = chunk.subarray(0, n).indexOf(0x0a);

@@ -57,12 +57,19 @@ export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): 
   try {
     if (expected && actual) {
       problems.push(...expected.problems);
-      if (JSON.stringify(actual.settings) !== JSON.stringify(expected.content.settings)) problems.push('campaign settings differ between the manifest and campaign.json');
+      if (JSON.stringify(actual.settings) !== JSON.stringify(expected.content.settings))
+        problems.push('campaign settings differ between the manifest and campaign.json');
       for (const problem of diffShards(expected.content, actual)) problems.push(problem); // thousands, when a manifest is far off
     }
     // the files are checked against what the manifest says, or what the receipts say when it cannot be read
     const source = actual ?? expected?.content;
-    const counts = { shards: source?.shards.length ?? 0, slotResults: 0, receipts: index.receipts.length, journals: index.journals.length, filesChecked: 0 };
+    const counts = {
+      shards: source?.shards.length ?? 0,
+      slotResults: 0,
+      receipts: index.receipts.length,
+      journals: index.journals.length,
+      filesChecked: 0,
+    };
     if (source) {
       const outDir = resolveOutDir(runDir, source.settings);
       for (const id of new Set([...source.shards, ...(expected?.content.shards ?? [])].map((s) => s.id))) {
@@ -163,7 +170,12 @@ export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {})
   if (!opts.force && fs.existsSync(file)) {
     const verdict = verifyManifest(file);
     if (verdict.ok) {
-      return { ...base, slotResults: verdict.counts.slotResults, rebuilt: false, notes: [...notes, 'the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)'] };
+      return {
+        ...base,
+        slotResults: verdict.counts.slotResults,
+        rebuilt: false,
+        notes: [...notes, 'the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)'],
+      };
     }
   }
 

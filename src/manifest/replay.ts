@@ -66,10 +66,16 @@ export function replayReceipts(
     const e = receipt.event;
     switch (e.t) {
       case 'claim':
-        steps.push({ shardId: e.shardId, fence: e.fence, rank: RANK.claim, index, apply: (s) => {
-          Object.assign(s, { state: 'running', fence: e.fence, attempts: e.attempt, owner: e.owner, leaseUntilMs: e.leaseUntilMs });
-          delete s.releaseReason;
-        } });
+        steps.push({
+          shardId: e.shardId,
+          fence: e.fence,
+          rank: RANK.claim,
+          index,
+          apply: (s) => {
+            Object.assign(s, { state: 'running', fence: e.fence, attempts: e.attempt, owner: e.owner, leaseUntilMs: e.leaseUntilMs });
+            delete s.releaseReason;
+          },
+        });
         break;
       case 'slots':
         if (!shards.has(e.shardId)) {
@@ -80,22 +86,34 @@ export function replayReceipts(
         slotReceipts.get(e.shardId)!.push({ fence: e.fence, index, receipt });
         break;
       case 'end':
-        steps.push({ shardId: e.shardId, fence: e.fence, rank: RANK.end, index, apply: (s) => {
-          s.state = e.state;
-          delete s.leaseUntilMs;
-          if (e.state === 'failed') s.lastError = e.note ?? '';
-          if (e.state === 'done') delete s.lastError;
-          if (e.state === 'released') s.releaseReason = e.note ?? '';
-          else delete s.releaseReason;
-        } });
+        steps.push({
+          shardId: e.shardId,
+          fence: e.fence,
+          rank: RANK.end,
+          index,
+          apply: (s) => {
+            s.state = e.state;
+            delete s.leaseUntilMs;
+            if (e.state === 'failed') s.lastError = e.note ?? '';
+            if (e.state === 'done') delete s.lastError;
+            if (e.state === 'released') s.releaseReason = e.note ?? '';
+            else delete s.releaseReason;
+          },
+        });
         break;
       case 'reset':
         for (const { id, fence } of e.shards) {
-          steps.push({ shardId: id, fence, rank: RANK.reset, index, apply: (s) => {
-            Object.assign(s, { state: 'pending', attempts: 0 });
-            delete s.owner;
-            delete s.leaseUntilMs;
-          } });
+          steps.push({
+            shardId: id,
+            fence,
+            rank: RANK.reset,
+            index,
+            apply: (s) => {
+              Object.assign(s, { state: 'pending', attempts: 0 });
+              delete s.owner;
+              delete s.leaseUntilMs;
+            },
+          });
         }
         break;
       case 'submission':
@@ -117,7 +135,8 @@ export function replayReceipts(
   const slotsOf = (shardId: number): SlotRecord[] => {
     const slots = new Map<string, SlotRecord>();
     const ordered = [...(slotReceipts.get(shardId) ?? [])].sort((a, b) => a.fence - b.fence || a.index - b.index);
-    for (const { fence, receipt } of ordered) for (const result of resultsOf(receipt)) slots.set(slotKey(result), { shardId, fence, result });
+    for (const { fence, receipt } of ordered)
+      for (const result of resultsOf(receipt)) slots.set(slotKey(result), { shardId, fence, result });
     return [...slots.values()].sort(bySlot);
   };
   return { content: { settings: campaign.settings, shards: [...shards.values()], submissions, slotsOf }, problems };
@@ -135,7 +154,9 @@ export function diffShards(expected: ManifestContent, actual: ManifestContent): 
       continue;
     }
     if (got.vehicle !== want.vehicle || got.hourStart !== want.hourStart) {
-      problems.push(`shard ${want.id} is ${got.vehicle} ${got.hourStart} in the manifest, ${want.vehicle} ${want.hourStart} in the campaign record`);
+      problems.push(
+        `shard ${want.id} is ${got.vehicle} ${got.hourStart} in the manifest, ${want.vehicle} ${want.hourStart} in the campaign record`,
+      );
     }
     if (got.state !== want.state || got.fence !== want.fence || got.attempts !== want.attempts) {
       problems.push(

@@ -92,7 +92,11 @@ export class ClipRequests {
     const keys = slots.map((s) => this.keyOf(shard, s));
     type Row = Pick<SlotKey, 'camera_no' | 'slot_no'> & { bucket: number | null; reserved_bytes: number | null };
     const taken = this.sql.take.all(shard.id, JSON.stringify(keys.map((k) => [k.camera_no, k.slot_no]))) as Row[];
-    const reserved = new Map(taken.filter((r) => r.bucket !== null).map((r) => [`${r.camera_no} ${r.slot_no}`, { bucket: r.bucket!, reservedBytes: r.reserved_bytes ?? 0 }]));
+    const reserved = new Map(
+      taken
+        .filter((r) => r.bucket !== null)
+        .map((r) => [`${r.camera_no} ${r.slot_no}`, { bucket: r.bucket!, reservedBytes: r.reserved_bytes ?? 0 }]),
+    );
     return keys.map((k) => reserved.get(`${k.camera_no} ${k.slot_no}`));
   }
 }

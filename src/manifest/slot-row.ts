@@ -34,8 +34,21 @@ export interface SlotRow {
 
 /** The columns of slot_result in table order: positional parameters bind twice as fast as named ones. */
 export const SLOT_COLUMNS = [
-  'shard_id', 'camera_no', 'slot_no', 'outcome', 'fence', 'attempts', 'at_ms', 'bytes', 'sha256', 'bucket',
-  'topic_set', 'message_count', 'first_us', 'last_us', 'error',
+  'shard_id',
+  'camera_no',
+  'slot_no',
+  'outcome',
+  'fence',
+  'attempts',
+  'at_ms',
+  'bytes',
+  'sha256',
+  'bucket',
+  'topic_set',
+  'message_count',
+  'first_us',
+  'last_us',
+  'error',
 ] as const satisfies readonly (keyof SlotRow)[];
 
 export function slotRowValues(row: SlotRow): unknown[] {
@@ -52,7 +65,10 @@ export interface ShardKey {
 export function slotNoOf(shard: ShardKey, start: number): number {
   const slotNo = (start - shard.hourStart) / SLOT_SECONDS;
   if (!Number.isInteger(slotNo) || slotNo < 0 || slotNo >= SLOTS_PER_SHARD) {
-    throw new ManifestError(`slot ${start} is not a slot of shard ${shard.id} (${shard.vehicle} ${shard.hourStart})`, { shardId: shard.id, vehicle: shard.vehicle });
+    throw new ManifestError(`slot ${start} is not a slot of shard ${shard.id} (${shard.vehicle} ${shard.hourStart})`, {
+      shardId: shard.id,
+      vehicle: shard.vehicle,
+    });
   }
   return slotNo;
 }
@@ -66,7 +82,11 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** `cameraNo` and `topicSet` come from the manifest's dictionaries; everything else from the result. */
 export function encodeSlot(shard: ShardKey, fence: number, r: SlotResult, cameraNo: number, topicSet: number | null): SlotRow {
   if (r.sha256 !== undefined && !SHA256_HEX.test(r.sha256)) {
-    throw new ManifestError(`slot ${r.vehicle} ${r.camera} ${r.start}: sha256 "${r.sha256}" is not 64 lowercase hex digits`, { shardId: shard.id, vehicle: r.vehicle, camera: r.camera });
+    throw new ManifestError(`slot ${r.vehicle} ${r.camera} ${r.start}: sha256 "${r.sha256}" is not 64 lowercase hex digits`, {
+      shardId: shard.id,
+      vehicle: r.vehicle,
+      camera: r.camera,
+    });
   }
   return {
     shard_id: shard.id,
@@ -99,7 +119,12 @@ export function decodeSlot(row: SlotRow, shard: ShardKey, camera: string, topics
     ...(row.sha256 !== null && { sha256: row.sha256.toString('hex') }),
     ...(row.bucket !== null && { bucket: row.bucket }),
     ...(topics !== undefined && {
-      bag: { topics: [...topics], messageCount: row.message_count ?? 0, firstMessageTime: start + (row.first_us ?? 0) / 1e6, lastMessageTime: start + (row.last_us ?? 0) / 1e6 },
+      bag: {
+        topics: [...topics],
+        messageCount: row.message_count ?? 0,
+        firstMessageTime: start + (row.first_us ?? 0) / 1e6,
+        lastMessageTime: start + (row.last_us ?? 0) / 1e6,
+      },
     }),
     attempts: row.attempts,
     ...(row.error !== null && { error: row.error }),

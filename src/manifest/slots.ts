@@ -25,7 +25,9 @@ export class Slots {
     this.sql = {
       upsert: p(`INSERT INTO slot_result (${SLOT_COLUMNS.join(', ')}) VALUES (${SLOT_COLUMNS.map(() => '?').join(', ')})
                  ON CONFLICT (shard_id, camera_no, slot_no) DO UPDATE SET
-                   ${SLOT_COLUMNS.slice(3).map((c) => `${c} = excluded.${c}`).join(', ')}`),
+                   ${SLOT_COLUMNS.slice(3)
+                     .map((c) => `${c} = excluded.${c}`)
+                     .join(', ')}`),
       ofShard: p(`SELECT r.*, s.vehicle, s.hour_start FROM slot_result r JOIN shard s ON s.id = r.shard_id WHERE r.shard_id = ?`),
       countRecent: p(`INSERT INTO recent_outcome (minute, vehicle, count) VALUES (?, ?, ?)
                       ON CONFLICT (minute, vehicle) DO UPDATE SET count = count + excluded.count`),
@@ -38,7 +40,10 @@ export class Slots {
     const shard = shardOfClaim(claim);
     this.store.write(claim.workerId, (receipt) => {
       this.claims.assertHolds(claim);
-      this.put(shard, results.map((result) => ({ fence: claim.fence, result })));
+      this.put(
+        shard,
+        results.map((result) => ({ fence: claim.fence, result })),
+      );
       // clip_request holds slots in flight only; a reservation that did not become the slot's clip is given back
       const reserved = this.requests.take(shard, results);
       results.forEach((r, i) => {

@@ -24,7 +24,8 @@ export class Archive {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
       shards: p(`SELECT * FROM shard ORDER BY id`),
-      restoreShard: p(`INSERT INTO shard (id, vehicle, hour_start, cameras, state, fence, attempts, owner_worker, owner_host, owner_pid, owner_job,
+      restoreShard:
+        p(`INSERT INTO shard (id, vehicle, hour_start, cameras, state, fence, attempts, owner_worker, owner_host, owner_pid, owner_job,
                          owner_task, lease_until_ms, last_error, release_reason, updated_ms)
                        VALUES (@id, @vehicle, @hourStart, @cameras, @state, @fence, @attempts, @workerId, @host, @pid, @job, @task,
                          @leaseUntilMs, @lastError, @releaseReason, @now)`),
@@ -35,7 +36,8 @@ export class Archive {
   quickCheck(): void {
     const rows = this.store.read(() => this.store.db.pragma('quick_check') as { quick_check: string }[]);
     const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
-    if (bad.length > 0) throw new ManifestError(`${this.store.path} fails SQLite's quick_check: ${bad.slice(0, 3).join('; ')}`, { path: this.store.path });
+    if (bad.length > 0)
+      throw new ManifestError(`${this.store.path} fails SQLite's quick_check: ${bad.slice(0, 3).join('; ')}`, { path: this.store.path });
   }
 
   /** Settings, shards and submissions as they are now; slot results are read when `slotsOf` asks, a shard at a time. */

@@ -13,9 +13,21 @@ const ROWS_PER_READ = 1000;
 const MINUTE_MS = 60_000;
 
 type ShardStatusTuple = [
-  id: number, vehicle: string, hourStart: number, cameras: string, state: ShardState, attempts: number, owner: string | null,
-  leaseUntilMs: number | null, lastError: string | null, releaseReason: string | null,
-  ok: number | null, missing: number | null, invalid: number | null, failed: number | null, bytes: number | null,
+  id: number,
+  vehicle: string,
+  hourStart: number,
+  cameras: string,
+  state: ShardState,
+  attempts: number,
+  owner: string | null,
+  leaseUntilMs: number | null,
+  lastError: string | null,
+  releaseReason: string | null,
+  ok: number | null,
+  missing: number | null,
+  invalid: number | null,
+  failed: number | null,
+  bytes: number | null,
 ];
 type CameraCountTuple = [shardId: number, cameraNo: number, outcome: number, count: number, bytes: number, camera: string];
 
@@ -30,10 +42,12 @@ export class StatusQueries {
   constructor(private readonly store: Store) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
-      shards: p(`SELECT s.id, s.vehicle, s.hour_start, s.cameras, s.state, s.attempts, s.owner_worker, s.lease_until_ms, s.last_error, s.release_reason,
+      shards:
+        p(`SELECT s.id, s.vehicle, s.hour_start, s.cameras, s.state, s.attempts, s.owner_worker, s.lease_until_ms, s.last_error, s.release_reason,
                    c.ok, c.missing, c.invalid, c.failed, c.bytes
                  FROM shard s LEFT JOIN shard_count c ON c.shard_id = s.id WHERE s.id > ? ORDER BY s.id LIMIT ${ROWS_PER_READ}`).raw(),
-      cameraCounts: p(`SELECT c.shard_id, c.camera_no, c.outcome, c.count, c.bytes, cam.name FROM camera_count c JOIN camera cam ON cam.no = c.camera_no
+      cameraCounts:
+        p(`SELECT c.shard_id, c.camera_no, c.outcome, c.count, c.bytes, cam.name FROM camera_count c JOIN camera cam ON cam.no = c.camera_no
                        WHERE (c.shard_id, c.camera_no, c.outcome) > (?, ?, ?) AND c.count > 0
                        ORDER BY c.shard_id, c.camera_no, c.outcome LIMIT ${ROWS_PER_READ}`).raw(),
       recent: p(`SELECT vehicle, sum(count) AS count FROM recent_outcome WHERE minute >= ? GROUP BY vehicle ORDER BY vehicle`),
@@ -50,7 +64,23 @@ export class StatusQueries {
   shardRows(): ShardStatusRow[] {
     const cameraLists = new Map<string, string[]>(); // every shard of a campaign names the same few lists
     return this.pages<ShardStatusTuple>(this.sql.shards, [0], ([id]) => [id]).map(
-      ([id, vehicle, hourStart, camerasText, state, attempts, owner, leaseUntilMs, lastError, releaseReason, ok, missing, invalid, failed, bytes]) => {
+      ([
+        id,
+        vehicle,
+        hourStart,
+        camerasText,
+        state,
+        attempts,
+        owner,
+        leaseUntilMs,
+        lastError,
+        releaseReason,
+        ok,
+        missing,
+        invalid,
+        failed,
+        bytes,
+      ]) => {
         if (!cameraLists.has(camerasText)) cameraLists.set(camerasText, JSON.parse(camerasText) as string[]);
         const cameras = [...cameraLists.get(camerasText)!];
         return {
@@ -78,7 +108,11 @@ export class StatusQueries {
   /** per (vehicle, camera, hour, outcome), in shard order */
   slotCounts(): SlotCountRow[] {
     const shards = new Map(this.shardRows().map((s) => [s.id, s]));
-    const counts = this.pages<CameraCountTuple>(this.sql.cameraCounts, [0, 0, 0], ([shardId, cameraNo, outcome]) => [shardId, cameraNo, outcome]);
+    const counts = this.pages<CameraCountTuple>(this.sql.cameraCounts, [0, 0, 0], ([shardId, cameraNo, outcome]) => [
+      shardId,
+      cameraNo,
+      outcome,
+    ]);
     return counts.map(([shardId, , outcome, count, bytes, camera]) => {
       const shard = shards.get(shardId)!;
       return { vehicle: shard.vehicle, camera, hourStart: shard.hourStart, outcome: outcomeOf(outcome), count, bytes };
@@ -98,7 +132,10 @@ export class StatusQueries {
     return this.store.read(() => {
       const shards = this.sql.shardTotals.get(nowMs) as { total: number; failed: number; claimable: number; slots: number };
       const slots = this.sql.slotTotals.get() as { ok: number; done: number };
-      return { shards: { total: shards.total, failed: shards.failed, claimable: shards.claimable }, slots: { total: shards.slots, ...slots } };
+      return {
+        shards: { total: shards.total, failed: shards.failed, claimable: shards.claimable },
+        slots: { total: shards.slots, ...slots },
+      };
     });
   }
 
@@ -109,7 +146,7 @@ export class StatusQueries {
   /** A keyset-paged statement (its parameters: the key of the last row read) to the end, one short read per page. */
   private pages<T extends unknown[]>(page: Statement, first: unknown[], keyOf: (last: T) => unknown[]): T[] {
     const all: T[] = [];
-    for (let key = first; ; ) {
+    for (let key = first; ;) {
       const rows = this.store.read(() => page.all(...key) as T[]);
       for (const row of rows) all.push(row);
       if (rows.length < ROWS_PER_READ) return all;

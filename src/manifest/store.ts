@@ -60,7 +60,8 @@ export class Store {
         } catch (err) {
           this.settled(false);
           if (this.db.inTransaction) this.sql.rollback.run();
-          if (isBusy(err) || isBusy((err as Error).cause)) for (const offset of appended) journal!.append({ t: 'void', offset }, { sync: false });
+          if (isBusy(err) || isBusy((err as Error).cause))
+            for (const offset of appended) journal!.append({ t: 'void', offset }, { sync: false });
           throw err;
         }
       }, MANIFEST_DEFAULTS.retryDeadlineMs);

@@ -1,5 +1,5 @@
 import type { CampaignSettings, ShardSpec } from '../plan/types.js';
-import type { BagSummary } from '../storage/types.js';
+import type { BagSummary } from '../storage/index.js';
 
 export type ShardState = 'pending' | 'running' | 'done' | 'failed' | 'released';
 export type SlotOutcome = 'ok' | 'missing' | 'invalid' | 'failed';

@@ -78,8 +78,7 @@ const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLow
 export function planCampaign(input: CampaignInput, context: PlanContext): PlannedCampaign {
   const value = <K extends keyof CampaignInput>(key: K): CampaignInput[K] => {
     const v = input[key];
-    if (Array.isArray(v) && key !== 'vehicles' && key !== 'cameras')
-      throw new UsageError(`--${flagOf(key)} was given more than once`);
+    if (Array.isArray(v) && key !== 'vehicles' && key !== 'cameras') throw new UsageError(`--${flagOf(key)} was given more than once`);
     return v;
   };
   const required = (key: 'apiBase' | 'out' | 'day'): string => {

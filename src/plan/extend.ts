@@ -33,7 +33,9 @@ export function extendCampaignSettings(stored: CampaignSettings, extension: Camp
     (key) => key !== 'days' && key !== 'vehicles' && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
   );
   if (differing.length > 0) {
-    const what = differing.map((key) => `${FLAG_OF[key]} ${JSON.stringify(stored[key] ?? null)} → ${JSON.stringify(extension[key] ?? null)}`);
+    const what = differing.map(
+      (key) => `${FLAG_OF[key]} ${JSON.stringify(stored[key] ?? null)} → ${JSON.stringify(extension[key] ?? null)}`,
+    );
     throw new UsageError(`--extend adds days or vehicles only, but these differ from the campaign: ${what.join('; ')}`);
   }
   return { ...stored, days: union(stored.days, extension.days), vehicles: union(stored.vehicles, extension.vehicles) };

@@ -13,7 +13,8 @@ export type ShardPlanInput = Pick<CampaignSettings, 'vehicles' | 'cameras' | 'da
  */
 export function planShards({ vehicles, cameras, days, hours, timeZone }: ShardPlanInput): ShardSpec[] {
   const hourStarts = days.flatMap((day) => hourStartsOfDay(day, timeZone, hours));
-  if (hourStarts.length === 0) throw new UsageError(`--hours ${hours?.from}-${hours?.to} selects no hour of ${days.join(', ')} in ${timeZone}`);
+  if (hourStarts.length === 0)
+    throw new UsageError(`--hours ${hours?.from}-${hours?.to} selects no hour of ${days.join(', ')} in ${timeZone}`);
   return hourStarts.flatMap((hourStart) => vehicles.map((vehicle) => ({ vehicle, hourStart, cameras: [...cameras] })));
 }
 

@@ -16,10 +16,7 @@ export interface HourRange {
  * - `gallop`: after a 404 probe ahead in strides 1, 2, 4, … (capped); once data is found again, bisect back into the
  *   skipped range for the first clip after the gap, then fetch every slot from there on.
  */
-export type MissStrategy =
-  | { kind: 'probe-all' }
-  | { kind: 'skip'; skipSeconds: number }
-  | { kind: 'gallop'; maxStrideSeconds: number };
+export type MissStrategy = { kind: 'probe-all' } | { kind: 'skip'; skipSeconds: number } | { kind: 'gallop'; maxStrideSeconds: number };
 
 /**
  * Everything a worker needs to run a campaign, stored in the manifest so that a worker takes only `--manifest`.

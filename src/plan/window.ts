@@ -40,8 +40,7 @@ export function hourStartsOfDay(day: string, timeZone: string, hours?: HourRange
   const end = fromZonedTime(`${addDays(day, 1)}T00:00:00`, timeZone).getTime() / 1000;
   if ((end - start) % SHARD_SECONDS !== 0)
     throw new UsageError(`${day} in ${timeZone} is ${(end - start) / 3600} hours long: fleetclip plans whole hours only`);
-  if (start % SLOT_SECONDS !== 0)
-    throw new UsageError(`${day} in ${timeZone} starts off the 30 s UTC grid: pick another time zone or day`);
+  if (start % SLOT_SECONDS !== 0) throw new UsageError(`${day} in ${timeZone} starts off the 30 s UTC grid: pick another time zone or day`);
   const starts: number[] = [];
   for (let t = start; t < end; t += SHARD_SECONDS) {
     const hour = localHourAt(t, timeZone);

@@ -35,5 +35,9 @@ export function normalizeStatusOptions(input: StatusOptionsInput): StatusOptions
     if (!(Number.isFinite(watchSeconds) && watchSeconds >= MIN_WATCH_SECONDS))
       throw new UsageError(`--watch takes seconds, at least ${MIN_WATCH_SECONDS}, got '${input.watch}'`);
   }
-  return { by: by as StatusCut, ...(watchSeconds !== undefined && { watchSeconds }), rateWindowMs: STATUS_DEFAULTS.rateWindowMinutes * 60_000 };
+  return {
+    by: by as StatusCut,
+    ...(watchSeconds !== undefined && { watchSeconds }),
+    rateWindowMs: STATUS_DEFAULTS.rateWindowMinutes * 60_000,
+  };
 }

@@ -36,9 +36,15 @@ export function renderForecast(f: Forecast): string {
   const a = f.assumptions;
   const rows = [
     ['slots', `${formatCount(f.slots)} clips of 30 s in ${plural(f.shards, 'shard')}`],
-    ['API requests', `at most ${formatCount(f.apiRequestsMax)} (${a.requestsPerClip} per clip, no retries); at ${a.apiRatePerSec} requests/s that takes at most ${trim(f.apiLimitedHours)} h`],
+    [
+      'API requests',
+      `at most ${formatCount(f.apiRequestsMax)} (${a.requestsPerClip} per clip, no retries); at ${a.apiRatePerSec} requests/s that takes at most ${trim(f.apiLimitedHours)} h`,
+    ],
     ['bytes', `${formatGb(f.bytesExpected)} GB if every slot has a clip of ${formatCount(a.clipBytes)} bytes`],
-    ['worker time', `${trim(f.coreHours)} core-hours at ${a.throughputClipsPerSec} clips/s per worker = ${trim(f.serviceUnits)} SU at ${a.suPerCoreHour} SU per core-hour`],
+    [
+      'worker time',
+      `${trim(f.coreHours)} core-hours at ${a.throughputClipsPerSec} clips/s per worker = ${trim(f.serviceUnits)} SU at ${a.suPerCoreHour} SU per core-hour`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => (k ?? '').length));
   return `forecast:\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(width)}  ${v}\n`).join('')}`;

@@ -44,7 +44,16 @@ function table(report: StatusReport): string {
       );
     case 'shard':
       return renderTable(
-        [right('id'), { header: 'vehicle' }, { header: `hour (${report.timeZone})` }, { header: 'state' }, right('tries'), ...CLIP_COLUMNS, right('GB'), { header: 'note' }],
+        [
+          right('id'),
+          { header: 'vehicle' },
+          { header: `hour (${report.timeZone})` },
+          { header: 'state' },
+          right('tries'),
+          ...CLIP_COLUMNS,
+          right('GB'),
+          { header: 'note' },
+        ],
         (report.rows as ShardRow[]).map((r) => [
           String(r.id),
           r.vehicle,
@@ -76,7 +85,10 @@ const oneLineOf = (text: string, max = 100): string => {
 function notices(report: StatusReport): string {
   const lines = report.released.map((n) => `released: ${plural(n.shards, 'shard')} (${n.reason}): ${n.advice}`);
   const failed = report.failedShards.length;
-  if (failed > 0) lines.push(`failed: ${plural(failed, 'shard')}: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again`);
+  if (failed > 0)
+    lines.push(
+      `failed: ${plural(failed, 'shard')}: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again`,
+    );
   return lines.map((l) => `${l}\n`).join('');
 }
 

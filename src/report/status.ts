@@ -1,5 +1,5 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/types.js';
+import type { ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/index.js';
 import type { CampaignSettings } from '../plan/types.js';
 
 /** The cuts `status --by` offers. */
@@ -161,7 +161,11 @@ function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> 
   return groups;
 }
 
-function withRate<T extends Progress>(progress: T, recentCount: number, windowMinutes: number): T & Pick<VehicleRow, 'clipsPerMin' | 'etaSeconds'> {
+function withRate<T extends Progress>(
+  progress: T,
+  recentCount: number,
+  windowMinutes: number,
+): T & Pick<VehicleRow, 'clipsPerMin' | 'etaSeconds'> {
   const clipsPerMin = recentCount / windowMinutes;
   const { remaining } = progress.clips;
   const etaSeconds = remaining === 0 ? 0 : clipsPerMin > 0 ? Math.round((remaining / clipsPerMin) * 60) : null;
@@ -180,11 +184,13 @@ function vehicleRows(input: StatusInput, windowMinutes: number): VehicleRow[] {
 
 function hourRows({ shards, settings }: StatusInput): HourRow[] {
   const byHour = groupBy(shards, (s) => s.hourStart);
-  return [...byHour.keys()].sort((a, b) => a - b).map((hourStart) => {
-    const progress = emptyProgress();
-    for (const shard of byHour.get(hourStart) ?? []) addShard(progress, shard);
-    return { hourStart, hourStartIso: iso(hourStart), localTime: localTimeOf(hourStart, settings.timeZone), ...progress };
-  });
+  return [...byHour.keys()]
+    .sort((a, b) => a - b)
+    .map((hourStart) => {
+      const progress = emptyProgress();
+      for (const shard of byHour.get(hourStart) ?? []) addShard(progress, shard);
+      return { hourStart, hourStartIso: iso(hourStart), localTime: localTimeOf(hourStart, settings.timeZone), ...progress };
+    });
 }
 
 /** Totals per camera come from the shards (each camera has an equal share of a shard's slots), outcomes from slot counts. */
@@ -269,7 +275,9 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
   const total = emptyProgress();
   for (const shard of input.shards) addShard(total, shard);
   const recentTotal = input.recent.reduce((sum, r) => sum + r.count, 0);
-  const rows = { vehicle: () => perVehicle, hour: () => hourRows(input), camera: () => cameraRows(input), shard: () => shardRows(input) }[by]();
+  const rows = { vehicle: () => perVehicle, hour: () => hourRows(input), camera: () => cameraRows(input), shard: () => shardRows(input) }[
+    by
+  ]();
   return {
     schemaVersion: STATUS_SCHEMA_VERSION,
     generatedAt: new Date(input.nowMs).toISOString(),
@@ -284,7 +292,8 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
     total: withRate(total, recentTotal, windowMinutes),
     released: releaseNotices(input),
     // only the failed shards are formatted: a month holds 37,200 shards, and their local times cost ~0.3 s
-    failedShards: shardRows({ settings: input.settings, shards: input.shards.filter((s) => s.state === 'failed') }).map(({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({
+    failedShards: shardRows({ settings: input.settings, shards: input.shards.filter((s) => s.state === 'failed') }).map(
+      ({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({
         id,
         vehicle,
         hourStart,
@@ -292,6 +301,7 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
         localTime,
         attempts,
         lastError,
-      })),
+      }),
+    ),
   };
 }

@@ -105,7 +105,17 @@ function connectionRecord(camera: string): Buffer {
     ['callerid', Buffer.from('/fleetclip_sim')],
     ['latching', Buffer.from('0')],
   ]);
-  return Buffer.concat([recordPrefix([['op', op(OP.connection)], ['conn', u32(0)], ['topic', topic]], data.length), data]);
+  return Buffer.concat([
+    recordPrefix(
+      [
+        ['op', op(OP.connection)],
+        ['conn', u32(0)],
+        ['topic', topic],
+      ],
+      data.length,
+    ),
+    data,
+  ]);
 }
 
 interface Frame {
@@ -132,7 +142,11 @@ function planFrames(key: string, start: number, clipBytes: number, frameIdBytes:
 }
 
 function messageHeader(frame: Frame): Buffer {
-  return encodeFields([['op', op(OP.messageData)], ['conn', u32(0)], ['time', time(frame.sec, frame.nsec)]]);
+  return encodeFields([
+    ['op', op(OP.messageData)],
+    ['conn', u32(0)],
+    ['time', time(frame.sec, frame.nsec)],
+  ]);
 }
 
 /** The exact bytes of the good clip for (vehicle, camera, start). */
@@ -208,9 +222,21 @@ export function buildClipBag(vehicle: string, camera: string, start: number, cli
       data[at + f.imageBytes - 1] = 0xd9;
       at += f.imageBytes;
     });
-    const chunkPrefix = recordPrefix([['op', op(OP.chunk)], ['compression', Buffer.from('none')], ['size', u32(data.length)]], data.length);
+    const chunkPrefix = recordPrefix(
+      [
+        ['op', op(OP.chunk)],
+        ['compression', Buffer.from('none')],
+        ['size', u32(data.length)],
+      ],
+      data.length,
+    );
     const indexPrefix = recordPrefix(
-      [['op', op(OP.indexData)], ['ver', u32(1)], ['conn', u32(0)], ['count', u32(chunk.frames.length)]],
+      [
+        ['op', op(OP.indexData)],
+        ['ver', u32(1)],
+        ['conn', u32(0)],
+        ['count', u32(chunk.frames.length)],
+      ],
       indexData.length,
     );
     parts.push(chunkPrefix, data, indexPrefix, indexData);

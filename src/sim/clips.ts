@@ -98,7 +98,13 @@ export class ClipStore {
         for (let i = fromSlot; i < toSlot; i++) {
           if (!has[i]) continue;
           const start = dayStart + i * CLIP_SECONDS;
-          slots.push({ vehicle, camera, start, startIso: new Date(start * 1000).toISOString(), ...this.fingerprintOf({ vehicle, camera, start }) });
+          slots.push({
+            vehicle,
+            camera,
+            start,
+            startIso: new Date(start * 1000).toISOString(),
+            ...this.fingerprintOf({ vehicle, camera, start }),
+          });
         }
       }
     }

@@ -144,14 +144,24 @@ function checksNamedBy(nameOf: OptionNamer) {
   };
   return {
     that,
-    number(key: string, v: number, { min, integer = false, max, above = false }: { min: number; integer?: boolean; max?: number; above?: boolean }): void {
-      const ok = typeof v === 'number' && Number.isFinite(v) && (above ? v > min : v >= min) && (max === undefined || v <= max) && (!integer || Number.isInteger(v));
+    number(
+      key: string,
+      v: number,
+      { min, integer = false, max, above = false }: { min: number; integer?: boolean; max?: number; above?: boolean },
+    ): void {
+      const ok =
+        typeof v === 'number' &&
+        Number.isFinite(v) &&
+        (above ? v > min : v >= min) &&
+        (max === undefined || v <= max) &&
+        (!integer || Number.isInteger(v));
       const range = max !== undefined ? `${min}..${max}` : `${above ? '>' : '>='} ${min}`;
       that(ok, `${nameOf(key)} must be ${integer ? 'an integer' : 'a number'} ${range}, got ${String(v)}`);
     },
     names(key: string, list: unknown): void {
       that(Array.isArray(list) && list.length > 0, `${nameOf(key)} must name at least one`);
-      for (const n of list as unknown[]) that(typeof n === 'string' && NAME.test(n), `${nameOf(key)}: "${String(n)}" is not a name (letters, digits, . _ -)`);
+      for (const n of list as unknown[])
+        that(typeof n === 'string' && NAME.test(n), `${nameOf(key)}: "${String(n)}" is not a name (letters, digits, . _ -)`);
       that(new Set(list as string[]).size === (list as string[]).length, `${nameOf(key)} lists a name twice`);
     },
     range(key: string, r: MsRange): void {
@@ -161,7 +171,8 @@ function checksNamedBy(nameOf: OptionNamer) {
     },
     shapes(key: string, list: unknown, known: readonly string[]): void {
       that(Array.isArray(list) && list.length > 0, `${nameOf(key)} must name at least one of ${known.join(', ')}`);
-      for (const v of list as unknown[]) that(known.includes(v as string), `${nameOf(key)}: unknown shape "${String(v)}" (known: ${known.join(', ')})`);
+      for (const v of list as unknown[])
+        that(known.includes(v as string), `${nameOf(key)}: unknown shape "${String(v)}" (known: ${known.join(', ')})`);
     },
     faults(f: SimFaults): void {
       for (const key of RATE_KEYS) this.number(`faults.${key}`, f[key], { min: 0, max: 1 });
@@ -196,8 +207,14 @@ export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNam
   check.number('presignTtlSec', o.presignTtlSec, { min: 1, integer: true });
   check.shapes('videoShapes', o.videoShapes, VIDEO_SHAPES);
   check.shapes('downloadShapes', o.downloadShapes, DOWNLOAD_SHAPES);
-  check.that(o.tokens === undefined || (Array.isArray(o.tokens) && o.tokens.every((t) => typeof t === 'string' && t.length > 0)), `${nameOf('tokens')} must be non-empty strings`);
-  check.that(o.tokenFile === undefined || (typeof o.tokenFile === 'string' && o.tokenFile.length > 0), `${nameOf('tokenFile')} must be a path`);
+  check.that(
+    o.tokens === undefined || (Array.isArray(o.tokens) && o.tokens.every((t) => typeof t === 'string' && t.length > 0)),
+    `${nameOf('tokens')} must be non-empty strings`,
+  );
+  check.that(
+    o.tokenFile === undefined || (typeof o.tokenFile === 'string' && o.tokenFile.length > 0),
+    `${nameOf('tokenFile')} must be a path`,
+  );
   const faults = mergeFaults(NO_FAULTS, input.faults ?? {}, nameOf);
   return {
     ...o,

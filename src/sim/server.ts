@@ -66,7 +66,15 @@ const INTEGER = /^\d{1,12}$/;
 const notReadyStatus = (u: number): number => (u < 0.6 ? 404 : u < 0.9 ? 503 : 500);
 
 function emptyStats(): SimStats {
-  return { requests: {}, tokenLeaks: 0, faults: {}, clipsRequested: 0, clipsServed: { good: 0, tiny: 0, unindexed: 0, cut: 0 }, bytesServed: 0, internalErrors: 0 };
+  return {
+    requests: {},
+    tokenLeaks: 0,
+    faults: {},
+    clipsRequested: 0,
+    clipsServed: { good: 0, tiny: 0, unindexed: 0, cut: 0 },
+    bytesServed: 0,
+    internalErrors: 0,
+  };
 }
 
 function endpointOf(pathname: string): Endpoint {
@@ -113,14 +121,27 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     res.writeHead(status, headers);
   }
 
-  function send(res: ServerResponse, endpoint: Endpoint, status: number, body: string, type = 'text/plain; charset=utf-8', extra: OutgoingHttpHeaders = {}): void {
+  function send(
+    res: ServerResponse,
+    endpoint: Endpoint,
+    status: number,
+    body: string,
+    type = 'text/plain; charset=utf-8',
+    extra: OutgoingHttpHeaders = {},
+  ): void {
     const bytes = Buffer.from(body);
     head(res, endpoint, status, { 'Content-Type': type, 'Content-Length': bytes.length, ...extra });
     res.end(res.req.method === 'HEAD' ? undefined : bytes);
   }
 
   function s3Error(res: ServerResponse, code: string, message: string): void {
-    send(res, 'presigned', 403, `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>\n`, 'application/xml');
+    send(
+      res,
+      'presigned',
+      403,
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>\n`,
+      'application/xml',
+    );
   }
 
   function takeRateToken(): boolean {
@@ -142,7 +163,14 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
   }
 
   /** Serves clip bytes with Range support, then maybe cuts the body short (drop / short-body faults). */
-  async function serveClip(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, clip: ClipRef, variant: ClipVariant, dice: (what: string) => number) {
+  async function serveClip(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    clip: ClipRef,
+    variant: ClipVariant,
+    dice: (what: string) => number,
+  ) {
     const body = clips.bytesOf(clip, variant);
     const range = parseRange(req.headers.range, body.length);
     if (range === 'unsatisfiable') {
@@ -193,7 +221,12 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     const p = url.searchParams;
     const bad = (message: string) => send(res, 'video', 400, `${message}\n`);
     for (const name of ['vehicle', 'camera', 'startTime', 'endTime']) if (!p.get(name)) return bad(`missing parameter ${name}`);
-    const [vehicle, camera, startText, endText] = ['vehicle', 'camera', 'startTime', 'endTime'].map((n) => p.get(n) as string) as [string, string, string, string];
+    const [vehicle, camera, startText, endText] = ['vehicle', 'camera', 'startTime', 'endTime'].map((n) => p.get(n) as string) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     if (!INTEGER.test(startText) || !INTEGER.test(endText)) return bad('startTime and endTime must be integer epoch seconds');
     const startTime = Number(startText);
     const endTime = Number(endText);
@@ -279,10 +312,12 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     if (endpoint === 'sim') return handleSim(res, url);
     if (endpoint === 'other') return send(res, 'other', 404, 'not found\n');
     const allowed = endpoint === 'video' ? ['GET'] : ['GET', 'HEAD'];
-    if (!allowed.includes(req.method ?? '')) return send(res, endpoint, 405, 'method not allowed\n', 'text/plain; charset=utf-8', { Allow: allowed.join(', ') });
+    if (!allowed.includes(req.method ?? ''))
+      return send(res, endpoint, 405, 'method not allowed\n', 'text/plain; charset=utf-8', { Allow: allowed.join(', ') });
 
     if (endpoint === 'presigned' && req.headers.authorization !== undefined) stats.tokenLeaks += 1;
-    const key = endpoint === 'video' ? url.search : endpoint === 'download' ? `${req.method}|${url.searchParams.get('filename')}` : url.pathname;
+    const key =
+      endpoint === 'video' ? url.search : endpoint === 'download' ? `${req.method}|${url.searchParams.get('filename')}` : url.pathname;
     const n = seen.get(`${endpoint}|${key}`) ?? 0;
     seen.set(`${endpoint}|${key}`, n + 1);
     const dice = (what: string) => roll(config.seed, what, endpoint, key, n);
@@ -302,7 +337,10 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
       const failure = authFailure(req);
       if (failure)
         return send(res, endpoint, 401, `${failure}\n`, 'text/plain; charset=utf-8', {
-          'WWW-Authenticate': failure === 'missing bearer token' ? 'Bearer realm="batch"' : `Bearer realm="batch", error="invalid_token", error_description="${failure}"`,
+          'WWW-Authenticate':
+            failure === 'missing bearer token'
+              ? 'Bearer realm="batch"'
+              : `Bearer realm="batch", error="invalid_token", error_description="${failure}"`,
         });
     }
     if (v1 && dice('429') < config.faults.rate429) {
@@ -352,4 +390,3 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
       }),
   };
 }
-

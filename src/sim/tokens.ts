@@ -13,7 +13,12 @@ const base64url = (data: string | Buffer): string => Buffer.from(data).toString(
 export function mintToken({ expiresAtSec, subject = 'fleetclip' }: { expiresAtSec: number; subject?: string }): string {
   const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   const payload = base64url(
-    JSON.stringify({ sub: subject, iat: Math.floor(Date.now() / 1000), exp: Math.floor(expiresAtSec), jti: randomBytes(8).toString('hex') }),
+    JSON.stringify({
+      sub: subject,
+      iat: Math.floor(Date.now() / 1000),
+      exp: Math.floor(expiresAtSec),
+      jti: randomBytes(8).toString('hex'),
+    }),
   );
   const signature = createHmac('sha256', randomBytes(32)).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;

@@ -15,7 +15,9 @@ export function slurmTaskOf(env: NodeJS.ProcessEnv): SlurmTask | undefined {
   const restartCount = Number(env.SLURM_RESTART_COUNT ?? 0);
   return {
     jobId: env.SLURM_JOB_ID,
-    ...(env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID ? { arrayJobId: env.SLURM_ARRAY_JOB_ID, arrayTaskId: env.SLURM_ARRAY_TASK_ID } : {}),
+    ...(env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID
+      ? { arrayJobId: env.SLURM_ARRAY_JOB_ID, arrayTaskId: env.SLURM_ARRAY_TASK_ID }
+      : {}),
     restartCount: Number.isInteger(restartCount) && restartCount > 0 ? restartCount : 0,
   };
 }

@@ -10,9 +10,7 @@ export interface ClipCheckOptions {
   minBytes: number;
 }
 
-export type ClipCheck =
-  | { ok: true; bytes: number; sha256: string; bag: BagSummary }
-  | { ok: false; bytes: number; reason: string };
+export type ClipCheck = { ok: true; bytes: number; sha256: string; bag: BagSummary } | { ok: false; bytes: number; reason: string };
 
 const seconds = (t: { sec: number; nsec: number }): number => t.sec + t.nsec / 1e9;
 
@@ -109,7 +107,7 @@ function chunkRegionDefect(region: Buffer, info: ChunkInfo): string | undefined 
   if (chunk.op !== OP_CHUNK) return `expected a chunk record, found op ${chunk.op}`;
   if (chunk.fields.get('compression') === 'none') {
     let messages = 0;
-    for (let pos = chunk.dataStart; pos < chunk.end; ) {
+    for (let pos = chunk.dataStart; pos < chunk.end;) {
       const record = recordAt(region, pos, chunk.end);
       if (typeof record === 'string') return record;
       if (record.op === OP_MESSAGE_DATA) messages++;
@@ -118,7 +116,7 @@ function chunkRegionDefect(region: Buffer, info: ChunkInfo): string | undefined 
     const indexed = info.connections.reduce((n, c) => n + c.count, 0);
     if (messages !== indexed) return `holds ${messages} messages, its chunk info says ${indexed}`;
   }
-  for (let pos = chunk.end; pos < region.length; ) {
+  for (let pos = chunk.end; pos < region.length;) {
     const record = recordAt(region, pos);
     if (typeof record === 'string') return record;
     if (record.op !== OP_INDEX_DATA) return `expected index data after the chunk, found op ${record.op}`;
@@ -128,7 +126,11 @@ function chunkRegionDefect(region: Buffer, info: ChunkInfo): string | undefined 
 }
 
 /** The record at `pos` (`<header_len><header><data_len><data>`), or why it cannot be one within `limit`. */
-function recordAt(buf: Buffer, pos: number, limit = buf.length): string | { op: number; fields: Map<string, string>; dataStart: number; end: number } {
+function recordAt(
+  buf: Buffer,
+  pos: number,
+  limit = buf.length,
+): string | { op: number; fields: Map<string, string>; dataStart: number; end: number } {
   if (pos + 4 > limit) return `record header cut at ${pos}`;
   const headerLength = buf.readUInt32LE(pos);
   const headerEnd = pos + 4 + headerLength;
@@ -138,7 +140,7 @@ function recordAt(buf: Buffer, pos: number, limit = buf.length): string | { op: 
   if (end > limit) return `record data at ${pos} overruns its space`;
   const fields = new Map<string, string>();
   let op: number | undefined;
-  for (let f = pos + 4; f < headerEnd; ) {
+  for (let f = pos + 4; f < headerEnd;) {
     if (f + 4 > headerEnd) return `record header at ${pos} is garbled`;
     const fieldEnd = f + 4 + buf.readUInt32LE(f);
     if (fieldEnd > headerEnd) return `record header at ${pos} is garbled`;

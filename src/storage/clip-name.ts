@@ -4,7 +4,10 @@ import { SLOT_SECONDS } from '../plan/types.js';
 
 /** `20251117T083000Z`: the compact UTC stamp used in clip file names. */
 export function compactUtcStamp(epochSec: number): string {
-  return new Date(epochSec * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(epochSec * 1000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

@@ -47,7 +47,9 @@ export class WorkspaceGuard {
     }
     const fs = await statfs(outDir).catch(() => undefined);
     if (fs && fs.bavail * fs.bsize < clipBytesEstimate * (inflightClips + 1) + minFreeBytes) {
-      throw new QuotaError(`disk nearly full at ${outDir}: ${gib(fs.bavail * fs.bsize)} GiB free; free space, then resubmit`, { path: outDir });
+      throw new QuotaError(`disk nearly full at ${outDir}: ${gib(fs.bavail * fs.bsize)} GiB free; free space, then resubmit`, {
+        path: outDir,
+      });
     }
   }
 }

@@ -80,19 +80,24 @@ export function parseDeadline(text: string, nowMs: number): number {
 }
 
 /** Defaults, then one check per option; nothing downstream checks an option again. */
-export function normalizeWorkerOptions(input: WorkerOptionsInput, { nowMs = Date.now() }: { nowMs?: number } = {}): Readonly<WorkerOptions> {
+export function normalizeWorkerOptions(
+  input: WorkerOptionsInput,
+  { nowMs = Date.now() }: { nowMs?: number } = {},
+): Readonly<WorkerOptions> {
   const { deadline, ...rest } = withoutUndefined(input) as WorkerOptionsInput;
   const o = { ...WORKER_DEFAULTS, ...rest };
   for (const key of ['leaseMs', 'heartbeatMs', 'progressIntervalMs', 'flushIntervalMs', 'flushBatch', 'allowanceSeconds'] as const)
     if (!(Number.isFinite(o[key]) && o[key] > 0)) throw new UsageError(`${key} must be a positive number, got ${o[key]}`);
   for (const key of ['graceMs', 'deadlineMarginMs', 'minFreeBytes', 'requestReuseMs'] as const)
     if (!(Number.isFinite(o[key]) && o[key] >= 0)) throw new UsageError(`${key} must be a number >= 0, got ${o[key]}`);
-  if (o.heartbeatMs * 2 > o.leaseMs) throw new UsageError(`the heartbeat (${o.heartbeatMs} ms) must be at most half the lease (${o.leaseMs} ms)`);
+  if (o.heartbeatMs * 2 > o.leaseMs)
+    throw new UsageError(`the heartbeat (${o.heartbeatMs} ms) must be at most half the lease (${o.leaseMs} ms)`);
   if (o.maxConcurrent !== undefined && !(Number.isInteger(o.maxConcurrent) && o.maxConcurrent >= 1))
     throw new UsageError(`--max-concurrent must be an integer >= 1, got ${o.maxConcurrent}`);
   if (o.minTimeMs !== undefined && !(Number.isFinite(o.minTimeMs) && o.minTimeMs >= 0))
     throw new UsageError(`--min-time must be a number of milliseconds >= 0, got ${o.minTimeMs}`);
-  if (!PROGRESS_MODES.includes(o.progress)) throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got ${o.progress}`);
+  if (!PROGRESS_MODES.includes(o.progress))
+    throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got ${o.progress}`);
   if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${o.logLevel}`);
   if (!o.manifestPath) throw new UsageError('--manifest is required');

@@ -94,14 +94,17 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
 
   // What earlier attempts settled: ok and missing are final; invalid and failed slots are tried again.
   const settled = new Map<string, SlotResult>();
-  for (const r of manifest.slotResults(claim.shardId)) if (r.outcome === 'ok' || r.outcome === 'missing') settled.set(`${r.camera} ${r.start}`, r);
+  for (const r of manifest.slotResults(claim.shardId))
+    if (r.outcome === 'ok' || r.outcome === 'missing') settled.set(`${r.camera} ${r.start}`, r);
   report.resumed = settled.size;
   const known = new Map<number, ProbeResult>();
   for (let i = 0; i < SLOTS; i++) {
     const rs = cameras.map((c) => settled.get(`${c} ${claim.hourStart + i * SLOT_SECONDS}`));
     if (rs.every((r) => r !== undefined)) known.set(i, rs.some((r) => r!.outcome === 'ok') ? 'data' : 'missing');
   }
-  const names = cameras.flatMap((c) => Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)));
+  const names = cameras.flatMap((c) =>
+    Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)),
+  );
   const stale = await removeStaleTemporaries(ctx.outDir, names);
   if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
   ctx.workspace.measured(manifest.workspaceBytes());
@@ -210,7 +213,16 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           const o = await fetchOne(camera, start);
           if (o === 'aborted') return 'aborted';
           const base = { vehicle: claim.vehicle, camera, start, atMs: Date.now() };
-          if (o.kind === 'ok') record({ ...base, outcome: 'ok', ...(o.bucket !== undefined && { bucket: o.bucket }), bytes: o.bytes, sha256: o.sha256, bag: o.bag, attempts: o.attempts });
+          if (o.kind === 'ok')
+            record({
+              ...base,
+              outcome: 'ok',
+              ...(o.bucket !== undefined && { bucket: o.bucket }),
+              bytes: o.bytes,
+              sha256: o.sha256,
+              bag: o.bag,
+              attempts: o.attempts,
+            });
           else if (o.kind === 'missing') record({ ...base, outcome: 'missing', attempts: o.attempts });
           else if (o.kind === 'invalid') record({ ...base, outcome: 'invalid', attempts: o.attempts, error: o.reason });
           else record({ ...base, outcome: 'failed', attempts: 1, error: o.error });
@@ -262,11 +274,15 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     throw fatal;
   }
   const stopReason =
-    fatal instanceof AuthExpiredError ? 'auth'
-    : fatal instanceof StorageError ? 'quota'
-    : fatal !== undefined ? 'error' // e.g. the manifest refused a batch: release, never complete with outcomes missing
-    : signal.aborted || ctx.graceful.aborted ? 'signal'
-    : undefined;
+    fatal instanceof AuthExpiredError
+      ? 'auth'
+      : fatal instanceof StorageError
+        ? 'quota'
+        : fatal !== undefined
+          ? 'error' // e.g. the manifest refused a batch: release, never complete with outcomes missing
+          : signal.aborted || ctx.graceful.aborted
+            ? 'signal'
+            : undefined;
   if (stopReason || !planner.done) {
     report.state = 'released';
     report.note = stopReason ?? 'stopped';
@@ -282,7 +298,15 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     const start = claim.hourStart + index * SLOT_SECONDS;
     for (const camera of cameras)
       if (!settled.has(`${camera} ${start}`))
-        skipped.push({ vehicle: claim.vehicle, camera, start, outcome: 'missing', attempts: 0, error: `not requested (${report.strategy})`, atMs: Date.now() });
+        skipped.push({
+          vehicle: claim.vehicle,
+          camera,
+          start,
+          outcome: 'missing',
+          attempts: 0,
+          error: `not requested (${report.strategy})`,
+          atMs: Date.now(),
+        });
   }
   report.skipped = skipped.length;
   manifest.recordSlots(current, skipped);

@@ -147,7 +147,10 @@ export async function runWorker(
         slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
       });
       if (!hasTimeForShard(Date.now(), deadlineMs, shardMs, options.deadlineMarginMs)) {
-        return await end(EXIT.interrupted, `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`);
+        return await end(
+          EXIT.interrupted,
+          `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`,
+        );
       }
       workspace.measured(manifest.workspaceBytes());
       try {
@@ -162,7 +165,12 @@ export async function runWorker(
         return await end(failed > 0 ? EXIT.someFailed : EXIT.ok, `no work left; ${shards.length} shard(s) processed, ${failed} failed`);
       }
       send({ type: 'claim', claim });
-      log.info(`shard ${claim.shardId} claimed`, { shardId: claim.shardId, vehicle: claim.vehicle, slot: slotIso(claim.hourStart), attempt: claim.attempt });
+      log.info(`shard ${claim.shardId} claimed`, {
+        shardId: claim.shardId,
+        vehicle: claim.vehicle,
+        slot: slotIso(claim.hourStart),
+        attempt: claim.attempt,
+      });
       live = { claim, done: 0, total: claim.cameras.length * (SHARD_SECONDS / SLOT_SECONDS) };
       const shardStarted = Date.now();
       try {
@@ -212,7 +220,8 @@ export async function runWorker(
           log.warn(err.message, { shardId: claim.shardId });
           continue;
         }
-        if (err instanceof AuthExpiredError || err instanceof StorageError) return await end(err.exitCode, `${err.message}; shard ${claim.shardId} released`);
+        if (err instanceof AuthExpiredError || err instanceof StorageError)
+          return await end(err.exitCode, `${err.message}; shard ${claim.shardId} released`);
         throw err;
       } finally {
         send({ type: 'end', shardId: claim.shardId });

@@ -13,7 +13,9 @@ afterEach(async () => {
 });
 
 function slots(r: Rig, count: number): TruthSlot[] {
-  return r.sim.config.vehicles.flatMap((vehicle) => r.sim.truth({ day: DAY, vehicle, camera: 'front-center', from: '08:00', to: '08:02' })).slice(0, count);
+  return r.sim.config.vehicles
+    .flatMap((vehicle) => r.sim.truth({ day: DAY, vehicle, camera: 'front-center', from: '08:00', to: '08:02' }))
+    .slice(0, count);
 }
 
 const fetchAll = (r: Rig, list: TruthSlot[], limits = {}) => {
@@ -66,7 +68,9 @@ describe('token expiry and renewal', () => {
     expect(err).toBeInstanceOf(AuthExpiredError);
     expect((err as AuthExpiredError).exitCode).toBe(EXIT.authExpired);
     expect(oneLine(err as AuthExpiredError)).toMatch(
-      new RegExp(`^the Batch API token expired \\(JWT exp [0-9T:.Z-]+\\): put a new token in ${r.tokenFile} and resubmit \\[${s.vehicle} front-center [0-9T:Z-]+\\]$`),
+      new RegExp(
+        `^the Batch API token expired \\(JWT exp [0-9T:.Z-]+\\): put a new token in ${r.tokenFile} and resubmit \\[${s.vehicle} front-center [0-9T:Z-]+\\]$`,
+      ),
     );
     expect(oneLine(err as AuthExpiredError)).not.toContain(expired);
     expect(r.logs.filter((l) => l.level === 'warn')).toHaveLength(1);
@@ -82,8 +86,18 @@ describe('token expiry and renewal', () => {
     const r = rig;
     let reads = 0;
     // the file changed between the request and its 401: the first read sees the old token, later ones the new
-    const source: TokenSource = { kind: 'file', where: r.tokenFile, renewable: true, current: async () => ({ value: reads++ === 0 ? 'stale-token' : good }) };
-    const client = createBatchApiClient({ apiBase: r.sim.baseUrl, token: source, ...FAST, log: { info() {}, debug() {}, warn: (m) => r.logs.push({ level: 'warn', message: m }) } });
+    const source: TokenSource = {
+      kind: 'file',
+      where: r.tokenFile,
+      renewable: true,
+      current: async () => ({ value: reads++ === 0 ? 'stale-token' : good }),
+    };
+    const client = createBatchApiClient({
+      apiBase: r.sim.baseUrl,
+      token: source,
+      ...FAST,
+      log: { info() {}, debug() {}, warn: (m) => r.logs.push({ level: 'warn', message: m }) },
+    });
     const [s] = slots(r, 1) as [TruthSlot];
     const t0 = Date.now();
     expect(await client.requestClip(s.vehicle, s.camera, s.start)).toMatchObject({ kind: 'requested' });
@@ -95,7 +109,11 @@ describe('token expiry and renewal', () => {
   test('a refused token from FLEETCLIP_TOKEN cannot be renewed in flight: AuthExpiredError at once', async () => {
     rig = await startRig();
     const r = rig;
-    const client = createBatchApiClient({ apiBase: r.sim.baseUrl, token: openTokenSource({ env: { FLEETCLIP_TOKEN: 'not-a-known-token' } }), ...FAST });
+    const client = createBatchApiClient({
+      apiBase: r.sim.baseUrl,
+      token: openTokenSource({ env: { FLEETCLIP_TOKEN: 'not-a-known-token' } }),
+      ...FAST,
+    });
     const [s] = slots(r, 1) as [TruthSlot];
     await expect(client.requestClip(s.vehicle, s.camera, s.start)).rejects.toThrow(
       /^the Batch API token expired: set a new token in FLEETCLIP_TOKEN and resubmit$/,

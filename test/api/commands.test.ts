@@ -22,11 +22,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const fetchArgs = (extra: string[]) => ['fetch', '--api-base', sim.baseUrl, '--token-file', tokenFile, '--out', path.join(dir, 'out'), ...extra];
+const fetchArgs = (extra: string[]) => [
+  'fetch',
+  '--api-base',
+  sim.baseUrl,
+  '--token-file',
+  tokenFile,
+  '--out',
+  path.join(dir, 'out'),
+  ...extra,
+];
 
 describe('fleetclip fetch', () => {
   test('saves one clip under our name and prints its metadata', async () => {
-    const slot = sim.config.vehicles.flatMap((vehicle) => sim.truth({ day: DAY, vehicle, camera: 'left-center', from: '08:30', to: '08:35' }))[0];
+    const slot = sim.config.vehicles.flatMap((vehicle) =>
+      sim.truth({ day: DAY, vehicle, camera: 'left-center', from: '08:30', to: '08:35' }),
+    )[0];
     if (!slot) throw new Error('the simulator has no data for this test');
     const { vehicle } = slot;
     // epoch seconds 17 s into the slot are floored to its start
@@ -51,9 +62,19 @@ describe('fleetclip fetch', () => {
   });
 
   test.each([
-    { flag: ['--api-base', 'batch.example.com'], stderr: "fleetclip: --api-base must be an http(s) URL without credentials, query or fragment, got 'batch.example.com'\n" },
-    { flag: ['--at', '2025-11-17 08:30'], stderr: 'fleetclip: --at "2025-11-17 08:30" is neither an ISO instant with a zone (2025-11-17T08:30:00Z) nor epoch seconds\n' },
-    { flag: ['--vehicle', '../etc'], stderr: "fleetclip: --vehicle: '../etc' is not a valid vehicle name (letters, digits, '_' and '-', starting with a letter or digit, at most 64 characters)\n" },
+    {
+      flag: ['--api-base', 'batch.example.com'],
+      stderr: "fleetclip: --api-base must be an http(s) URL without credentials, query or fragment, got 'batch.example.com'\n",
+    },
+    {
+      flag: ['--at', '2025-11-17 08:30'],
+      stderr: 'fleetclip: --at "2025-11-17 08:30" is neither an ISO instant with a zone (2025-11-17T08:30:00Z) nor epoch seconds\n',
+    },
+    {
+      flag: ['--vehicle', '../etc'],
+      stderr:
+        "fleetclip: --vehicle: '../etc' is not a valid vehicle name (letters, digits, '_' and '-', starting with a letter or digit, at most 64 characters)\n",
+    },
     { flag: ['--min-clip-bytes', '1MB'], stderr: 'fleetclip: --min-clip-bytes must be a whole number of bytes, got "1MB"\n' },
     { flag: ['--out', 'a', '--out'], stderr: 'fleetclip: --out takes one value\n' },
   ])('bad input is one line, exit 2: $flag', async ({ flag, stderr }) => {
@@ -72,7 +93,21 @@ describe('fleetclip fetch', () => {
 
   test('an unreadable token file is one line, exit 2, from the built binary too', async () => {
     const missing = path.join(dir, 'nope');
-    const args = ['fetch', '--api-base', sim.baseUrl, '--token-file', missing, '--out', dir, '--vehicle', 'mav', '--camera', 'front-center', '--at', `${DAY}T08:30:00Z`];
+    const args = [
+      'fetch',
+      '--api-base',
+      sim.baseUrl,
+      '--token-file',
+      missing,
+      '--out',
+      dir,
+      '--vehicle',
+      'mav',
+      '--camera',
+      'front-center',
+      '--at',
+      `${DAY}T08:30:00Z`,
+    ];
     const r = await runCli(args, { env: { FLEETCLIP_TOKEN: '' } });
     expect(r).toEqual({
       code: 2,
@@ -96,7 +131,9 @@ describe('fleetclip token', () => {
     const r = await runMain(['token', '--token-file', tokenFile]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(new RegExp(`^token file: ${tokenFile}\nexpires:    \\S+Z \\(UTC\\)\n {12}.+ \\(local\\)\nleft:       (1h59m|2h)\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^token file: ${tokenFile}\nexpires:    \\S+Z \\(UTC\\)\n {12}.+ \\(local\\)\nleft:       (1h59m|2h)\n$`),
+    );
   });
 
   test('an expired token exits 5; a file readable by others gets a warning', async () => {
@@ -114,7 +151,11 @@ describe('fleetclip token', () => {
     process.env.FLEETCLIP_TOKEN = 'opaque-token-value';
     try {
       const r = await runMain(['token']);
-      expect(r).toEqual({ code: 0, stderr: '', stdout: 'token from: $FLEETCLIP_TOKEN\nexpires:    unknown (not a JWT with an exp claim)\n' });
+      expect(r).toEqual({
+        code: 0,
+        stderr: '',
+        stdout: 'token from: $FLEETCLIP_TOKEN\nexpires:    unknown (not a JWT with an exp claim)\n',
+      });
     } finally {
       if (saved === undefined) delete process.env.FLEETCLIP_TOKEN;
       else process.env.FLEETCLIP_TOKEN = saved;

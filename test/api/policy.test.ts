@@ -66,7 +66,11 @@ describe('/v1/download 200 bodies', () => {
   test.each([
     { type: 'application/json', body: '{"url":"https://s3.example/a?X-Sig=1"}', url: 'https://s3.example/a?X-Sig=1' },
     { type: 'text/plain; charset=utf-8', body: 'https://s3.example/b?sig=2\n', url: 'https://s3.example/b?sig=2' },
-    { type: 'application/octet-stream', body: 'http://127.0.0.1:9/presigned/xyz?expires=1', url: 'http://127.0.0.1:9/presigned/xyz?expires=1' },
+    {
+      type: 'application/octet-stream',
+      body: 'http://127.0.0.1:9/presigned/xyz?expires=1',
+      url: 'http://127.0.0.1:9/presigned/xyz?expires=1',
+    },
   ])('$type → a URL', ({ type, body, url }) => {
     expect(classifyDownloadBody(type, Buffer.from(body), base)).toEqual({ kind: 'url', url: new URL(url) });
   });

@@ -32,7 +32,11 @@ const BAG = clipBagBytes('mav', 'front-center', START, { clipBytes: 100_000 });
 async function serve(route: (req: IncomingMessage, res: ServerResponse, base: string) => void) {
   const seen: Seen[] = [];
   server = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     route(req, res, base);
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
@@ -62,7 +66,9 @@ function api(filename: string, download: (req: IncomingMessage, res: ServerRespo
 describe('protocol errors', () => {
   test('an unknown 200 shape is an ApiProtocolError with content type and a token-free snippet', async () => {
     const { client } = await serve((req, res) =>
-      reply(res, 200, `<html><body>hello ${req.headers.authorization}\n see https://x.example/a?sig=abc</body></html>`, { 'content-type': 'text/html' }),
+      reply(res, 200, `<html><body>hello ${req.headers.authorization}\n see https://x.example/a?sig=abc</body></html>`, {
+        'content-type': 'text/html',
+      }),
     );
     const err = await client.requestClip('mav', 'front-center', START).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiProtocolError);
@@ -80,7 +86,9 @@ describe('protocol errors', () => {
   });
 
   test('a server file name like ../../x only travels as a query parameter; the file is named by us', async () => {
-    const { client, out, seen } = await serve(api('../../x.bag', (_req, res) => reply(res, 200, BAG, { 'content-type': 'application/octet-stream' })));
+    const { client, out, seen } = await serve(
+      api('../../x.bag', (_req, res) => reply(res, 200, BAG, { 'content-type': 'application/octet-stream' })),
+    );
     const o = await client.fetchSlot({ vehicle: 'mav', camera: 'front-center', start: START, outDir: out });
     expect(o).toMatchObject({ kind: 'ok', path: path.join(out, 'mav_front-center_20251117T083000Z_30s.bag') });
     expect(await filesUnder(dir)).toEqual(['out/mav_front-center_20251117T083000Z_30s.bag']);
@@ -88,9 +96,16 @@ describe('protocol errors', () => {
   });
 
   test.each([
-    { shape: 'same-host redirect', send: (res: ServerResponse, base: string) => reply(res, 302, '', { location: `${base}/blobs/a?sig=1` }) },
+    {
+      shape: 'same-host redirect',
+      send: (res: ServerResponse, base: string) => reply(res, 302, '', { location: `${base}/blobs/a?sig=1` }),
+    },
     { shape: 'relative redirect', send: (res: ServerResponse) => reply(res, 307, '', { location: '/blobs/b?sig=2' }) },
-    { shape: 'JSON url on the same host', send: (res: ServerResponse, base: string) => reply(res, 200, JSON.stringify({ url: `${base}/blobs/c?sig=3` }), { 'content-type': 'application/json' }) },
+    {
+      shape: 'JSON url on the same host',
+      send: (res: ServerResponse, base: string) =>
+        reply(res, 200, JSON.stringify({ url: `${base}/blobs/c?sig=3` }), { 'content-type': 'application/json' }),
+    },
   ])('a presigned URL on the API host ($shape) gets no Authorization header', async ({ send }) => {
     const { client, out, seen } = await serve(api('a.bag', (_req, res, base) => send(res, base)));
     const o = await client.fetchSlot({ vehicle: 'mav', camera: 'front-center', start: START, outDir: out });

@@ -16,7 +16,11 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('openTokenSource', () => {
   test('an explicit file wins over FLEETCLIP_TOKEN, which wins over the default file', () => {
-    expect(openTokenSource({ tokenFile: file, env: { FLEETCLIP_TOKEN: 'x' } })).toMatchObject({ kind: 'file', where: file, renewable: true });
+    expect(openTokenSource({ tokenFile: file, env: { FLEETCLIP_TOKEN: 'x' } })).toMatchObject({
+      kind: 'file',
+      where: file,
+      renewable: true,
+    });
     expect(openTokenSource({ env: { FLEETCLIP_TOKEN: 'x' } })).toMatchObject({ kind: 'env', where: 'FLEETCLIP_TOKEN', renewable: false });
     expect(openTokenSource({ env: {} })).toMatchObject({ kind: 'file', where: DEFAULT_TOKEN_FILE });
   });
@@ -34,7 +38,10 @@ describe('openTokenSource', () => {
   });
 
   test.each([
-    { content: undefined, message: (f: string) => `cannot read the token file ${f}: ENOENT; put the Batch API token in it (or set FLEETCLIP_TOKEN)` },
+    {
+      content: undefined,
+      message: (f: string) => `cannot read the token file ${f}: ENOENT; put the Batch API token in it (or set FLEETCLIP_TOKEN)`,
+    },
     { content: '\n  \n', message: (f: string) => `the token in ${f} is empty` },
     { content: 'two words', message: (f: string) => `the token in ${f} holds spaces or non-ASCII characters` },
   ])('a bad token file is a one-line UsageError ($content)', async ({ content, message }) => {
@@ -64,9 +71,15 @@ describe('JWT expiry', () => {
     });
     await chmod(file, 0o644);
     const report = await inspectToken(openTokenSource({ tokenFile: file }), now + 4 * 3600 * 1000);
-    expect(report).toMatchObject({ expired: true, remainingSec: -2880, permissionWarning: `${file} is readable by group or others (mode 0644): chmod 600 ${file}` });
+    expect(report).toMatchObject({
+      expired: true,
+      remainingSec: -2880,
+      permissionWarning: `${file} is readable by group or others (mode 0644): chmod 600 ${file}`,
+    });
     expect(renderTokenReport(report)).toMatch(
-      new RegExp(`^token file: ${file}\nexpires:    2025-11-17T11:12:00Z \\(UTC\\)\n {12}2025-11-17 \\d\\d:12:00 [+-]\\d\\d:\\d\\d \\(local\\)\nleft:       EXPIRED 48m ago: put a new token in ${file}\n$`),
+      new RegExp(
+        `^token file: ${file}\nexpires:    2025-11-17T11:12:00Z \\(UTC\\)\n {12}2025-11-17 \\d\\d:12:00 [+-]\\d\\d:\\d\\d \\(local\\)\nleft:       EXPIRED 48m ago: put a new token in ${file}\n$`,
+      ),
     );
   });
 });

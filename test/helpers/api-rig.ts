@@ -58,7 +58,8 @@ export function rigClient(options: Omit<Parameters<typeof createBatchApiClient>[
   const clips = createClipFetcher(api, clipOptions, options.log ?? { info() {}, warn() {}, debug() {} });
   return {
     ...api,
-    fetchSlot: ({ vehicle, camera, start, outDir, ...control }) => clips.fetch({ vehicle, camera, start }, folderDestination(outDir), control),
+    fetchSlot: ({ vehicle, camera, start, outDir, ...control }) =>
+      clips.fetch({ vehicle, camera, start }, folderDestination(outDir), control),
   };
 }
 
@@ -103,5 +104,7 @@ export async function filesUnder(dir: string): Promise<string[]> {
 }
 
 export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }

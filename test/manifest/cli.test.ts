@@ -26,7 +26,11 @@ describe('fleetclip manifest verify | rebuild', () => {
   test('verify says OK; after the file is lost verify exits 7 and rebuild restores it', async () => {
     const file = plannedWithWork();
     const ok = await runMain(['manifest', 'verify', '--manifest', file]);
-    expect(ok).toEqual({ code: 0, stderr: '', stdout: `${file}: OK (2 shards, 1 slot results, 3 receipts in 1 journals, 0 clips checked on disk)\n` });
+    expect(ok).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: `${file}: OK (2 shards, 1 slot results, 3 receipts in 1 journals, 0 clips checked on disk)\n`,
+    });
 
     fs.truncateSync(file, 0);
     const bad = await runMain(['manifest', 'verify', '--manifest', file]);
@@ -36,17 +40,26 @@ describe('fleetclip manifest verify | rebuild', () => {
 
     const rebuilt = await runMain(['manifest', 'rebuild', '--manifest', file]);
     expect(rebuilt.code).toBe(0);
-    expect(rebuilt.stdout).toMatch(new RegExp(`^rebuilt ${file} from campaign.json and 3 receipts: 2 shards, 1 slot results\\nthe old file is kept at ${file}\\.damaged-`));
+    expect(rebuilt.stdout).toMatch(
+      new RegExp(
+        `^rebuilt ${file} from campaign.json and 3 receipts: 2 shards, 1 slot results\\nthe old file is kept at ${file}\\.damaged-`,
+      ),
+    );
     const json = await runMain(['manifest', 'verify', '--manifest', file, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, damaged: false, problems: [] });
     const again = await runMain(['manifest', 'rebuild', '--manifest', file]);
-    expect(again.stdout).toContain(`${file} left as it is\n  note: the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)`);
+    expect(again.stdout).toContain(
+      `${file} left as it is\n  note: the manifest agrees with the receipts; nothing rebuilt (--force rebuilds anyway)`,
+    );
   });
 
   test('usage mistakes exit 2 with one line', async () => {
     expect(await runMain(['manifest', 'verify'])).toMatchObject({ code: 2, stderr: 'fleetclip: Missing required argument: manifest\n' });
     expect((await runMain(['manifest'])).code).toBe(2);
-    expect(await runMain(['manifest', 'verify', '--manifest', 'a', '--manifest', 'b'])).toMatchObject({ code: 2, stderr: 'fleetclip: --manifest was given more than once\n' });
+    expect(await runMain(['manifest', 'verify', '--manifest', 'a', '--manifest', 'b'])).toMatchObject({
+      code: 2,
+      stderr: 'fleetclip: --manifest was given more than once\n',
+    });
     expect((await runMain(['manifest', 'fix', '--manifest', 'x'])).code).toBe(2);
     const missing = await runMain(['manifest', 'rebuild', '--manifest', path.join(tempRun(), 'm.sqlite')]);
     expect(missing.code).toBe(7);

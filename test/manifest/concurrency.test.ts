@@ -17,7 +17,13 @@ describe('many real processes on one manifest file', () => {
       expect(out.stderr).toBe('');
       expect(out.code).toBe(0);
     }
-    const holds = outs.flatMap((o) => o.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { shardId: number; fence: number; fromMs: number; toMs: number; slots: number }));
+    const holds = outs.flatMap((o) =>
+      o.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { shardId: number; fence: number; fromMs: number; toMs: number; slots: number }),
+    );
     // every shard claimed exactly once (nobody's lease expired), each by one worker
     expect(holds.map((h) => h.shardId).sort((a, b) => a - b)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
     expect(holds.every((h) => h.fence === 1 && h.slots === 240)).toBe(true);
@@ -62,7 +68,10 @@ describe('many real processes on one manifest file', () => {
     const script = `const db = new (require('better-sqlite3'))(process.argv[1], { readonly: true });
       db.exec('BEGIN'); db.prepare('SELECT count(*) FROM shard').get(); process.stdout.write('held\\n');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); db.exec('COMMIT');`;
-    const reader = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const reader = spawn(process.execPath, ['-e', script, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     const done = finished(reader);
     expect(await firstLine(reader)).toBe('held');
     const started = Date.now();

@@ -50,7 +50,14 @@ describe('/proc/mounts', () => {
 
 describe('the verdict', () => {
   test.each([
-    { where: '/global/scratch/run', kind: 'lustre', lustreLocking: 'flock', one: true, many: true, says: 'coherent across all client nodes' },
+    {
+      where: '/global/scratch/run',
+      kind: 'lustre',
+      lustreLocking: 'flock',
+      one: true,
+      many: true,
+      says: 'coherent across all client nodes',
+    },
     { where: '/global/scratch2/run', kind: 'lustre', lustreLocking: 'localflock', one: true, many: false, says: 'silently corrupt' },
     { where: '/global/scratch3/run', kind: 'lustre', lustreLocking: 'noflock', one: true, many: false, says: 'ENOSYS' },
     { where: '/global/scratch4/run', kind: 'lustre', lustreLocking: 'unstated', one: true, many: false, says: 'cannot be confirmed' },
@@ -86,7 +93,10 @@ describe('on this machine', () => {
   test('the two-process lock self-test passes on the local disk', async () => {
     const dir = tempRun();
     runs.push(dir);
-    expect(await lockSelfTest(dir)).toEqual({ ok: true, detail: 'a second process was refused the lock while it was held, and got it after release' });
+    expect(await lockSelfTest(dir)).toEqual({
+      ok: true,
+      detail: 'a second process was refused the lock while it was held, and got it after release',
+    });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -97,7 +107,9 @@ describe('on this machine', () => {
     expect(report).toMatchObject({ kind: 'local', safeForOneNode: true, safeForManyNodes: false, lockTest: { ok: true } });
     expect(report.journalMode).toBeUndefined();
     expect(() => assertSafeForManyNodes(report, '--allow-unsafe-manifest')).toThrow(UsageError);
-    expect(() => assertSafeForManyNodes(report, '--allow-unsafe-manifest')).toThrow(/is not safe for workers on many nodes .*pass --allow-unsafe-manifest/);
+    expect(() => assertSafeForManyNodes(report, '--allow-unsafe-manifest')).toThrow(
+      /is not safe for workers on many nodes .*pass --allow-unsafe-manifest/,
+    );
     await expect(inspectFilesystem(path.join(dir, 'nope', 'manifest.sqlite'))).rejects.toThrow(UsageError);
   });
 });

@@ -11,7 +11,11 @@ export function tempRun(): string {
 }
 
 /** A manifest in a new run folder (added to `runs`, for cleanup), planned with `hours` vehicle-hours per vehicle, closed. */
-export function plannedManifest(runs: string[], hours: number, over: Partial<CampaignSettings> = {}): { run: string; file: string; settings: CampaignSettings } {
+export function plannedManifest(
+  runs: string[],
+  hours: number,
+  over: Partial<CampaignSettings> = {},
+): { run: string; file: string; settings: CampaignSettings } {
   const run = tempRun();
   runs.push(run);
   const file = path.join(run, 'manifest.sqlite');
@@ -99,7 +103,9 @@ export function recount(file: string): { shards: Record<number, number[]>; camer
   const db = new Database(file, { readonly: true });
   try {
     const shards = db
-      .prepare(`SELECT shard_id, sum(outcome = 0), sum(outcome = 1), sum(outcome = 2), sum(outcome = 3), coalesce(sum(bytes), 0) FROM slot_result GROUP BY shard_id`)
+      .prepare(
+        `SELECT shard_id, sum(outcome = 0), sum(outcome = 1), sum(outcome = 2), sum(outcome = 3), coalesce(sum(bytes), 0) FROM slot_result GROUP BY shard_id`,
+      )
       .raw()
       .all() as number[][];
     const cameras = db
@@ -116,8 +122,14 @@ export function recount(file: string): { shards: Record<number, number[]>; camer
 export function counters(file: string): { shards: Record<number, number[]>; cameras: string[] } {
   const db = new Database(file, { readonly: true });
   try {
-    const shards = db.prepare(`SELECT shard_id, ok, missing, invalid, failed, bytes FROM shard_count WHERE ok + missing + invalid + failed > 0`).raw().all() as number[][];
-    const cameras = db.prepare(`SELECT shard_id, camera_no, outcome, count, bytes FROM camera_count WHERE count > 0 ORDER BY 1, 2, 3`).raw().all() as number[][];
+    const shards = db
+      .prepare(`SELECT shard_id, ok, missing, invalid, failed, bytes FROM shard_count WHERE ok + missing + invalid + failed > 0`)
+      .raw()
+      .all() as number[][];
+    const cameras = db
+      .prepare(`SELECT shard_id, camera_no, outcome, count, bytes FROM camera_count WHERE count > 0 ORDER BY 1, 2, 3`)
+      .raw()
+      .all() as number[][];
     return { shards: Object.fromEntries(shards.map(([id, ...counts]) => [id!, counts])), cameras: cameras.map((r) => r.join(' ')) };
   } finally {
     db.close();

@@ -102,7 +102,9 @@ describe('fencing', () => {
     b.completeShard(fresh);
     expect(() => b.completeShard(fresh)).toThrow('is done now');
     // refused writes left no receipt: the slow worker's journal has its claim and first batch only
-    const slow = readReceipts(run).receipts.filter((r) => r.journal === 'slow.jsonl').map((r) => r.event.t);
+    const slow = readReceipts(run)
+      .receipts.filter((r) => r.journal === 'slow.jsonl')
+      .map((r) => r.event.t);
     expect(slow).toEqual(['claim', 'slots']);
     a.close();
     b.close();
@@ -132,7 +134,10 @@ describe('slot results and reads', () => {
   test('a later result for the same slot replaces the earlier one; counts and recent outcomes follow', () => {
     const { a } = planned(1);
     const c = a.claimNextShard(owner('w'))!;
-    a.recordSlots(c, [slot(c, 0, { outcome: 'failed', bytes: undefined, bucket: undefined, error: 'timeout' }), slot(c, 1, { outcome: 'missing', bytes: undefined, bucket: undefined })]);
+    a.recordSlots(c, [
+      slot(c, 0, { outcome: 'failed', bytes: undefined, bucket: undefined, error: 'timeout' }),
+      slot(c, 1, { outcome: 'missing', bytes: undefined, bucket: undefined }),
+    ]);
     const bag = { topics: ['/cam'], messageCount: 3, firstMessageTime: c.hourStart + 1.5, lastMessageTime: c.hourStart + 29.999999 };
     a.recordSlots(c, [slot(c, 0, { attempts: 2, atMs: 300_000, bag })]);
     const results = a.slotResults(c.shardId);
@@ -229,7 +234,9 @@ describe('shared counters', () => {
     expect(b.reserveBucket(taker, clip, 750, 1000)).toBe(1);
     expect(b.workspaceBytes()).toBe(950);
     b.rememberRequests(taker, [{ camera: 'rear', start: clip.start, filename: 'server-name.bag', requestedAtMs: 5 }]);
-    expect(b.rememberedRequests(taker.shardId)).toEqual([{ camera: 'rear', start: clip.start, filename: 'server-name.bag', requestedAtMs: 5, bucket: 1 }]);
+    expect(b.rememberedRequests(taker.shardId)).toEqual([
+      { camera: 'rear', start: clip.start, filename: 'server-name.bag', requestedAtMs: 5, bucket: 1 },
+    ]);
     expect(() => b.reserveBucket(taker, { camera: 'roof', start: taker.hourStart }, 1, 1000)).toThrow('is not a slot of shard 1');
     a.close();
     b.close();
@@ -239,10 +246,17 @@ describe('shared counters', () => {
     const { file, a } = planned(1);
     const c = a.claimNextShard(owner('w'))!;
     const slots = [0, 1, 2].map((i) => ({ camera: 'front', start: c.hourStart + i * 30 }));
-    a.rememberRequests(c, slots.map((s, i) => ({ ...s, filename: `f${i}.bag`, requestedAtMs: i })));
+    a.rememberRequests(
+      c,
+      slots.map((s, i) => ({ ...s, filename: `f${i}.bag`, requestedAtMs: i })),
+    );
     for (const s of slots) a.reserveBucket(c, s, 100, 1000);
     a.rememberRequests(c, [{ ...slots[0]!, filename: 'f0-again.bag', requestedAtMs: 9 }]); // keeps the reservation
-    expect(a.rememberedRequests(c.shardId).map((r) => [r.filename, r.bucket])).toEqual([['f0-again.bag', 1], ['f1.bag', 1], ['f2.bag', 1]]);
+    expect(a.rememberedRequests(c.shardId).map((r) => [r.filename, r.bucket])).toEqual([
+      ['f0-again.bag', 1],
+      ['f1.bag', 1],
+      ['f2.bag', 1],
+    ]);
     expect(a.workspaceBytes()).toBe(300);
     a.recordSlots(c, [slot(c, 0, { bytes: 100 }), slot(c, 1, { outcome: 'invalid', bytes: undefined, bucket: undefined, error: 'tiny' })]);
     expect(a.rememberedRequests(c.shardId).map((r) => r.filename)).toEqual(['f2.bag']);
@@ -261,7 +275,7 @@ describe('shared counters', () => {
     expect(a.drawRequestAllowance('wa', 20, 1000)).toBe(10);
     b.report429(1000);
     a.report429(1200); // same burst: counted once
-    expect(a.requestRate(1200)).toBeCloseTo(5 + 10 / 60 * 0.2, 5);
+    expect(a.requestRate(1200)).toBeCloseTo(5 + (10 / 60) * 0.2, 5);
     expect(a.drawRequestAllowance('wa', 20, 2000)).toBe(5);
     expect(a.requestRate(2000 + 60_000)).toBe(10);
     a.close();
@@ -274,11 +288,20 @@ describe('counters', () => {
     const { file, a, b } = planned(2);
     const one = a.claimNextShard(owner('wa'))!;
     const two = b.claimNextShard(owner('wb'))!;
-    a.recordSlots(one, [slot(one, 0, { outcome: 'invalid', bytes: 40, bucket: undefined }), slot(one, 1), slot(one, 2, { camera: 'rear', outcome: 'failed', bytes: undefined })]);
+    a.recordSlots(one, [
+      slot(one, 0, { outcome: 'invalid', bytes: 40, bucket: undefined }),
+      slot(one, 1),
+      slot(one, 2, { camera: 'rear', outcome: 'failed', bytes: undefined }),
+    ]);
     b.recordSlots(two, [slot(two, 0, { outcome: 'missing', bytes: undefined }), slot(two, 1, { bytes: 5000 })]);
     expect(counters(file)).toEqual(recount(file));
     a.recordSlots(one, [slot(one, 0, { bytes: 70 }), slot(one, 2, { camera: 'rear', outcome: 'missing', bytes: undefined })]); // invalid, later ok; failed, later missing
-    expect(a.shardRows().slice(0, 2).map((r) => [r.ok, r.missing, r.invalid, r.failed, r.bytes])).toEqual([
+    expect(
+      a
+        .shardRows()
+        .slice(0, 2)
+        .map((r) => [r.ok, r.missing, r.invalid, r.failed, r.bytes]),
+    ).toEqual([
       [2, 1, 0, 0, 70 + 101],
       [1, 1, 0, 0, 5000],
     ]);
@@ -316,7 +339,10 @@ describe('counters', () => {
     const one = a.claimNextShard(owner('w'), { nowMs: 1_000, leaseMs: 1_000 })!;
     a.recordSlots(one, [slot(one, 0), slot(one, 1, { outcome: 'missing' })]);
     a.failShard(a.claimNextShard(owner('w'), { nowMs: 1_200 })!, 'broken');
-    expect(a.progress(1_500)).toEqual({ shards: { total: shards, failed: 1, claimable: shards - 2 }, slots: { total: slotsTotal, done: 2, ok: 1 } });
+    expect(a.progress(1_500)).toEqual({
+      shards: { total: shards, failed: 1, claimable: shards - 2 },
+      slots: { total: slotsTotal, done: 2, ok: 1 },
+    });
     expect(a.progress(3_000).shards.claimable).toBe(shards - 1); // the first claim's lease has lapsed
     a.close();
   });

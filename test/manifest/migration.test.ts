@@ -51,12 +51,40 @@ function v4Run() {
     const body = Buffer.from(`#ROSBAG V2.0 ${vehicle} ${camera} ${i}`.repeat(10 + i));
     fs.mkdirSync(path.dirname(where), { recursive: true });
     fs.writeFileSync(where, body);
-    const bag = { topics: [`/${camera}/image`, '/imu'], messageCount: 300 + i, firstMessageTime: start + 0.25, lastMessageTime: start + 29.875 };
-    return { vehicle, camera, start, outcome: 'ok', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), path: where, bag, attempts: 1, atMs };
+    const bag = {
+      topics: [`/${camera}/image`, '/imu'],
+      messageCount: 300 + i,
+      firstMessageTime: start + 0.25,
+      lastMessageTime: start + 29.875,
+    };
+    return {
+      vehicle,
+      camera,
+      start,
+      outcome: 'ok',
+      bytes: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      path: where,
+      bag,
+      attempts: 1,
+      atMs,
+    };
   };
-  const slot = (vehicle: string, camera: string, i: number, outcome: 'missing' | 'failed', atMs: number): V4Result =>
-    ({ vehicle, camera, start: HOUR0 + i * 30, outcome, attempts: 1, atMs, ...(outcome === 'failed' && { error: 'HTTP 503' }) });
-  const first = [clip('veh-1', 'front', 0, 1, 1_000), clip('veh-1', 'front', 1, 1, 1_500), slot('veh-1', 'rear', 0, 'missing', 2_000), slot('veh-1', 'rear', 1, 'failed', 2_500)];
+  const slot = (vehicle: string, camera: string, i: number, outcome: 'missing' | 'failed', atMs: number): V4Result => ({
+    vehicle,
+    camera,
+    start: HOUR0 + i * 30,
+    outcome,
+    attempts: 1,
+    atMs,
+    ...(outcome === 'failed' && { error: 'HTTP 503' }),
+  });
+  const first = [
+    clip('veh-1', 'front', 0, 1, 1_000),
+    clip('veh-1', 'front', 1, 1, 1_500),
+    slot('veh-1', 'rear', 0, 'missing', 2_000),
+    slot('veh-1', 'rear', 1, 'failed', 2_500),
+  ];
   const later = [clip('veh-1', 'rear', 1, 1, 125_000)]; // the failed slot, fetched again two minutes later
   const second = [clip('veh-2', 'front', 0, 2, 130_000)];
 
@@ -69,7 +97,17 @@ function v4Run() {
   run4(V4.take, { id: 2, workerId: 'w2', until: 9e12 });
   const record = (shardId: number, worker: string, results: V4Result[]) => {
     for (const r of results) {
-      run4(V4.slot, { bytes: null, sha256: null, path: null, error: null, ...r, bag: r.bag ? JSON.stringify(r.bag) : null, shardId, fence: 1, worker });
+      run4(V4.slot, {
+        bytes: null,
+        sha256: null,
+        path: null,
+        error: null,
+        ...r,
+        bag: r.bag ? JSON.stringify(r.bag) : null,
+        shardId,
+        fence: 1,
+        worker,
+      });
     }
   };
   record(1, 'w1', first);
@@ -88,7 +126,15 @@ function v4Run() {
     fs.mkdirSync(path.join(run, 'receipts'), { recursive: true });
     fs.writeFileSync(path.join(run, 'receipts', `${worker}.jsonl`), events.map((e) => `${JSON.stringify({ v: 1, ...e })}\n`).join(''));
   };
-  const claim = (shardId: number, workerId: string) => ({ t: 'claim', shardId, fence: 1, attempt: 1, owner: { workerId, host: 'h', pid: 1 }, leaseUntilMs: 9e12, atMs: 0 });
+  const claim = (shardId: number, workerId: string) => ({
+    t: 'claim',
+    shardId,
+    fence: 1,
+    attempt: 1,
+    owner: { workerId, host: 'h', pid: 1 },
+    leaseUntilMs: 9e12,
+    atMs: 0,
+  });
   const slots = (shardId: number, workerId: string, results: V4Result[]) => ({ t: 'slots', shardId, fence: 1, workerId, results });
   journal('w1', [claim(1, 'w1'), slots(1, 'w1', first), slots(1, 'w1', later), { t: 'end', shardId: 1, fence: 1, state: 'done', atMs: 0 }]);
   journal('w2', [claim(2, 'w2'), slots(2, 'w2', second)]);
@@ -117,7 +163,12 @@ describe('a v4 manifest migrated to v5', () => {
       [2, 'running', 'w2', 1, 0, 0, 0, bytes['veh-2']],
     ]);
     expect(counters(file)).toEqual(recount(file));
-    expect(m.slotCounts().map((c) => `${c.vehicle} ${c.camera} ${c.outcome} ${c.count}`)).toEqual(['veh-1 front ok 2', 'veh-1 rear ok 1', 'veh-1 rear missing 1', 'veh-2 front ok 1']);
+    expect(m.slotCounts().map((c) => `${c.vehicle} ${c.camera} ${c.outcome} ${c.count}`)).toEqual([
+      'veh-1 front ok 2',
+      'veh-1 rear ok 1',
+      'veh-1 rear missing 1',
+      'veh-2 front ok 1',
+    ]);
     // the rows' times, per minute: 1.0 to 2.5 s in minute 0, the later ones in minute 2
     expect(m.recentOutcomes(0)).toEqual([
       { vehicle: 'veh-1', count: 4 },
@@ -127,7 +178,9 @@ describe('a v4 manifest migrated to v5', () => {
       { vehicle: 'veh-1', count: 1 },
       { vehicle: 'veh-2', count: 1 },
     ]);
-    expect(m.rememberedRequests(2)).toEqual([{ camera: 'rear', start: HOUR0 + 30, filename: 'veh-2-rear-server.bag', requestedAtMs: 131_000 }]);
+    expect(m.rememberedRequests(2)).toEqual([
+      { camera: 'rear', start: HOUR0 + 30, filename: 'veh-2-rear-server.bag', requestedAtMs: 131_000 },
+    ]);
     expect(m.workspaceBytes()).toBe(bytes['veh-1'] + bytes['veh-2']);
     expect(m.requestRate(1000)).toBe(7);
     m.close();
@@ -139,7 +192,11 @@ describe('a v4 manifest migrated to v5', () => {
   test('verify finds the clips by bucket and file name and agrees with the v1 receipts; rebuild from them gives the same', () => {
     const { run, file, expected } = v4Run();
     openManifest(file).close(); // migrates
-    expect(readReceipts(run).receipts.flatMap((r) => (r.event.t === 'slots' ? r.event.results : [])).map((r) => r.bucket)).toEqual([1, 1, undefined, undefined, 1, 2]);
+    expect(
+      readReceipts(run)
+        .receipts.flatMap((r) => (r.event.t === 'slots' ? r.event.results : []))
+        .map((r) => r.bucket),
+    ).toEqual([1, 1, undefined, undefined, 1, 2]);
     const report = verifyManifest(file, { checksums: true });
     expect(report.problems).toEqual([]);
     expect(report.counts).toMatchObject({ shards: 2, slotResults: 5, filesChecked: 4 });

@@ -66,7 +66,7 @@ describe('opening a manifest', () => {
   test("another application's SQLite database is refused and left untouched", () => {
     const file = path.join(run(), 'other.db');
     const db = new Database(file);
-    db.exec('CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES (\'soup\')');
+    db.exec("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('soup')");
     db.close();
     expectRefusedUntouched(file, 'is a SQLite database of another application, not a fleetclip manifest; left untouched');
   });
@@ -99,7 +99,10 @@ describe('opening a manifest', () => {
     const db = new Database(file);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    expectRefusedUntouched(file, `has manifest schema v${SCHEMA_VERSION + 1}, newer than this fleetclip (v${SCHEMA_VERSION}); upgrade fleetclip`);
+    expectRefusedUntouched(
+      file,
+      `has manifest schema v${SCHEMA_VERSION + 1}, newer than this fleetclip (v${SCHEMA_VERSION}); upgrade fleetclip`,
+    );
   });
 
   test('an older schema is migrated in place, keeping its data', () => {

@@ -6,7 +6,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ManifestError } from '../../src/errors.js';
-import { openManifest, openReceiptJournal, readReceipts, rebuildManifest, verifyManifest, type Claim, type Manifest, type SlotResult } from '../../src/manifest/index.js';
+import {
+  openManifest,
+  openReceiptJournal,
+  readReceipts,
+  rebuildManifest,
+  verifyManifest,
+  type Claim,
+  type Manifest,
+  type SlotResult,
+} from '../../src/manifest/index.js';
 import { clipFileName } from '../../src/storage/index.js';
 import { counters, owner, plannedManifest, recount, settingsFor, shardsFor, tempRun } from './helpers.js';
 
@@ -20,10 +29,27 @@ function clip(run: string, claim: Claim, i: number, camera = claim.cameras[0]!):
   const body = Buffer.from(`#ROSBAG V2.0 ${claim.vehicle} ${camera} ${start}`.repeat(i + 1));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, body);
-  return { vehicle: claim.vehicle, camera, start, outcome: 'ok', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), bucket: 1, attempts: 1, atMs: 1000 + i };
+  return {
+    vehicle: claim.vehicle,
+    camera,
+    start,
+    outcome: 'ok',
+    bytes: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    bucket: 1,
+    attempts: 1,
+    atMs: 1000 + i,
+  };
 }
 
-const miss = (claim: Claim, i: number): SlotResult => ({ vehicle: claim.vehicle, camera: claim.cameras[1]!, start: claim.hourStart + i * 30, outcome: 'missing', attempts: 1, atMs: 2000 + i });
+const miss = (claim: Claim, i: number): SlotResult => ({
+  vehicle: claim.vehicle,
+  camera: claim.cameras[1]!,
+  start: claim.hourStart + i * 30,
+  outcome: 'missing',
+  attempts: 1,
+  atMs: 2000 + i,
+});
 
 /** What a user can see of a manifest, lease expiry aside (heartbeats are not receipted). */
 function view(m: Manifest) {
@@ -129,7 +155,11 @@ describe('a moved run folder', () => {
     const reopened = openManifest(path.join(moved, 'manifest.sqlite'), { readonly: true });
     expect(reopened.outDir()).toBe(path.join(moved, 'out'));
     reopened.close();
-    expect(verifyManifest(path.join(moved, 'manifest.sqlite'), { checksums: true })).toMatchObject({ ok: true, problems: [], counts: { filesChecked: 2 } });
+    expect(verifyManifest(path.join(moved, 'manifest.sqlite'), { checksums: true })).toMatchObject({
+      ok: true,
+      problems: [],
+      counts: { filesChecked: 2 },
+    });
   });
 });
 
@@ -153,12 +183,26 @@ describe('manifest rebuild', () => {
     const m = openManifest(file);
     expect(view(m)).toEqual(before);
     // bucket bytes were summed from the ok clips' buckets; the counters follow the restored rows
-    const inBucket1 = before.slots.flat().filter((r) => r.vehicle === 'veh-1' && r.outcome === 'ok').reduce((n, r) => n + r.bytes!, 0);
+    const inBucket1 = before.slots
+      .flat()
+      .filter((r) => r.vehicle === 'veh-1' && r.outcome === 'ok')
+      .reduce((n, r) => n + r.bytes!, 0);
     expect(m.workspaceBytes()).toBe(inBucket1);
     expect(counters(file)).toEqual(recount(file));
     // fencing survives: the lease of the shard still running is the one its worker holds
     const running = m.shardRows().find((r) => r.state === 'running')!;
-    expect(() => m.completeShard({ shardId: running.id, vehicle: running.vehicle, hourStart: running.hourStart, cameras: running.cameras, fence: 0, attempt: 1, leaseUntilMs: 0, workerId: 'third' })).toThrow(ManifestError);
+    expect(() =>
+      m.completeShard({
+        shardId: running.id,
+        vehicle: running.vehicle,
+        hourStart: running.hourStart,
+        cameras: running.cameras,
+        fence: 0,
+        attempt: 1,
+        leaseUntilMs: 0,
+        workerId: 'third',
+      }),
+    ).toThrow(ManifestError);
     m.close();
     expect(verifyManifest(file, { checksums: true }).problems).toEqual([]);
     expect(fs.readdirSync(run).filter((n) => n.includes('.rebuild-'))).toEqual([]);
@@ -212,7 +256,9 @@ describe('receipt journals', () => {
     j.append({ t: 'void', offset: first });
     j.close();
     expect(second).toBeGreaterThan(first);
-    expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([{ v: 2, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } }]);
+    expect(readReceipts(run).receipts.map((r) => r.event)).toEqual([
+      { v: 2, t: 'submission', submission: { jobId: '2', arrayRange: '0', atMs: 2 } },
+    ]);
   });
 });
 
@@ -230,7 +276,7 @@ describe('a writer killed mid-transaction', () => {
     expect(fs.statSync(`${file}-journal`).size).toBeGreaterThan(0);
   }
 
-  test('read-only readers (status, run\'s progress) roll its journal back and see the last committed state', () => {
+  test("read-only readers (status, run's progress) roll its journal back and see the last committed state", () => {
     const { file, settings } = plannedManifest(runs, 2);
     const watching = openManifest(file, { readonly: true }); // opened before the crash, like `status --watch`
     killedWriter(file);
@@ -254,8 +300,14 @@ describe('a writer killed mid-transaction', () => {
     const manifestModule = pathToFileURL(path.resolve('dist/manifest/index.js')).href;
     const script = `import('${manifestModule}').then((m) => { try { m.openManifest(process.argv[1], { readonly: true }); console.log('opened'); } catch (e) { console.log(e.message); } })`;
     try {
-      const r = spawnSync(process.execPath, ['-e', script, file], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
-      expect(r.stdout).toMatch(/a worker was killed in the middle of a write and left its rollback journal \(manifest\.sqlite-journal\), which only a process allowed to write the manifest can roll back/);
+      const r = spawnSync(process.execPath, ['-e', script, file], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      expect(r.stdout).toMatch(
+        /a worker was killed in the middle of a write and left its rollback journal \(manifest\.sqlite-journal\), which only a process allowed to write the manifest can roll back/,
+      );
     } finally {
       fs.chmodSync(run, 0o755);
     }

@@ -134,10 +134,7 @@ describe('planCampaign shards', () => {
   });
 
   test('a DST window covers exactly its local days: 23 + 24 + 25 hours', () => {
-    const { shards } = planCampaign(
-      { ...base, vehicles: 'mav', day: '2024-03-10', days: 1, tz: 'America/Los_Angeles' },
-      context,
-    );
+    const { shards } = planCampaign({ ...base, vehicles: 'mav', day: '2024-03-10', days: 1, tz: 'America/Los_Angeles' }, context);
     expect(shards).toHaveLength(23);
     const fallBack = planCampaign({ ...base, vehicles: 'mav', day: '2024-11-02', to: '2024-11-04', tz: 'America/Los_Angeles' }, context);
     expect(fallBack.shards).toHaveLength(24 + 25 + 24);
@@ -193,7 +190,13 @@ describe('forecast', () => {
       apiLimitedHours: (slots * REQUESTS_PER_CLIP) / 10 / 3600,
       coreHours: slots / 0.5 / 3600,
       serviceUnits: (slots / 0.5 / 3600) * 1.2,
-      assumptions: { clipBytes: 2_000_000, apiRatePerSec: 10, throughputClipsPerSec: 0.5, suPerCoreHour: 1.2, requestsPerClip: REQUESTS_PER_CLIP },
+      assumptions: {
+        clipBytes: 2_000_000,
+        apiRatePerSec: 10,
+        throughputClipsPerSec: 0.5,
+        suPerCoreHour: 1.2,
+        requestsPerClip: REQUESTS_PER_CLIP,
+      },
     });
     expect(forecast.slots).toBe(14_400);
     expect(forecast.coreHours).toBeCloseTo(8, 10);
@@ -221,7 +224,9 @@ describe('extendCampaignSettings', () => {
   test('refuses any other difference, naming the flags', () => {
     const stored = plan().settings;
     expect(() => extendCampaignSettings(stored, plan({ day: '2025-11-18', cameras: 'front-center', hours: '8-18' }).settings)).toThrow(
-      new UsageError('--extend adds days or vehicles only, but these differ from the campaign: --cameras ["front-center","left-center"] → ["front-center"]; --hours null → {"from":8,"to":18}'),
+      new UsageError(
+        '--extend adds days or vehicles only, but these differ from the campaign: --cameras ["front-center","left-center"] → ["front-center"]; --hours null → {"from":8,"to":18}',
+      ),
     );
   });
 });

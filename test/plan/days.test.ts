@@ -38,9 +38,13 @@ describe('daysOfWindow', () => {
     expect(daysOfWindow({ day: '2024-11-02', to: '2024-11-04' })).toHaveLength(3);
   });
   test('refusals', () => {
-    expect(() => daysOfWindow({ day: '2025-11-17', to: '2025-11-16' })).toThrow(new UsageError('--to 2025-11-16 is before --day 2025-11-17'));
+    expect(() => daysOfWindow({ day: '2025-11-17', to: '2025-11-16' })).toThrow(
+      new UsageError('--to 2025-11-16 is before --day 2025-11-17'),
+    );
     expect(() => daysOfWindow({ day: '2025-11-17', days: 2, to: '2025-11-18' })).toThrow(/exclude each other/);
-    expect(() => daysOfWindow({ day: '2024-01-01', days: MAX_DAYS + 1 })).toThrow(`the window must be 1 to ${MAX_DAYS} days long, got ${MAX_DAYS + 1}`);
+    expect(() => daysOfWindow({ day: '2024-01-01', days: MAX_DAYS + 1 })).toThrow(
+      `the window must be 1 to ${MAX_DAYS} days long, got ${MAX_DAYS + 1}`,
+    );
     expect(daysOfWindow({ day: '2024-01-01', days: MAX_DAYS })).toHaveLength(MAX_DAYS);
   });
 });

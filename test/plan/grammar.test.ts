@@ -20,7 +20,9 @@ describe('names', () => {
 
   test('a vehicle name may not contain _, a camera name may', () => {
     expect(() => parseNameList('vehicle', 'car_front')).toThrow(
-      new UsageError("--vehicles: 'car_front' contains '_', which ends the vehicle name in clip file names (<vehicle>_<camera>_<time>_30s.bag); use '-' instead"),
+      new UsageError(
+        "--vehicles: 'car_front' contains '_', which ends the vehicle name in clip file names (<vehicle>_<camera>_<time>_30s.bag); use '-' instead",
+      ),
     );
     expect(parseName('camera', 'front_left')).toBe('front_left');
   });
@@ -50,11 +52,16 @@ describe('--on-miss', () => {
     expect(formatOnMiss(s)).toBe(formatted);
   });
 
-  test.each(['skip', 'skip:45', 'skip:0', 'skip:-30', 'skip:3630', 'gallop:x', 'gallop:45', 'probe-all:30', 'bisect', 'skip:30:1'])('%s is refused', (text) => {
-    expect(() => parseOnMiss(text)).toThrow(
-      new UsageError(`--on-miss must be probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS] (SECS a multiple of 30 up to 3600), got '${text}'`),
-    );
-  });
+  test.each(['skip', 'skip:45', 'skip:0', 'skip:-30', 'skip:3630', 'gallop:x', 'gallop:45', 'probe-all:30', 'bisect', 'skip:30:1'])(
+    '%s is refused',
+    (text) => {
+      expect(() => parseOnMiss(text)).toThrow(
+        new UsageError(
+          `--on-miss must be probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS] (SECS a multiple of 30 up to 3600), got '${text}'`,
+        ),
+      );
+    },
+  );
 });
 
 describe('--api-base', () => {
@@ -66,10 +73,15 @@ describe('--api-base', () => {
     expect(parseApiBase(raw)).toBe(base);
   });
 
-  test.each(['not a url', 'ftp://batch.example.com', 'https://batch.example.com/?k=v', 'https://u:p@batch.example.com', 'https://b.example.com/#x'])(
-    '%s is refused',
-    (raw) => {
-      expect(() => parseApiBase(raw)).toThrow(new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`));
-    },
-  );
+  test.each([
+    'not a url',
+    'ftp://batch.example.com',
+    'https://batch.example.com/?k=v',
+    'https://u:p@batch.example.com',
+    'https://b.example.com/#x',
+  ])('%s is refused', (raw) => {
+    expect(() => parseApiBase(raw)).toThrow(
+      new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`),
+    );
+  });
 });

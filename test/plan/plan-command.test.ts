@@ -66,10 +66,18 @@ describe('fleetclip plan', () => {
     expect(again.code).toBe(0);
     expect(again.stdout.split('\n')[0]).toBe(`${manifestPath} already holds this plan (48 shards): nothing to do`);
     const json = await runMain(planArgs({}, '--json'));
-    expect(JSON.parse(json.stdout)).toMatchObject({ manifest: manifestPath, created: false, shardsAdded: 0, shardsTotal: 48, forecast: { shards: 48, slots: 48 * 2 * 120 } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      manifest: manifestPath,
+      created: false,
+      shardsAdded: 0,
+      shardsTotal: 48,
+      forecast: { shards: 48, slots: 48 * 2 * 120 },
+    });
     const other = await runMain(planArgs({ vehicles: 'mallory' }));
     expect(other.code).toBe(2);
-    expect(other.stderr).toBe(`fleetclip: ${manifestPath} already holds a different campaign; pass --extend to add days or vehicles to it\n`);
+    expect(other.stderr).toBe(
+      `fleetclip: ${manifestPath} already holds a different campaign; pass --extend to add days or vehicles to it\n`,
+    );
     expect(readManifest().shards).toHaveLength(48);
   });
 
@@ -82,7 +90,14 @@ describe('fleetclip plan', () => {
     m.recordSlots(
       claim,
       claim.cameras.flatMap((camera) =>
-        Array.from({ length: 120 }, (_, i) => ({ vehicle: claim.vehicle, camera, start: claim.hourStart + 30 * i, outcome: 'missing' as const, attempts: 1, atMs: Date.now() })),
+        Array.from({ length: 120 }, (_, i) => ({
+          vehicle: claim.vehicle,
+          camera,
+          start: claim.hourStart + 30 * i,
+          outcome: 'missing' as const,
+          attempts: 1,
+          atMs: Date.now(),
+        })),
       ),
     );
     m.completeShard(claim);
@@ -122,31 +137,56 @@ describe('fleetclip plan', () => {
     ['a bad journal', { journal: 'truncate' }, /^--journal must be delete or wal, got 'truncate'$/],
     // yargs' own message, or ours when yargs lets the handler run after a failed validation
     ['a missing --day', { day: undefined }, /^(Missing required argument: day|--day is required)$/],
-  ] as [string, Record<string, string | undefined>, RegExp][])('refuses %s: one line, exit 2, no manifest', async (_what, over, message) => {
-    const r = await runMain(planArgs(over));
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr.endsWith('\n')).toBe(true);
-    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr.replace(/^fleetclip: /, '').trimEnd()).toMatch(message);
-    expect(existsSync(manifestPath)).toBe(false);
-  });
+  ] as [string, Record<string, string | undefined>, RegExp][])(
+    'refuses %s: one line, exit 2, no manifest',
+    async (_what, over, message) => {
+      const r = await runMain(planArgs(over));
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.endsWith('\n')).toBe(true);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr.replace(/^fleetclip: /, '').trimEnd()).toMatch(message);
+      expect(existsSync(manifestPath)).toBe(false);
+    },
+  );
 
   test('--dry-run --json prints shards and a forecast and writes nothing', async () => {
     const r = await runMain(
-      planArgs({ tz: 'America/Los_Angeles', day: '2024-11-03', hours: '0-3', 'clip-size': '3MB', throughput: '0.25', 'su-rate': '1.20', 'api-rate': '6' }, '--dry-run', '--json'),
+      planArgs(
+        {
+          tz: 'America/Los_Angeles',
+          day: '2024-11-03',
+          hours: '0-3',
+          'clip-size': '3MB',
+          throughput: '0.25',
+          'su-rate': '1.20',
+          'api-rate': '6',
+        },
+        '--dry-run',
+        '--json',
+      ),
     );
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const doc = JSON.parse(r.stdout);
     // fall-back day: local 0, 1, 1 (again), 2 → 4 hours × 2 vehicles
     expect(doc.shards).toHaveLength(8);
     expect(doc.shards.slice(0, 8).map((s: { localTime: string }) => s.localTime)).toEqual([
-      '2024-11-03 00:00-07:00', '2024-11-03 00:00-07:00',
-      '2024-11-03 01:00-07:00', '2024-11-03 01:00-07:00',
-      '2024-11-03 01:00-08:00', '2024-11-03 01:00-08:00',
-      '2024-11-03 02:00-08:00', '2024-11-03 02:00-08:00',
+      '2024-11-03 00:00-07:00',
+      '2024-11-03 00:00-07:00',
+      '2024-11-03 01:00-07:00',
+      '2024-11-03 01:00-07:00',
+      '2024-11-03 01:00-08:00',
+      '2024-11-03 01:00-08:00',
+      '2024-11-03 02:00-08:00',
+      '2024-11-03 02:00-08:00',
     ]);
-    expect(doc.shards[0]).toEqual({ vehicle: 'mallory', hourStart: hourMs('2024-11-03T07:00:00Z'), hourStartIso: '2024-11-03T07:00:00.000Z', localTime: '2024-11-03 00:00-07:00', cameras: ['front-center', 'left-center'] });
+    expect(doc.shards[0]).toEqual({
+      vehicle: 'mallory',
+      hourStart: hourMs('2024-11-03T07:00:00Z'),
+      hourStartIso: '2024-11-03T07:00:00.000Z',
+      localTime: '2024-11-03 00:00-07:00',
+      cameras: ['front-center', 'left-center'],
+    });
     const slots = 8 * 2 * 120;
     expect(doc.forecast).toEqual({
       shards: 8,
@@ -156,7 +196,13 @@ describe('fleetclip plan', () => {
       apiLimitedHours: (slots * REQUESTS_PER_CLIP) / 6 / 3600,
       coreHours: slots / 0.25 / 3600,
       serviceUnits: (slots / 0.25 / 3600) * 1.2,
-      assumptions: { clipBytes: 3_000_000, apiRatePerSec: 6, throughputClipsPerSec: 0.25, suPerCoreHour: 1.2, requestsPerClip: REQUESTS_PER_CLIP },
+      assumptions: {
+        clipBytes: 3_000_000,
+        apiRatePerSec: 6,
+        throughputClipsPerSec: 0.25,
+        suPerCoreHour: 1.2,
+        requestsPerClip: REQUESTS_PER_CLIP,
+      },
     });
     expect(doc.settings).toMatchObject({ timeZone: 'America/Los_Angeles', hours: { from: 0, to: 3 }, days: ['2024-11-03'] });
     expect(existsSync(manifestPath)).toBe(false);
@@ -181,7 +227,32 @@ describe('fleetclip plan', () => {
     const r = await runMain(['plan', '--help']);
     expect(r.code).toBe(0);
     const help = r.stdout.replace(/\s+/g, ' ');
-    for (const flag of ['manifest', 'out', 'day', 'days', 'to', 'hours', 'vehicles', 'cameras', 'tz', 'api-base', 'token-file', 'on-miss', 'api-rate', 'max-concurrent', 'min-time-ms', 'bucket-cap', 'workspace-cap', 'journal', 'clip-size', 'throughput', 'su-rate', 'extend', 'dry-run', 'json'])
+    for (const flag of [
+      'manifest',
+      'out',
+      'day',
+      'days',
+      'to',
+      'hours',
+      'vehicles',
+      'cameras',
+      'tz',
+      'api-base',
+      'token-file',
+      'on-miss',
+      'api-rate',
+      'max-concurrent',
+      'min-time-ms',
+      'bucket-cap',
+      'workspace-cap',
+      'journal',
+      'clip-size',
+      'throughput',
+      'su-rate',
+      'extend',
+      'dry-run',
+      'json',
+    ])
       expect(help).toContain(`--${flag} `);
     for (const value of Object.values(CAMPAIGN_DEFAULTS)) expect(help).toContain(`(default ${value})`);
   });

@@ -26,7 +26,11 @@ describe('hourStartsOfDay', () => {
   });
 
   test('the day ends where the next day begins: consecutive days tile the time line', () => {
-    for (const [day, next] of [['2024-03-09', '2024-03-10'], ['2024-03-10', '2024-03-11'], ['2024-11-03', '2024-11-04']] as const) {
+    for (const [day, next] of [
+      ['2024-03-09', '2024-03-10'],
+      ['2024-03-10', '2024-03-11'],
+      ['2024-11-03', '2024-11-04'],
+    ] as const) {
       const a = hourStartsOfDay(day, LA);
       const b = hourStartsOfDay(next, LA);
       expect((b[0] as number) - (a.at(-1) as number)).toBe(3600);
@@ -76,6 +80,8 @@ describe('validateTimeZone', () => {
     expect(validateTimeZone(tz)).toBe(tz);
   });
   test.each(['Mars/Olympus_Mons', '', 'PST8PDT+x', '+05:30'])('refuses %p', (tz) => {
-    expect(() => validateTimeZone(tz)).toThrow(new UsageError(`--tz: unknown time zone '${tz}' (give an IANA name such as America/Los_Angeles or UTC)`));
+    expect(() => validateTimeZone(tz)).toThrow(
+      new UsageError(`--tz: unknown time zone '${tz}' (give an IANA name such as America/Los_Angeles or UTC)`),
+    );
   });
 });

@@ -11,11 +11,22 @@ describe('renderTable', () => {
   test('aligns columns, labels groups, rules off the footer', () => {
     const text = renderTable(
       [{ header: 'name' }, { header: 'a', group: 'counts', align: 'right' }, { header: 'bb', group: 'counts', align: 'right' }],
-      [['x', '1', '22'], ['long-name', '333', '4']],
+      [
+        ['x', '1', '22'],
+        ['long-name', '333', '4'],
+      ],
       [['total', '334', '26']],
     );
     expect(text).toBe(
-      ['           counts', 'name         a  bb', 'x            1  22', 'long-name  333   4', '---------  ---  --', 'total      334  26', ''].join('\n'),
+      [
+        '           counts',
+        'name         a  bb',
+        'x            1  22',
+        'long-name  333   4',
+        '---------  ---  --',
+        'total      334  26',
+        '',
+      ].join('\n'),
     );
   });
 });

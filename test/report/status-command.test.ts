@@ -4,7 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Claim, type SlotResult, openManifest } from '../../src/manifest/index.js';
-import { type CameraRow, type HourRow, MIN_WATCH_SECONDS, STATUS_DEFAULTS, type ShardRow, type StatusReport, type VehicleRow } from '../../src/report/index.js';
+import {
+  type CameraRow,
+  type HourRow,
+  MIN_WATCH_SECONDS,
+  STATUS_DEFAULTS,
+  type ShardRow,
+  type StatusReport,
+  type VehicleRow,
+} from '../../src/report/index.js';
 import { CLI, runCli, runMain } from '../helpers/cli.js';
 
 let dir: string;
@@ -16,7 +24,11 @@ function results(claim: Claim, from: number, to: number, outcome: SlotResult['ou
   return claim.cameras.flatMap((camera) =>
     Array.from({ length: to - from }, (_, k) => {
       const start = claim.hourStart + 30 * (from + k);
-      const ok = outcome === 'ok' && { bytes, sha256: '0'.repeat(64), path: path.join(dir, 'out', `${claim.vehicle}_${camera}_${start}.bag`) };
+      const ok = outcome === 'ok' && {
+        bytes,
+        sha256: '0'.repeat(64),
+        path: path.join(dir, 'out', `${claim.vehicle}_${camera}_${start}.bag`),
+      };
       return { vehicle: claim.vehicle, camera, start, outcome, attempts: 1, atMs: Date.now(), ...ok };
     }),
   );
@@ -31,8 +43,23 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'fc-status-'));
   manifestPath = path.join(dir, 'run', 'manifest.sqlite');
   const planned = await runMain([
-    'plan', '--manifest', manifestPath, '--out', path.join(dir, 'out'), '--day', '2025-11-17', '--hours', '0-2',
-    '--vehicles', 'mallory,mav', '--cameras', 'front,left', '--api-base', 'http://127.0.0.1:9', '--token-file', path.join(dir, 'token'),
+    'plan',
+    '--manifest',
+    manifestPath,
+    '--out',
+    path.join(dir, 'out'),
+    '--day',
+    '2025-11-17',
+    '--hours',
+    '0-2',
+    '--vehicles',
+    'mallory,mav',
+    '--cameras',
+    'front,left',
+    '--api-base',
+    'http://127.0.0.1:9',
+    '--token-file',
+    path.join(dir, 'token'),
   ]);
   expect(planned.code).toBe(0);
   const m = openManifest(manifestPath);
@@ -67,19 +94,57 @@ describe('fleetclip status', () => {
   test('the default table: per vehicle, a total line, and what needs doing', async () => {
     const lines = (await status()).trimEnd().split('\n');
     expect(lines[0]).toBe('campaign: 2025-11-17 in UTC; 2 vehicles; cameras front,left');
-    expect(lines[2]?.split(/\s+/)).toEqual(['vehicle', 'done', 'run', 'pend', 'rel', 'fail', 'ok', 'missing', 'invalid', 'failed', 'left', 'GB', 'clips/min', 'ETA']);
+    expect(lines[2]?.split(/\s+/)).toEqual([
+      'vehicle',
+      'done',
+      'run',
+      'pend',
+      'rel',
+      'fail',
+      'ok',
+      'missing',
+      'invalid',
+      'failed',
+      'left',
+      'GB',
+      'clips/min',
+      'ETA',
+    ]);
     // mallory: shard 1 done (230 ok, 10 missing), shard 3 released (20 ok); 480 slots
-    expect(lines[3]?.split(/\s+/).slice(0, 13)).toEqual(['mallory', '1', '0', '0', '1', '0', '250', '10', '0', '0', '220', '0.26', expect.any(String)]);
+    expect(lines[3]?.split(/\s+/).slice(0, 13)).toEqual([
+      'mallory',
+      '1',
+      '0',
+      '0',
+      '1',
+      '0',
+      '250',
+      '10',
+      '0',
+      '0',
+      '220',
+      '0.26',
+      expect.any(String),
+    ]);
     // mav: shard 2 failed (6 ok, 10 failed), shard 4 pending
     expect(lines[4]?.split(/\s+/).slice(0, 12)).toEqual(['mav', '0', '0', '1', '0', '1', '6', '0', '0', '10', '464', '0.01']);
     expect(lines[6]?.split(/\s+/).slice(0, 12)).toEqual(['total', '1', '0', '1', '1', '1', '256', '10', '0', '10', '684', '0.27']);
     expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
-    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again');
+    expect(lines[8]).toBe(
+      'failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again',
+    );
   });
 
   test('--json: the documented document, with rates over the last 10 minutes', async () => {
     const doc = JSON.parse(await status('--json')) as StatusReport;
-    expect(doc).toMatchObject({ schemaVersion: 1, manifest: manifestPath, timeZone: 'UTC', days: ['2025-11-17'], by: 'vehicle', rateWindowMinutes: 10 });
+    expect(doc).toMatchObject({
+      schemaVersion: 1,
+      manifest: manifestPath,
+      timeZone: 'UTC',
+      days: ['2025-11-17'],
+      by: 'vehicle',
+      rateWindowMinutes: 10,
+    });
     const [mallory, mav] = doc.rows as VehicleRow[];
     expect(mallory).toMatchObject({
       vehicle: 'mallory',
@@ -173,7 +238,10 @@ describe('fleetclip status, the built binary', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(0);
-    const docs = out.trimEnd().split('\n').map((line) => JSON.parse(line) as StatusReport);
+    const docs = out
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as StatusReport);
     expect(docs.length).toBeGreaterThanOrEqual(2);
     expect(Date.parse(docs[1]?.generatedAt ?? '') - Date.parse(docs[0]?.generatedAt ?? '')).toBeGreaterThanOrEqual(900);
   }, 20_000);

@@ -46,8 +46,28 @@ const shard = (over: Partial<ShardStatusRow> & Pick<ShardStatusRow, 'id' | 'vehi
 
 const shards: ShardStatusRow[] = [
   shard({ id: 1, vehicle: 'mallory', hourStart: H0, state: 'done', attempts: 1, ok: 230, missing: 10, bytes: 230e6 }),
-  shard({ id: 2, vehicle: 'mav', hourStart: H0, state: 'running', attempts: 1, owner: '77_3', leaseUntilMs: Date.parse('2025-12-01T12:02:00Z'), ok: 100, bytes: 100e6 }),
-  shard({ id: 3, vehicle: 'mallory', hourStart: H1, state: 'failed', attempts: 5, ok: 200, failed: 40, bytes: 200e6, lastError: 'slot failed after 5 attempts:\nHTTP 503' }),
+  shard({
+    id: 2,
+    vehicle: 'mav',
+    hourStart: H0,
+    state: 'running',
+    attempts: 1,
+    owner: '77_3',
+    leaseUntilMs: Date.parse('2025-12-01T12:02:00Z'),
+    ok: 100,
+    bytes: 100e6,
+  }),
+  shard({
+    id: 3,
+    vehicle: 'mallory',
+    hourStart: H1,
+    state: 'failed',
+    attempts: 5,
+    ok: 200,
+    failed: 40,
+    bytes: 200e6,
+    lastError: 'slot failed after 5 attempts:\nHTTP 503',
+  }),
   shard({ id: 4, vehicle: 'mav', hourStart: H1, state: 'released', attempts: 1, ok: 20, invalid: 1, bytes: 20e6, releaseReason: 'quota' }),
 ];
 const slotCounts: SlotCountRow[] = [
@@ -108,9 +128,7 @@ describe('buildStatusReport', () => {
 
   test('released shards are listed by reason with advice; failed shards with their last error', () => {
     const report = buildStatusReport(input);
-    expect(report.released).toEqual([
-      { reason: 'quota', shards: 1, advice: expect.stringContaining('cap was reached') },
-    ]);
+    expect(report.released).toEqual([{ reason: 'quota', shards: 1, advice: expect.stringContaining('cap was reached') }]);
     const auth = buildStatusReport({ ...input, shards: shards.map((s) => (s.id === 4 ? { ...s, releaseReason: 'auth' } : s)) });
     expect(auth.released[0]?.advice).toBe('the token expired: put a fresh token in /home/ada/.config/fleetclip/token, then resubmit');
     expect(report.failedShards).toEqual([
@@ -136,7 +154,19 @@ describe('buildStatusReport', () => {
 
   test('--by camera takes outcomes from slot counts and totals from the shards', () => {
     const rows = buildStatusReport(input, 'camera').rows as CameraRow[];
-    expect(rows.map((r) => [r.vehicle, r.camera, r.clips.total, r.clips.ok, r.clips.missing, r.clips.failed, r.clips.invalid, r.clips.remaining, r.bytes])).toEqual([
+    expect(
+      rows.map((r) => [
+        r.vehicle,
+        r.camera,
+        r.clips.total,
+        r.clips.ok,
+        r.clips.missing,
+        r.clips.failed,
+        r.clips.invalid,
+        r.clips.remaining,
+        r.bytes,
+      ]),
+    ).toEqual([
       ['mallory', 'front', 240, 240, 0, 0, 0, 0, 240e6],
       ['mallory', 'left', 240, 190, 10, 40, 0, 0, 190e6],
       ['mav', 'front', 240, 120, 0, 0, 0, 120, 120e6],
@@ -154,7 +184,12 @@ describe('buildStatusReport', () => {
   test('the JSON document round-trips', () => {
     const report = buildStatusReport(input);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
-    expect(report).toMatchObject({ schemaVersion: 1, generatedAt: '2025-12-01T12:00:00.000Z', rateWindowMinutes: 10, timeZone: 'America/Los_Angeles' });
+    expect(report).toMatchObject({
+      schemaVersion: 1,
+      generatedAt: '2025-12-01T12:00:00.000Z',
+      rateWindowMinutes: 10,
+      timeZone: 'America/Los_Angeles',
+    });
   });
 });
 
@@ -164,13 +199,30 @@ describe('renderStatusText', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('campaign: 2025-11-17 in America/Los_Angeles; 2 vehicles; cameras front,left');
     expect(lines[1]).toMatch(/^\s+shards\s+clips$/);
-    expect(lines[2]?.split(/\s+/)).toEqual(['vehicle', 'done', 'run', 'pend', 'rel', 'fail', 'ok', 'missing', 'invalid', 'failed', 'left', 'GB', 'clips/min', 'ETA']);
+    expect(lines[2]?.split(/\s+/)).toEqual([
+      'vehicle',
+      'done',
+      'run',
+      'pend',
+      'rel',
+      'fail',
+      'ok',
+      'missing',
+      'invalid',
+      'failed',
+      'left',
+      'GB',
+      'clips/min',
+      'ETA',
+    ]);
     expect(lines[3]?.split(/\s+/)).toEqual(['mallory', '1', '0', '0', '0', '1', '430', '10', '0', '40', '0', '0.43', '0.0', 'done']);
     expect(lines[4]?.split(/\s+/)).toEqual(['mav', '0', '1', '0', '1', '0', '120', '0', '1', '0', '359', '0.12', '5.0', '1h11m']);
     expect(lines[5]).toMatch(/^-+( +-+)+$/);
     expect(lines[6]?.split(/\s+/)).toEqual(['total', '1', '1', '0', '1', '1', '550', '10', '1', '40', '359', '0.55', '5.0', '1h11m']);
     expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
-    expect(lines[8]).toBe('failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again');
+    expect(lines[8]).toBe(
+      'failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again',
+    );
     // columns line up: every row is as wide as the header or narrower
     const headerWidth = lines[2]?.length ?? 0;
     for (const line of lines.slice(3, 7)) expect(line.length).toBeLessThanOrEqual(headerWidth);
@@ -183,7 +235,9 @@ describe('renderStatusText', () => {
       expect.stringMatching(/^id\s+vehicle\s+hour \(America\/Los_Angeles\)\s+tries\s+last error$/),
       expect.stringMatching(/^ 3\s+mallory\s+2025-11-17 01:00-08:00\s+5\s+slot failed after 5 attempts: HTTP 503$/),
     ]);
-    expect(renderFailedShards(buildStatusReport({ ...input, shards: shards.filter((s) => s.state !== 'failed') }))).toBe('no failed shards\n');
+    expect(renderFailedShards(buildStatusReport({ ...input, shards: shards.filter((s) => s.state !== 'failed') }))).toBe(
+      'no failed shards\n',
+    );
   });
 
   test('every cut renders', () => {

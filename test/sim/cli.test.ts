@@ -26,7 +26,9 @@ function serve(args: string[]): Promise<Served> {
   children.push(child);
   let out = '';
   let err = '';
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.on('data', (d: Buffer) => {
@@ -43,15 +45,18 @@ function serve(args: string[]): Promise<Served> {
 }
 
 describe('fleetclip sim (the built binary)', () => {
-  test.each(['SIGTERM', 'SIGINT'] as const)('--port 0 prints the base URL as the first stdout line, serves, and exits 0 on %s', async (signal) => {
-    const s = await serve(['--port', '0', '--clip-bytes', '65536']);
-    expect(s.stdout()).toMatch(/^fleetclip sim listening http:\/\/127\.0\.0\.1:\d+\n/);
-    expect((await request(`${s.baseUrl}/_sim/stats`)).status).toBe(200);
-    expect((await request(`${s.baseUrl}/v1/video`)).status).toBe(401);
-    expect(s.stderr()).toContain('no --token-file');
-    s.child.kill(signal);
-    expect(await s.exit).toEqual({ code: 0, signal: null });
-  });
+  test.each(['SIGTERM', 'SIGINT'] as const)(
+    '--port 0 prints the base URL as the first stdout line, serves, and exits 0 on %s',
+    async (signal) => {
+      const s = await serve(['--port', '0', '--clip-bytes', '65536']);
+      expect(s.stdout()).toMatch(/^fleetclip sim listening http:\/\/127\.0\.0\.1:\d+\n/);
+      expect((await request(`${s.baseUrl}/_sim/stats`)).status).toBe(200);
+      expect((await request(`${s.baseUrl}/v1/video`)).status).toBe(401);
+      expect(s.stderr()).toContain('no --token-file');
+      s.child.kill(signal);
+      expect(await s.exit).toEqual({ code: 0, signal: null });
+    },
+  );
 
   test('--mint-token writes a 24 h token, mode 0600, never printed, and the server accepts it', async () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'fc-sim-cli-')), 'token');
@@ -62,7 +67,9 @@ describe('fleetclip sim (the built binary)', () => {
     expect(hoursLeft).toBeGreaterThan(23.9);
     expect(hoursLeft).toBeLessThanOrEqual(24);
     const t = Date.UTC(2025, 10, 17, 10) / 1000;
-    const res = await request(`${s.baseUrl}/v1/video?vehicle=mav&camera=front-center&startTime=${t}&endTime=${t + 30}`, { headers: bearer(token) });
+    const res = await request(`${s.baseUrl}/v1/video?vehicle=mav&camera=front-center&startTime=${t}&endTime=${t + 30}`, {
+      headers: bearer(token),
+    });
     expect([200, 404]).toContain(res.status);
     s.child.kill('SIGTERM');
     await s.exit;
@@ -73,7 +80,9 @@ describe('fleetclip sim (the built binary)', () => {
 
   test('fault flags reach the server: --rate-5xx 1 answers 500/503, --vehicles limits the fleet', async () => {
     const s = await serve(['--port', '0', '--rate-5xx', '1', '--vehicles', 'alpha,beta', '--cameras', 'front']);
-    const truth = JSON.parse((await request(`${s.baseUrl}/_sim/truth?day=2025-11-17&from=10:00&to=10:05`)).body.toString()) as { slots: { vehicle: string; camera: string }[] };
+    const truth = JSON.parse((await request(`${s.baseUrl}/_sim/truth?day=2025-11-17&from=10:00&to=10:05`)).body.toString()) as {
+      slots: { vehicle: string; camera: string }[];
+    };
     for (const slot of truth.slots) expect(['alpha', 'beta']).toContain(slot.vehicle);
     const res = await request(`${s.baseUrl}/presigned/x?expires=1`);
     expect([500, 503]).toContain(res.status);
@@ -84,15 +93,32 @@ describe('fleetclip sim (the built binary)', () => {
   test('job fault flags reach the server: never-ready jobs answer --never-ready-status, long jobs take --long-job-ms', async () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'fc-sim-cli-')), 'token');
     const s = await serve([
-      '--port', '0', '--token-file', file, '--mint-token', '--clip-bytes', '65536',
-      '--never-ready-rate', '0.5', '--never-ready-status', '503', '--long-job-rate', '1', '--long-job-ms', '0',
+      '--port',
+      '0',
+      '--token-file',
+      file,
+      '--mint-token',
+      '--clip-bytes',
+      '65536',
+      '--never-ready-rate',
+      '0.5',
+      '--never-ready-status',
+      '503',
+      '--long-job-rate',
+      '1',
+      '--long-job-ms',
+      '0',
     ]);
     const token = (await readFile(file, 'utf8')).trim();
-    const truth = JSON.parse((await request(`${s.baseUrl}/_sim/truth?day=2025-11-17&vehicle=mav&camera=front-center&from=10:00&to=12:00`)).body.toString());
+    const truth = JSON.parse(
+      (await request(`${s.baseUrl}/_sim/truth?day=2025-11-17&vehicle=mav&camera=front-center&from=10:00&to=12:00`)).body.toString(),
+    );
     const { start } = (truth as { slots: { start: number }[] }).slots[0] as { start: number };
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const video = await request(`${s.baseUrl}/v1/video?vehicle=mav&camera=front-center&startTime=${start}&endTime=${start + 30}`, { headers: bearer(token) });
+      const video = await request(`${s.baseUrl}/v1/video?vehicle=mav&camera=front-center&startTime=${start}&endTime=${start + 30}`, {
+        headers: bearer(token),
+      });
       const filename = filenameOf(video);
       // a long job of 0 ms is ready at once; a never-ready one answers 503
       statuses.push((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method: 'HEAD', headers: bearer(token) })).status);
@@ -129,7 +155,10 @@ describe('fleetclip sim flag checks (in-process)', () => {
     { args: ['--cameras', 'x,x'], says: '--cameras lists a name twice' },
     { args: ['--processing-delay', '5..1'], says: '--processing-delay: max 1 is below min 5' },
     { args: ['--processing-delay', 'soon'], says: '--processing-delay must be MIN..MAX or one number of ms, got "soon"' },
-    { args: ['--download-shapes', 'bytes,ftp'], says: '--download-shapes: unknown shape "ftp" (known: redirect-302, redirect-307, octet-url, text-url, json-url, bytes)' },
+    {
+      args: ['--download-shapes', 'bytes,ftp'],
+      says: '--download-shapes: unknown shape "ftp" (known: redirect-302, redirect-307, octet-url, text-url, json-url, bytes)',
+    },
     { args: ['--clip-bytes', '100'], says: '--clip-bytes must be an integer 65536..268435456, got 100' },
     { args: ['--long-job-rate', '1.5'], says: '--long-job-rate must be a number 0..1, got 1.5' },
     { args: ['--long-job-ms', '9..1'], says: '--long-job-ms: max 1 is below min 9' },
@@ -152,10 +181,35 @@ describe('fleetclip sim flag checks (in-process)', () => {
     const r = await runMain(['sim', '--help']);
     expect(r.code).toBe(0);
     for (const flag of [
-      'port', 'seed', 'vehicles', 'cameras', 'clip-bytes', 'processing-delay', 'latency', 'time-scale', 'rate-limit', 'presign-ttl',
-      'video-shapes', 'download-shapes', 'token-file', 'mint-token', 'rate-429', 'retry-after', 'rate-5xx', 'slow-rate', 'slow-ms',
-      'drop-rate', 'short-body-rate', 'tiny-rate', 'corrupt-rate', 'head-405-rate', 'presign-expired-rate',
-      'never-ready-rate', 'never-ready-status', 'long-job-rate', 'long-job-ms',
+      'port',
+      'seed',
+      'vehicles',
+      'cameras',
+      'clip-bytes',
+      'processing-delay',
+      'latency',
+      'time-scale',
+      'rate-limit',
+      'presign-ttl',
+      'video-shapes',
+      'download-shapes',
+      'token-file',
+      'mint-token',
+      'rate-429',
+      'retry-after',
+      'rate-5xx',
+      'slow-rate',
+      'slow-ms',
+      'drop-rate',
+      'short-body-rate',
+      'tiny-rate',
+      'corrupt-rate',
+      'head-405-rate',
+      'presign-expired-rate',
+      'never-ready-rate',
+      'never-ready-status',
+      'long-job-rate',
+      'long-job-ms',
     ])
       expect(r.stdout).toContain(`--${flag} `);
     const text = r.stdout.replace(/\s+/g, ' ');

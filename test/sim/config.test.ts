@@ -36,12 +36,15 @@ describe('normalizeSimConfig', () => {
     { input: { faults: { neverReadyRate: -0.5 } }, message: 'faults.neverReadyRate must be a number 0..1, got -0.5' },
     { input: { faults: { neverReadyStatus: 502 } }, message: 'faults.neverReadyStatus must be one of 404, 500, 503, got 502' },
     { input: { videoShapes: ['xml'] }, message: 'videoShapes: unknown shape "xml" (known: json-object, json-string, text)' },
-    { input: { downloadShapes: [] }, message: 'downloadShapes must name at least one of redirect-302, redirect-307, octet-url, text-url, json-url, bytes' },
+    {
+      input: { downloadShapes: [] },
+      message: 'downloadShapes must name at least one of redirect-302, redirect-307, octet-url, text-url, json-url, bytes',
+    },
   ] as { input: SimConfigInput; message: string }[])('$message', ({ input, message }) => {
     expect(() => normalizeSimConfig(input)).toThrow(new UsageError(message));
   });
 
-  test('long and never-ready jobs are off by default; the long range is the vendor\'s 150-225 s', () => {
+  test("long and never-ready jobs are off by default; the long range is the vendor's 150-225 s", () => {
     const { faults } = normalizeSimConfig();
     expect(faults).toMatchObject({ longJobRate: 0, longJobMs: { min: 150_000, max: 225_000 }, neverReadyRate: 0, neverReadyStatus: 500 });
   });
@@ -53,7 +56,7 @@ describe('normalizeSimConfig', () => {
     expect(c.faults.longJobMs).toEqual({ min: 1, max: 2 });
   });
 
-  test('the namer names options the caller\'s way (the CLI uses flags)', () => {
+  test("the namer names options the caller's way (the CLI uses flags)", () => {
     expect(() => normalizeSimConfig({ timeScale: -1 }, (k) => `--${k}`)).toThrow('--timeScale must be a number > 0, got -1');
   });
 });

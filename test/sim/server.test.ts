@@ -34,7 +34,13 @@ afterEach(async () => {
 function someSlots(s: RunningSimulator, n = 3, camera = 'front-center'): TruthSlot[] {
   for (let h = 6; h < 24; h++)
     for (const vehicle of s.config.vehicles) {
-      const slots = s.truth({ day: DAY, vehicle, camera, from: `${String(h).padStart(2, '0')}:00`, to: `${String(h).padStart(2, '0')}:10` });
+      const slots = s.truth({
+        day: DAY,
+        vehicle,
+        camera,
+        from: `${String(h).padStart(2, '0')}:00`,
+        to: `${String(h).padStart(2, '0')}:10`,
+      });
       if (slots.length >= n) return slots.slice(0, n);
     }
   throw new Error('no data at all on the test day');
@@ -62,7 +68,9 @@ describe('GET /v1/video', () => {
       expect(text).toMatch(/^[0-9a-f]{32}\.bag$/);
     } else {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
-      expect(JSON.parse(text)).toEqual(shape === 'json-object' ? { filename: expect.stringMatching(/\.bag$/) } : expect.stringMatching(/\.bag$/));
+      expect(JSON.parse(text)).toEqual(
+        shape === 'json-object' ? { filename: expect.stringMatching(/\.bag$/) } : expect.stringMatching(/\.bag$/),
+      );
     }
     const name = filenameOf(res);
     expect(name).not.toContain(slot.vehicle);
@@ -85,8 +93,8 @@ describe('GET /v1/video', () => {
     const s = await sim();
     const slot = someSlots(s, 1)[0] as TruthSlot;
     const start = Date.UTC(2025, 10, 17, 3) / 1000;
-    const empty = Array.from({ length: 120 }, (_, i) => start + 30 * i).find(
-      (t) => s.truth({ day: DAY, vehicle: slot.vehicle, camera: slot.camera, from: '03:00', to: '04:00' }).every((x) => x.start !== t),
+    const empty = Array.from({ length: 120 }, (_, i) => start + 30 * i).find((t) =>
+      s.truth({ day: DAY, vehicle: slot.vehicle, camera: slot.camera, from: '03:00', to: '04:00' }).every((x) => x.start !== t),
     ) as number;
     const res = await request(videoUrl(s, slot.vehicle, slot.camera, empty), { headers: bearer(TOKEN) });
     expect(res.status).toBe(404);
@@ -104,9 +112,21 @@ describe('GET /v1/video', () => {
     { what: 'an unknown vehicle', query: `vehicle=nope&camera=front-center&startTime=${t0}&endTime=${t0 + 30}`, says: 'unknown vehicle' },
     { what: 'an unknown camera', query: `vehicle=mav&camera=rear&startTime=${t0}&endTime=${t0 + 30}`, says: 'unknown camera' },
     { what: 'a window over an hour', query: `vehicle=mav&camera=front-center&startTime=${t0}&endTime=${t0 + 3601}`, says: 'at most' },
-    { what: 'the current UTC day', query: `vehicle=mav&camera=front-center&startTime=${today + 60}&endTime=${today + 90}`, says: 'requires the realtime API for the current day' },
-    { what: 'a window reaching into today', query: `vehicle=mav&camera=front-center&startTime=${today - 15}&endTime=${today + 15}`, says: 'realtime API' },
-    { what: 'the future', query: `vehicle=mav&camera=front-center&startTime=${today + 86_400 * 3}&endTime=${today + 86_400 * 3 + 30}`, says: 'realtime API' },
+    {
+      what: 'the current UTC day',
+      query: `vehicle=mav&camera=front-center&startTime=${today + 60}&endTime=${today + 90}`,
+      says: 'requires the realtime API for the current day',
+    },
+    {
+      what: 'a window reaching into today',
+      query: `vehicle=mav&camera=front-center&startTime=${today - 15}&endTime=${today + 15}`,
+      says: 'realtime API',
+    },
+    {
+      what: 'the future',
+      query: `vehicle=mav&camera=front-center&startTime=${today + 86_400 * 3}&endTime=${today + 86_400 * 3 + 30}`,
+      says: 'realtime API',
+    },
   ])('400 with a text body for $what', async ({ query, says }) => {
     const s = await sim();
     const res = await request(`${s.baseUrl}/v1/video?${query}`, { headers: bearer(TOKEN) });
@@ -166,7 +186,8 @@ describe('GET|HEAD /v1/download', () => {
     const statuses: number[] = [];
     const began = Date.now();
     while (Date.now() - began < 300) {
-      for (const method of ['GET', 'HEAD']) statuses.push((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method, headers: bearer(TOKEN) })).status);
+      for (const method of ['GET', 'HEAD'])
+        statuses.push((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method, headers: bearer(TOKEN) })).status);
     }
     expect(statuses.length).toBeGreaterThan(10);
     expect(new Set(statuses).size).toBeGreaterThan(1);
@@ -392,7 +413,9 @@ describe('faults', () => {
 
   test('the global rate limit answers 429 beyond N requests/s', async () => {
     const s = await sim({ rateLimitPerSec: 5 });
-    const statuses = await Promise.all(Array.from({ length: 15 }, () => request(`${s.baseUrl}/v1/download?filename=x.bag`, { headers: bearer(TOKEN) })));
+    const statuses = await Promise.all(
+      Array.from({ length: 15 }, () => request(`${s.baseUrl}/v1/download?filename=x.bag`, { headers: bearer(TOKEN) })),
+    );
     const limited = statuses.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(8);
     expect(limited[0]?.headers['retry-after']).toBe('1');
@@ -407,7 +430,8 @@ describe('faults', () => {
       const s = await sim({ faults: { rate5xx: 0.5 } });
       const [slot] = someSlots(s, 1) as [TruthSlot];
       const out: number[] = [];
-      for (let i = 0; i < 12; i++) out.push((await request(videoUrl(s, slot.vehicle, slot.camera, slot.start), { headers: bearer(TOKEN) })).status);
+      for (let i = 0; i < 12; i++)
+        out.push((await request(videoUrl(s, slot.vehicle, slot.camera, slot.start), { headers: bearer(TOKEN) })).status);
       return out;
     };
     const first = await run();

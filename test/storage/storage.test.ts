@@ -75,7 +75,10 @@ describe('files', () => {
     const tmp = path.join(dir, 'missing', 'a.part');
     const err = await moveIntoPlace(tmp, path.join(dir, 'a.bag')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
-    expect(err).toMatchObject({ message: `cannot rename into ${path.join(dir, 'a.bag')}: ENOENT`, context: { path: path.join(dir, 'a.bag') } });
+    expect(err).toMatchObject({
+      message: `cannot rename into ${path.join(dir, 'a.bag')}: ENOENT`,
+      context: { path: path.join(dir, 'a.bag') },
+    });
   });
 });
 
@@ -93,7 +96,12 @@ describe('checkClipFile', () => {
       ok: true,
       bytes: good.length,
       sha256: createHash('sha256').update(good).digest('hex'),
-      bag: { topics: ['/camera/front-center/image/compressed'], messageCount: expect.any(Number), firstMessageTime: expect.any(Number), lastMessageTime: expect.any(Number) },
+      bag: {
+        topics: ['/camera/front-center/image/compressed'],
+        messageCount: expect.any(Number),
+        firstMessageTime: expect.any(Number),
+        lastMessageTime: expect.any(Number),
+      },
     });
     if (!check.ok) return;
     expect(check.bag.messageCount).toBeGreaterThan(250);
@@ -104,7 +112,11 @@ describe('checkClipFile', () => {
   /** What a recorder leaves when interrupted: the bag header still says index_pos = conn_count = chunk_count = 0. */
   function unindexed(bytes: Buffer): Buffer {
     const copy = Buffer.from(bytes);
-    for (const [field, size] of [['index_pos=', 8], ['conn_count=', 4], ['chunk_count=', 4]] as const) {
+    for (const [field, size] of [
+      ['index_pos=', 8],
+      ['conn_count=', 4],
+      ['chunk_count=', 4],
+    ] as const) {
       const at = copy.indexOf(field) + field.length;
       copy.fill(0, at, at + size);
     }
@@ -121,12 +133,22 @@ describe('checkClipFile', () => {
   }
 
   test.each([
-    { name: 'a chunk with a garbled record (index intact)', bytes: () => garbledChunk(good), minBytes: 0, reason: /^chunk at \d+: holds \d+ messages, its chunk info says \d+$/ },
+    {
+      name: 'a chunk with a garbled record (index intact)',
+      bytes: () => garbledChunk(good),
+      minBytes: 0,
+      reason: /^chunk at \d+: holds \d+ messages, its chunk info says \d+$/,
+    },
     { name: 'smaller than the minimum', bytes: () => good.subarray(0, 5000), minBytes: 10_000, reason: /^too small: 5000 bytes < 10000$/ },
     { name: 'unindexed (index_pos = 0)', bytes: () => unindexed(good), minBytes: 0, reason: /^unindexed bag/ },
     { name: 'cut short', bytes: () => good.subarray(0, Math.floor(good.length * 0.8)), minBytes: 0, reason: /./ },
     { name: 'cut inside the index', bytes: () => good.subarray(0, good.length - 10), minBytes: 0, reason: /./ },
-    { name: 'an HTML error page', bytes: () => Buffer.from('<html>503 Service Unavailable</html>'), minBytes: 0, reason: /^not a readable ROS1 bag: Cannot identify bag format/ },
+    {
+      name: 'an HTML error page',
+      bytes: () => Buffer.from('<html>503 Service Unavailable</html>'),
+      minBytes: 0,
+      reason: /^not a readable ROS1 bag: Cannot identify bag format/,
+    },
   ])('$name is refused', async ({ bytes, minBytes, reason }) => {
     const check = await checkClipFile(await write(bytes()), { minBytes });
     expect(check.ok).toBe(false);

@@ -37,9 +37,32 @@ export async function plannedCampaign(opts: {
   const manifest = path.join(dir, 'run', 'manifest.sqlite');
   const out = opts.outInRun ? path.join(dir, 'run', 'clips') : path.join(dir, 'clips');
   const planned = await runMain([
-    'plan', '--manifest', manifest, '--out', out, '--day', DAY, '--hours', opts.hours, '--vehicles', opts.vehicles,
-    '--cameras', opts.cameras, '--api-base', sim.baseUrl, '--token-file', tokenFile, '--api-rate', '500',
-    '--max-concurrent', '8', '--min-time-ms', '5', '--clip-size', '65536', ...(opts.plan ?? []),
+    'plan',
+    '--manifest',
+    manifest,
+    '--out',
+    out,
+    '--day',
+    DAY,
+    '--hours',
+    opts.hours,
+    '--vehicles',
+    opts.vehicles,
+    '--cameras',
+    opts.cameras,
+    '--api-base',
+    sim.baseUrl,
+    '--token-file',
+    tokenFile,
+    '--api-rate',
+    '500',
+    '--max-concurrent',
+    '8',
+    '--min-time-ms',
+    '5',
+    '--clip-size',
+    '65536',
+    ...(opts.plan ?? []),
   ]);
   if (planned.code !== 0) {
     await sim.close();
@@ -52,7 +75,9 @@ export async function plannedCampaign(opts: {
 export const WORKER_FLAGS = ['--min-clip-bytes', '32768', '--progress', 'off'];
 
 export function startWork(c: Campaign, extra: string[] = []): ChildProcess {
-  return spawn(process.execPath, [CLI, 'work', '--manifest', c.manifest, ...WORKER_FLAGS, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn(process.execPath, [CLI, 'work', '--manifest', c.manifest, ...WORKER_FLAGS, ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
@@ -67,7 +92,10 @@ export async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
-const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 /**
  * Compares the clips on disk with the simulator's truth: which truth clips are missing, which are there more than
@@ -87,7 +115,9 @@ export async function compareWithTruth(c: Campaign, q: { vehicles: string[]; cam
     if (!/^download\d+$/.test(parts[1]!) || !parts[2]!.startsWith(`${parts[0]}_`)) misplaced.push(f);
     byName.set(parts[2]!, [...(byName.get(parts[2]!) ?? []), f]);
   }
-  const truth = q.vehicles.flatMap((vehicle) => q.cameras.flatMap((camera) => c.sim.truth({ day: DAY, vehicle, camera, from: q.from, to: q.to })));
+  const truth = q.vehicles.flatMap((vehicle) =>
+    q.cameras.flatMap((camera) => c.sim.truth({ day: DAY, vehicle, camera, from: q.from, to: q.to })),
+  );
   const missing: string[] = [];
   const differ: string[] = [];
   const duplicated: string[] = [];
@@ -111,7 +141,12 @@ function recordedOutcomes(c: Campaign): Map<string, string> {
   const m = openManifest(c.manifest, { readonly: true });
   try {
     const results = m.plannedShards().flatMap((s) => m.slotResults(s.id));
-    return new Map(results.map((r) => [clipFileName(r.vehicle, r.camera, r.start), `${r.outcome} after ${r.attempts} attempt(s)${r.error ? `: ${r.error}` : ''}`]));
+    return new Map(
+      results.map((r) => [
+        clipFileName(r.vehicle, r.camera, r.start),
+        `${r.outcome} after ${r.attempts} attempt(s)${r.error ? `: ${r.error}` : ''}`,
+      ]),
+    );
   } finally {
     m.close();
   }

@@ -111,7 +111,9 @@ describe('faults', () => {
       budget: { acquire: async () => undefined, rateLimited: (ms) => heard.push(ms) },
     });
     const slots = slotsOf(rig, 6);
-    const outcomes = await Promise.all(slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: rig!.out })));
+    const outcomes = await Promise.all(
+      slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: rig!.out })),
+    );
     expect(outcomes.every((o) => o.kind === 'ok')).toBe(true);
     expect(heard.length).toBe(rig.sim.stats().faults['rate-limit']);
     expect(heard.length).toBeGreaterThan(0);
@@ -189,7 +191,19 @@ describe('faults', () => {
 
   test('every fault at once, 24 clips in parallel: all byte-identical, no temporaries, no leak', async () => {
     const r = await open({
-      faults: { rate429: 0.05, retryAfterSec: 0, rate5xx: 0.15, dropRate: 0.15, shortBodyRate: 0.1, tinyRate: 0.1, corruptRate: 0.1, headNotAllowedRate: 0.1, presignExpiredRate: 0.15, slowRate: 0.05, slowMs: 200 },
+      faults: {
+        rate429: 0.05,
+        retryAfterSec: 0,
+        rate5xx: 0.15,
+        dropRate: 0.15,
+        shortBodyRate: 0.1,
+        tinyRate: 0.1,
+        corruptRate: 0.1,
+        headNotAllowedRate: 0.1,
+        presignExpiredRate: 0.15,
+        slowRate: 0.05,
+        slowMs: 200,
+      },
     });
     await fetchAllAndVerify(r, slotsOf(r, 24), { invalidRetries: 8, downloadAttempts: 20, maxAttempts: 20, presignRenewals: 20 });
     expect(Object.keys(r.sim.stats().faults).length).toBeGreaterThanOrEqual(6);
@@ -202,7 +216,10 @@ describe('requests', () => {
     const client = r.client();
     const idle = r.sim.config.vehicles.find((v) => r.sim.truth({ day: DAY, vehicle: v }).length === 0) as string;
     const start = Date.parse(`${DAY}T08:00:00Z`) / 1000;
-    expect(await client.fetchSlot({ vehicle: idle, camera: 'front-center', start, outDir: r.out })).toEqual({ kind: 'missing', attempts: 1 });
+    expect(await client.fetchSlot({ vehicle: idle, camera: 'front-center', start, outDir: r.out })).toEqual({
+      kind: 'missing',
+      attempts: 1,
+    });
 
     const today = Math.floor(Date.now() / 1000 / 30) * 30 - 30;
     const err = await client.requestClip('mav', 'front-center', today).catch((e: unknown) => e);
@@ -233,7 +250,13 @@ describe('requests', () => {
 
     const [t] = slotsOf(r, 1, '10:00') as [TruthSlot];
     const t0 = Date.now();
-    await client.fetchSlot({ vehicle: t.vehicle, camera: t.camera, start: t.start, outDir: r.out, onRequested: (f: string, at: number) => void seen.push(`${f}@${at >= t0}`) });
+    await client.fetchSlot({
+      vehicle: t.vehicle,
+      camera: t.camera,
+      start: t.start,
+      outDir: r.out,
+      onRequested: (f: string, at: number) => void seen.push(`${f}@${at >= t0}`),
+    });
     expect(seen).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.bag@true$/)]);
   });
 
@@ -254,7 +277,11 @@ describe('requests', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(seen).toHaveLength(1);
     expect(r.sim.stats().requests.video?.['200']).toBe(1);
-    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^a clip requested earlier is still not ready \(clip not ready after 0 s \(last HTTP 404\)\): requesting it again$/));
+    expect(r.logs.map((l) => l.message)).toContainEqual(
+      expect.stringMatching(
+        /^a clip requested earlier is still not ready \(clip not ready after 0 s \(last HTTP 404\)\): requesting it again$/,
+      ),
+    );
   });
 
   test('a destination gets a complete, validated temporary beside the output and chooses the final place', async () => {
@@ -284,9 +311,9 @@ describe('requests', () => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(new Error('second signal')), 150);
     const t0 = Date.now();
-    await expect(r.client().fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: stop.signal })).rejects.toThrow(
-      'second signal',
-    );
+    await expect(
+      r.client().fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: stop.signal }),
+    ).rejects.toThrow('second signal');
     expect(Date.now() - t0).toBeLessThan(3000); // the clip takes 5 s to cut
     expect(await filesUnder(r.out)).toEqual([]);
   });
@@ -294,9 +321,9 @@ describe('requests', () => {
   test('readiness gives up after readyMaxWaitMs with an ApiError', async () => {
     const r = await open({ timeScale: 1, processingDelayMs: { min: 5000, max: 5000 } });
     const [s] = slotsOf(r, 1) as [TruthSlot];
-    await expect(r.client({ readyMaxWaitMs: 300 }).fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out })).rejects.toThrow(
-      /^clip not ready after 0 s \(last HTTP (404|500|503)\)$/,
-    );
+    await expect(
+      r.client({ readyMaxWaitMs: 300 }).fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out }),
+    ).rejects.toThrow(/^clip not ready after 0 s \(last HTTP (404|500|503)\)$/);
     const polls = Object.values(r.sim.stats().requests.download ?? {}).reduce((a, b) => a + b, 0);
     // fast first polls (10 ms, doubling to 80 ms) rather than a fixed 3 s sleep
     expect(polls).toBeGreaterThanOrEqual(4);
@@ -304,12 +331,14 @@ describe('requests', () => {
 });
 
 describe('resources', () => {
-  test('finished requests leave no listener on the caller\'s signal (a long-lived shard signal must not keep every request alive)', async () => {
+  test("finished requests leave no listener on the caller's signal (a long-lived shard signal must not keep every request alive)", async () => {
     const r = await open({ downloadShapes: ['bytes', 'redirect-302', 'json-url'], faults: { headNotAllowedRate: 0.5 } });
     const shard = new AbortController();
     const client = r.client();
     const slots = slotsOf(r, 6);
-    const outcomes = await Promise.all(slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: shard.signal })));
+    const outcomes = await Promise.all(
+      slots.map((s) => client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out, signal: shard.signal })),
+    );
     expect(outcomes.map((o) => o.kind)).toEqual(slots.map(() => 'ok'));
     expect(getEventListeners(shard.signal, 'abort')).toHaveLength(0);
   });

@@ -39,8 +39,7 @@ function simulatedHours(): boolean[][] {
     for (const vehicle of ['mallory', 'mav', 'megalodon']) {
       const front = availability.slotsOf(vehicle, 'front-center', '2025-11-17');
       const left = availability.slotsOf(vehicle, 'left-center', '2025-11-17');
-      for (let h = 0; h < 24; h++)
-        hours.push(Array.from({ length: 120 }, (_, i) => front[h * 120 + i] === 1 || left[h * 120 + i] === 1));
+      for (let h = 0; h < 24; h++) hours.push(Array.from({ length: 120 }, (_, i) => front[h * 120 + i] === 1 || left[h * 120 + i] === 1));
     }
   }
   return hours;
@@ -79,7 +78,11 @@ describe('SlotPlanner', () => {
   });
 
   test('known results of a resumed shard are not asked for again', () => {
-    const known = new Map([[0, 'data'], [1, 'missing'], [2, 'data']] as const);
+    const known = new Map([
+      [0, 'data'],
+      [1, 'missing'],
+      [2, 'data'],
+    ] as const);
     const planner = new SlotPlanner({ kind: 'probe-all' }, 4, { maxInflight: 4, known });
     expect(planner.next()).toBe(3);
     expect(planner.next()).toBeUndefined();

@@ -1,6 +1,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { UsageError } from '../../src/errors.js';
-import { WORKER_DEFAULTS, formatProgressLine, hasTimeForShard, normalizeWorkerOptions, parseDeadline, typicalShardMs } from '../../src/worker/index.js';
+import {
+  WORKER_DEFAULTS,
+  formatProgressLine,
+  hasTimeForShard,
+  normalizeWorkerOptions,
+  parseDeadline,
+  typicalShardMs,
+} from '../../src/worker/index.js';
 
 describe('worker options', () => {
   test('defaults fill what was not given; the manifest path is made absolute; the identity defaults to local-<host>-<pid>', () => {
@@ -47,6 +54,8 @@ describe('time limit', () => {
 describe('progress', () => {
   test('progress line', () => {
     expect(formatProgressLine({ done: 240, total: 960, ok: 200, rate: 4 }, 8)).toBe('[##------] 240/960 slots (25%) 200 ok  4.0/s  ETA 3m');
-    expect(formatProgressLine({ done: 1, total: 2, ok: 0, rate: 0, note: '2 worker(s)' }, 0)).toBe('1/2 slots (50%) 0 ok  0.0/s  ETA -  2 worker(s)');
+    expect(formatProgressLine({ done: 1, total: 2, ok: 0, rate: 0, note: '2 worker(s)' }, 0)).toBe(
+      '1/2 slots (50%) 0 ok  0.0/s  ETA -  2 worker(s)',
+    );
   });
 });

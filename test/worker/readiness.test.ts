@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { HEDGE_DEFAULTS, READINESS_BUCKETS, ReadinessHistogram, bucketOfWait, hedgeAfterMs, upperEdgeMs } from '../../src/worker/readiness.js';
+import {
+  HEDGE_DEFAULTS,
+  READINESS_BUCKETS,
+  ReadinessHistogram,
+  bucketOfWait,
+  hedgeAfterMs,
+  upperEdgeMs,
+} from '../../src/worker/readiness.js';
 
 describe('the readiness histogram', () => {
   test('a wait falls in the bucket whose upper edge is above it', () => {
@@ -43,7 +50,16 @@ describe('when to hedge', () => {
     h.observe(2_000);
     const p99 = h.quantileMs(0.99)!;
     expect(hedgeAfterMs(h, policy)).toBeCloseTo(3 * p99);
-    expect(hedgeAfterMs(new ReadinessHistogram(Array(READINESS_BUCKETS).fill(0).map((_, i) => (i === 0 ? 50 : 0))), policy)).toBe(1_000);
+    expect(
+      hedgeAfterMs(
+        new ReadinessHistogram(
+          Array(READINESS_BUCKETS)
+            .fill(0)
+            .map((_, i) => (i === 0 ? 50 : 0)),
+        ),
+        policy,
+      ),
+    ).toBe(1_000);
     const slow = new ReadinessHistogram();
     for (let i = 0; i < 20; i++) slow.observe(40_000);
     expect(hedgeAfterMs(slow, policy)).toBe(60_000);

@@ -24,7 +24,16 @@ describe('fleetclip run', () => {
       plan: ['--bucket-cap', '1MiB'],
       sim: {
         rateLimitPerSec: 400,
-        faults: { rate429: 0.02, retryAfterSec: 1, rate5xx: 0.03, dropRate: 0.03, shortBodyRate: 0.02, tinyRate: 0.03, corruptRate: 0.02, headNotAllowedRate: 0.1 },
+        faults: {
+          rate429: 0.02,
+          retryAfterSec: 1,
+          rate5xx: 0.03,
+          dropRate: 0.03,
+          shortBodyRate: 0.02,
+          tinyRate: 0.03,
+          corruptRate: 0.02,
+          headNotAllowedRate: 0.1,
+        },
       },
     }));
     const run = await runCli(['run', '--manifest', c.manifest, '--workers', '3', ...WORKER_FLAGS], { timeoutMs: 80_000 });
@@ -32,7 +41,12 @@ describe('fleetclip run', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`clips are under ${c.out}`);
 
-    const seen = await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center', 'left-center'], from: '16:00', to: '17:00' });
+    const seen = await compareWithTruth(c, {
+      vehicles: ['mav', 'megalodon'],
+      cameras: ['front-center', 'left-center'],
+      from: '16:00',
+      to: '17:00',
+    });
     expect(seen.truth).toBeGreaterThan(200);
     expect(seen).toMatchObject({ missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] });
     expect(await filesUnder(`${c.out}/.partial`)).toEqual([]);
@@ -48,7 +62,11 @@ describe('fleetclip run', () => {
     // every ok clip's recorded bucket is where its file is on disk
     const m = openManifest(c.manifest, { readonly: true });
     try {
-      const okPaths = m.plannedShards().flatMap((s) => m.slotResults(s.id)).filter((r) => r.outcome === 'ok').map((r) => `${r.vehicle}/download${r.bucket}/${clipFileName(r.vehicle, r.camera, r.start)}`);
+      const okPaths = m
+        .plannedShards()
+        .flatMap((s) => m.slotResults(s.id))
+        .filter((r) => r.outcome === 'ok')
+        .map((r) => `${r.vehicle}/download${r.bucket}/${clipFileName(r.vehicle, r.camera, r.start)}`);
       expect(okPaths.sort()).toEqual((await filesUnder(c.out)).sort());
     } finally {
       m.close();
@@ -63,8 +81,15 @@ describe('fleetclip run', () => {
   }, 90_000);
 
   test('a clip still invalid after every re-request fails its shard (exit 1); run --retry-failed fetches it once the API heals', async () => {
-    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', sim: { faults: { tinyRate: 1 } } }));
-    const broken = await runCli(['run', '--manifest', c.manifest, '--workers', '1', ...WORKER_FLAGS, '--log-level', 'error'], { timeoutMs: 60_000 });
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center',
+      sim: { faults: { tinyRate: 1 } },
+    }));
+    const broken = await runCli(['run', '--manifest', c.manifest, '--workers', '1', ...WORKER_FLAGS, '--log-level', 'error'], {
+      timeoutMs: 60_000,
+    });
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain('fleetclip run --retry-failed tries them again');
     const failed = await runCli(['status', '--manifest', c.manifest, '--failed']);
@@ -72,7 +97,9 @@ describe('fleetclip run', () => {
     expect((await filesUnder(c.out)).filter((f) => f.endsWith('.bag'))).toEqual([]);
 
     c.sim.setFaults({ tinyRate: 0 });
-    const again = await runCli(['run', '--manifest', c.manifest, '--workers', '1', '--retry-failed', ...WORKER_FLAGS], { timeoutMs: 60_000 });
+    const again = await runCli(['run', '--manifest', c.manifest, '--workers', '1', '--retry-failed', ...WORKER_FLAGS], {
+      timeoutMs: 60_000,
+    });
     expect(again.stderr).toContain('fleetclip run: 1 failed shard queued again');
     expect(again.code).toBe(0);
     const seen = await compareWithTruth(c, { vehicles: ['mav'], cameras: ['front-center'], from: '16:00', to: '17:00' });
@@ -86,4 +113,3 @@ describe('fleetclip run', () => {
     expect(r.stderr).toBe('fleetclip: --workers must be an integer >= 1, got 0\n');
   });
 });
-

@@ -30,11 +30,20 @@ const bagCount = async (c: Campaign) => (await filesUnder(c.out)).filter((f) => 
 
 describe('fleetclip work', () => {
   test('SIGKILL mid-download: another worker takes the shard over once the lease expires; nothing duplicated or partial', async () => {
-    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', sim: { clipBytes: 512 * 1024 } }));
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center,left-center',
+      sim: { clipBytes: 512 * 1024 },
+    }));
     const first = startWork(c, ['--lease', '3', '--heartbeat', '1']);
     const firstExit = exitOf(first);
     const partial = path.join(c.out, '.partial');
-    await waitFor(async () => (await bagCount(c)) >= 20 && (await readdir(partial).catch(() => [])).length > 0, 30_000, 'a download in progress');
+    await waitFor(
+      async () => (await bagCount(c)) >= 20 && (await readdir(partial).catch(() => [])).length > 0,
+      30_000,
+      'a download in progress',
+    );
     first.kill('SIGKILL');
     expect((await firstExit).signal).toBe('SIGKILL');
     expect(shardRow(c).state).toBe('running'); // nobody released it: the lease must run out
@@ -71,7 +80,10 @@ describe('fleetclip work', () => {
   test('a resumed shard polls the clips its predecessor had already requested instead of cutting them again', async () => {
     // clips take 3 s to cut, so a worker stopped after ~1 s leaves requested clips behind
     const c = (campaign = await plannedCampaign({
-      hours: '16-17', vehicles: 'mav', cameras: 'front-center', sim: { timeScale: 1, processingDelayMs: { min: 3000, max: 3000 } },
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center',
+      sim: { timeScale: 1, processingDelayMs: { min: 3000, max: 3000 } },
     }));
     const cuts = () => c.sim.stats().requests.video?.['200'] ?? 0;
     const worker = startWork(c, ['--grace', '0']);
@@ -98,7 +110,7 @@ describe('fleetclip work', () => {
     expect(await compareWithTruth(c, { ...MAV_16, cameras: ['front-center'] })).toMatchObject(EXPECT_EXACT);
   }, 60_000);
 
-  test('the peak RSS a worker reports is its own, not its parent\'s (getrusage keeps the parent\'s across exec)', async () => {
+  test("the peak RSS a worker reports is its own, not its parent's (getrusage keeps the parent's across exec)", async () => {
     const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
     const ballast = Buffer.alloc(400 * 2 ** 20, 1); // 400 MB more resident in this process, the worker's parent
     const r = await exitOf(startWork(c, ['--deadline', '+1s'])); // too near to claim a shard: the worker ends at once
@@ -110,7 +122,12 @@ describe('fleetclip work', () => {
   });
 
   test('the workspace cap stops the worker: shard released with reason quota, exit 6, status says what to do', async () => {
-    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center', plan: ['--bucket-cap', '512KiB', '--workspace-cap', '1MiB'] }));
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center,left-center',
+      plan: ['--bucket-cap', '512KiB', '--workspace-cap', '1MiB'],
+    }));
     const r = await exitOf(startWork(c));
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('workspace cap reached');
@@ -146,15 +163,44 @@ describe('fleetclip work', () => {
 
   test('probe-all and gallop recover the whole truth of a day with gaps; skip:300 loses clips; gallop asks less than probe-all', async () => {
     // 16:00-18:00: drives with short and long gaps between them
-    const c = (campaign = await plannedCampaign({ hours: '16-18', vehicles: 'mav', cameras: 'front-center,left-center', sim: { timeScale: 0.02 } }));
+    const c = (campaign = await plannedCampaign({
+      hours: '16-18',
+      vehicles: 'mav',
+      cameras: 'front-center,left-center',
+      sim: { timeScale: 0.02 },
+    }));
     const q = { vehicles: ['mav'], cameras: ['front-center', 'left-center'], from: '16:00', to: '18:00' };
     const results: Record<string, { videoRequests: number; missing: number; truth: number }> = {};
     for (const onMiss of ['probe-all', 'gallop', 'skip:300']) {
       await rm(c.out, { recursive: true, force: true });
       await rm(path.dirname(c.manifest), { recursive: true, force: true });
-      const planned = await runCli(['plan', '--manifest', c.manifest, '--out', c.out, '--day', '2025-11-17', '--hours', '16-18', '--vehicles', 'mav',
-        '--cameras', 'front-center,left-center', '--api-base', c.sim.baseUrl, '--token-file', c.tokenFile, '--api-rate', '500',
-        '--max-concurrent', '8', '--min-time-ms', '5', '--on-miss', onMiss]);
+      const planned = await runCli([
+        'plan',
+        '--manifest',
+        c.manifest,
+        '--out',
+        c.out,
+        '--day',
+        '2025-11-17',
+        '--hours',
+        '16-18',
+        '--vehicles',
+        'mav',
+        '--cameras',
+        'front-center,left-center',
+        '--api-base',
+        c.sim.baseUrl,
+        '--token-file',
+        c.tokenFile,
+        '--api-rate',
+        '500',
+        '--max-concurrent',
+        '8',
+        '--min-time-ms',
+        '5',
+        '--on-miss',
+        onMiss,
+      ]);
       expect(planned.code).toBe(0);
       c.sim.resetStats();
       let stderr = '';

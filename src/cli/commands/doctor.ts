@@ -34,7 +34,7 @@ export const doctorCommand: CommandFactory = (io) => ({
     y
       .usage(
         '$0 doctor --manifest FILE [--json]\n\n' +
-          'Finds the filesystem of FILE\'s folder (statfs, /proc/mounts: local, NFS, Lustre flock/localflock/noflock, GPFS), ' +
+          "Finds the filesystem of FILE's folder (statfs, /proc/mounts: local, NFS, Lustre flock/localflock/noflock, GPFS), " +
           'runs a two-process SQLite lock test there and gives a verdict. FILE need not exist yet. ' +
           'Exit 0 when safe for workers on many nodes, 1 when not. See docs/manifest.md.',
       )

@@ -48,18 +48,40 @@ export const fetchCommand: CommandFactory = (io) => ({
           `${DEFAULT_TOKEN_FILE}. Limits and retry policy: docs/api.md.`,
       )
       .option('api-base', { type: 'string', requiresArg: true, demandOption: true, describe: 'Batch API base URL, http(s)' })
-      .option('token-file', { type: 'string', requiresArg: true, describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})` })
+      .option('token-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})`,
+      })
       .option('vehicle', { type: 'string', requiresArg: true, demandOption: true, describe: 'vehicle name' })
       .option('camera', { type: 'string', requiresArg: true, demandOption: true, describe: 'camera name' })
-      .option('at', { type: 'string', requiresArg: true, demandOption: true, describe: 'slot start: ISO instant with zone (2025-11-17T08:30:00Z) or epoch seconds' })
-      .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'folder to save the clip in (temporaries go to DIR/.partial/)' })
-      .option('min-clip-bytes', { type: 'string', requiresArg: true, describe: `smaller clips are invalid (default ${CLIP_DEFAULTS.minClipBytes})` })
+      .option('at', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'slot start: ISO instant with zone (2025-11-17T08:30:00Z) or epoch seconds',
+      })
+      .option('out', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'folder to save the clip in (temporaries go to DIR/.partial/)',
+      })
+      .option('min-clip-bytes', {
+        type: 'string',
+        requiresArg: true,
+        describe: `smaller clips are invalid (default ${CLIP_DEFAULTS.minClipBytes})`,
+      })
       .option('verbose', { type: 'boolean', describe: 'also print each retry on stderr' }),
   handler: async (args: ArgumentsCamelCase) => {
     const argv = args as ArgumentsCamelCase<FetchFlags>; // demandOption guarantees the required flags
     for (const flag of ['api-base', 'token-file', 'vehicle', 'camera', 'at', 'out', 'min-clip-bytes'])
       if (Array.isArray(args[flag])) throw new UsageError(`--${flag} takes one value`);
-    const slot = { vehicle: parseName('vehicle', argv.vehicle), camera: parseName('camera', argv.camera), start: parseSlotInstant(argv.at) };
+    const slot = {
+      vehicle: parseName('vehicle', argv.vehicle),
+      camera: parseName('camera', argv.camera),
+      start: parseSlotInstant(argv.at),
+    };
     const minClipBytes = parseByteCount(argv.minClipBytes);
     const token = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const log = stderrLog(io, argv.verbose === true);
@@ -76,7 +98,8 @@ export const fetchCommand: CommandFactory = (io) => ({
         return;
       }
       const context = { vehicle: slot.vehicle, camera: slot.camera, slot: slotIso(slot.start) };
-      if (outcome.kind === 'invalid') throw new ClipInvalidError(`invalid clip after ${outcome.attempts} tries: ${outcome.reason}`, context);
+      if (outcome.kind === 'invalid')
+        throw new ClipInvalidError(`invalid clip after ${outcome.attempts} tries: ${outcome.reason}`, context);
       const { bag } = outcome;
       io.stdout.write(
         `${outcome.path}\n` +

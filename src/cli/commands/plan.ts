@@ -23,26 +23,123 @@ export const planCommand: CommandFactory = (io) => ({
           'Plan a campaign: one shard per vehicle and local hour of each day, all cameras, 120 slots of 30 s per camera. ' +
           'Planning again with the same arguments is a no-op; --extend adds days or vehicles. See docs/campaign.md.',
       )
-      .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the manifest file to create (SQLite)', group: WHAT })
-      .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'output root for the clips (stored relative to the manifest\'s folder when inside it, so the run folder can be moved; else absolute)', group: WHAT })
-      .option('day', { type: 'string', requiresArg: true, demandOption: true, describe: 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned', group: WHAT })
-      .option('days', { type: 'string', requiresArg: true, describe: `number of days from --day (default 1, at most ${MAX_DAYS})`, group: WHAT })
+      .option('manifest', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'the manifest file to create (SQLite)',
+        group: WHAT,
+      })
+      .option('out', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe:
+          "output root for the clips (stored relative to the manifest's folder when inside it, so the run folder can be moved; else absolute)",
+        group: WHAT,
+      })
+      .option('day', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned',
+        group: WHAT,
+      })
+      .option('days', {
+        type: 'string',
+        requiresArg: true,
+        describe: `number of days from --day (default 1, at most ${MAX_DAYS})`,
+        group: WHAT,
+      })
       .option('to', { type: 'string', requiresArg: true, describe: 'last day, inclusive (instead of --days)', group: WHAT })
-      .option('hours', { type: 'string', requiresArg: true, describe: 'local hours FROM-TO of each day, TO excluded, e.g. 8-18 (default all)', group: WHAT })
-      .option('vehicles', { type: 'string', requiresArg: true, demandOption: true, describe: 'comma-separated vehicle names ([A-Za-z0-9][A-Za-z0-9_-]*)', group: WHAT })
-      .option('cameras', { type: 'string', requiresArg: true, demandOption: true, describe: 'comma-separated camera names ([A-Za-z0-9][A-Za-z0-9_-]*)', group: WHAT })
+      .option('hours', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'local hours FROM-TO of each day, TO excluded, e.g. 8-18 (default all)',
+        group: WHAT,
+      })
+      .option('vehicles', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'comma-separated vehicle names ([A-Za-z0-9][A-Za-z0-9_-]*)',
+        group: WHAT,
+      })
+      .option('cameras', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'comma-separated camera names ([A-Za-z0-9][A-Za-z0-9_-]*)',
+        group: WHAT,
+      })
       .option('tz', { type: 'string', requiresArg: true, describe: `IANA time zone of the days and hours (default ${D.tz})`, group: WHAT })
-      .option('api-base', { type: 'string', requiresArg: true, demandOption: true, describe: 'Batch API base URL, http(s)', group: CAMPAIGN })
-      .option('token-file', { type: 'string', requiresArg: true, describe: `file holding the bearer token; only its path is stored (default ${D.tokenFile})`, group: CAMPAIGN })
-      .option('on-miss', { type: 'string', requiresArg: true, describe: `after a slot without data: probe-all, skip:SECS or gallop (default ${D.onMiss})`, group: CAMPAIGN })
-      .option('api-rate', { type: 'string', requiresArg: true, describe: `campaign-wide API requests/s, all workers together (default ${D.apiRate})`, group: CAMPAIGN })
-      .option('max-concurrent', { type: 'string', requiresArg: true, describe: `clips in flight per worker (default ${D.maxConcurrent})`, group: CAMPAIGN })
-      .option('min-time-ms', { type: 'string', requiresArg: true, describe: `minimum gap between two requests of one worker, ms (default ${D.minTimeMs})`, group: CAMPAIGN })
-      .option('bucket-cap', { type: 'string', requiresArg: true, describe: `bytes per download<N> folder, e.g. 10GiB (default ${D.bucketCap})`, group: CAMPAIGN })
-      .option('workspace-cap', { type: 'string', requiresArg: true, describe: `bytes the output root may hold, e.g. 20GiB (default ${D.workspaceCap})`, group: CAMPAIGN })
-      .option('journal', { type: 'string', requiresArg: true, describe: `manifest journal: delete (shared filesystems) or wal (one host only) (default ${D.journal})`, group: CAMPAIGN })
-      .option('clip-size', { type: 'string', requiresArg: true, describe: `expected size of one clip (default ${D.clipSize})`, group: FORECAST })
-      .option('throughput', { type: 'string', requiresArg: true, describe: `clips/s one worker finishes (default ${D.throughput})`, group: FORECAST })
+      .option('api-base', {
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'Batch API base URL, http(s)',
+        group: CAMPAIGN,
+      })
+      .option('token-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: `file holding the bearer token; only its path is stored (default ${D.tokenFile})`,
+        group: CAMPAIGN,
+      })
+      .option('on-miss', {
+        type: 'string',
+        requiresArg: true,
+        describe: `after a slot without data: probe-all, skip:SECS or gallop (default ${D.onMiss})`,
+        group: CAMPAIGN,
+      })
+      .option('api-rate', {
+        type: 'string',
+        requiresArg: true,
+        describe: `campaign-wide API requests/s, all workers together (default ${D.apiRate})`,
+        group: CAMPAIGN,
+      })
+      .option('max-concurrent', {
+        type: 'string',
+        requiresArg: true,
+        describe: `clips in flight per worker (default ${D.maxConcurrent})`,
+        group: CAMPAIGN,
+      })
+      .option('min-time-ms', {
+        type: 'string',
+        requiresArg: true,
+        describe: `minimum gap between two requests of one worker, ms (default ${D.minTimeMs})`,
+        group: CAMPAIGN,
+      })
+      .option('bucket-cap', {
+        type: 'string',
+        requiresArg: true,
+        describe: `bytes per download<N> folder, e.g. 10GiB (default ${D.bucketCap})`,
+        group: CAMPAIGN,
+      })
+      .option('workspace-cap', {
+        type: 'string',
+        requiresArg: true,
+        describe: `bytes the output root may hold, e.g. 20GiB (default ${D.workspaceCap})`,
+        group: CAMPAIGN,
+      })
+      .option('journal', {
+        type: 'string',
+        requiresArg: true,
+        describe: `manifest journal: delete (shared filesystems) or wal (one host only) (default ${D.journal})`,
+        group: CAMPAIGN,
+      })
+      .option('clip-size', {
+        type: 'string',
+        requiresArg: true,
+        describe: `expected size of one clip (default ${D.clipSize})`,
+        group: FORECAST,
+      })
+      .option('throughput', {
+        type: 'string',
+        requiresArg: true,
+        describe: `clips/s one worker finishes (default ${D.throughput})`,
+        group: FORECAST,
+      })
       .option('su-rate', {
         type: 'string',
         requiresArg: true,
@@ -54,7 +151,12 @@ export const planCommand: CommandFactory = (io) => ({
       .option('json', { type: 'boolean', describe: 'print JSON (with --dry-run: settings, forecast, shards)' }),
   handler: (argv: ArgumentsCamelCase<PlanFlags>) => {
     const manifestPath = path.resolve(manifestFlag(argv));
-    const planned = planCampaign(argv, { nowMs: Date.now(), cwd: process.cwd(), homeDir: os.homedir(), runDir: path.dirname(manifestPath) });
+    const planned = planCampaign(argv, {
+      nowMs: Date.now(),
+      cwd: process.cwd(),
+      homeDir: os.homedir(),
+      runDir: path.dirname(manifestPath),
+    });
     if (argv.dryRun) {
       const preview = buildPlanPreview(planned);
       io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));

@@ -10,7 +10,17 @@ import { single } from '../flags.js';
 import { workerFlags } from './work.js';
 
 /** flags `run` hands on to every `work` child unchanged */
-const PASSED_ON = ['on-miss', 'max-concurrent', 'min-time-ms', 'lease', 'heartbeat', 'grace', 'min-clip-bytes', 'auth-grace', 'log-level'] as const;
+const PASSED_ON = [
+  'on-miss',
+  'max-concurrent',
+  'min-time-ms',
+  'lease',
+  'heartbeat',
+  'grace',
+  'min-clip-bytes',
+  'auth-grace',
+  'log-level',
+] as const;
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -30,15 +40,25 @@ export const runCommand: CommandFactory = (io) => ({
       y
         .usage(
           '$0 run --manifest PATH [--workers N] [worker options]\n\n' +
-            'Starts N workers, shows the campaign\'s progress from the manifest, replaces a worker that dies (its shard is ' +
+            "Starts N workers, shows the campaign's progress from the manifest, replaces a worker that dies (its shard is " +
             'released at once), and prints the status table at the end. Ctrl-C stops the workers gracefully; a second Ctrl-C ' +
             'stops them at once. Exits 1 if any shard failed (docs/exit-codes.md). See docs/worker.md.',
         )
         .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
         .option('workers', { type: 'number', describe: `worker processes (default: the number of cores, ${defaultWorkerCount()} here)` })
-        .option('progress', { type: 'string', choices: PROGRESS_MODES, describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${EXECUTOR_DEFAULTS.progress})` })
-        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})` })
-        .option('retry-failed', { type: 'boolean', describe: 'queue the failed shards again before starting (their ok and missing slots are kept)' }),
+        .option('progress', {
+          type: 'string',
+          choices: PROGRESS_MODES,
+          describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${EXECUTOR_DEFAULTS.progress})`,
+        })
+        .option('progress-interval', {
+          type: 'number',
+          describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})`,
+        })
+        .option('retry-failed', {
+          type: 'boolean',
+          describe: 'queue the failed shards again before starting (their ok and missing slots are kept)',
+        }),
     ),
   handler: async (argv: Record<string, unknown>) => {
     const manifestPath = argv.manifest;

@@ -34,8 +34,14 @@ const FAULT_FLAGS = {
   'corrupt-rate': ['corruptRate', `rate of downloads handing out a full-size broken bag (default ${F.corruptRate})`],
   'head-405-rate': ['headNotAllowedRate', `rate of 405 answers to HEAD /v1/download (default ${F.headNotAllowedRate})`],
   'presign-expired-rate': ['presignExpiredRate', `rate of presigned URLs handed out already expired (default ${F.presignExpiredRate})`],
-  'never-ready-rate': ['neverReadyRate', `rate of jobs that never become ready: /v1/download answers --never-ready-status forever (default ${F.neverReadyRate})`],
-  'never-ready-status': ['neverReadyStatus', `what /v1/download answers for such a job: ${NEVER_READY_STATUSES.join('|')} (default ${F.neverReadyStatus})`],
+  'never-ready-rate': [
+    'neverReadyRate',
+    `rate of jobs that never become ready: /v1/download answers --never-ready-status forever (default ${F.neverReadyRate})`,
+  ],
+  'never-ready-status': [
+    'neverReadyStatus',
+    `what /v1/download answers for such a job: ${NEVER_READY_STATUSES.join('|')} (default ${F.neverReadyStatus})`,
+  ],
   'long-job-rate': ['longJobRate', `rate of jobs that take --long-job-ms instead of --processing-delay (default ${F.longJobRate})`],
 } as const satisfies Record<string, readonly [keyof SimFaults, string]>;
 
@@ -59,7 +65,6 @@ const FLAG_OF: Record<string, string> = {
 };
 
 type Flags = Record<string, unknown>;
-
 
 function listOf(flag: string, value: unknown): string[] | undefined {
   const text = single(flag, value) as string | undefined;
@@ -121,7 +126,9 @@ export const simCommand: CommandFactory = (io) => ({
   builder: (y: Argv) => {
     const D = SIM_DEFAULTS;
     let b = y
-      .usage('$0 sim [options]\n\nServe a simulated Batch API on 127.0.0.1 until SIGINT/SIGTERM/SIGUSR1. The first stdout line is "fleetclip sim listening <base URL>". See docs/sim.md.')
+      .usage(
+        '$0 sim [options]\n\nServe a simulated Batch API on 127.0.0.1 until SIGINT/SIGTERM/SIGUSR1. The first stdout line is "fleetclip sim listening <base URL>". See docs/sim.md.',
+      )
       .option('port', { type: 'number', describe: `TCP port on 127.0.0.1; 0 picks a free one (default ${D.port})` })
       .option('seed', { type: 'number', describe: `seed of data availability, ids, shapes and faults (default ${D.seed})` })
       .option('vehicles', { type: 'string', describe: `comma-separated vehicle names (default ${D.vehicles.join(',')})` })
@@ -133,12 +140,24 @@ export const simCommand: CommandFactory = (io) => ({
       })
       .option('latency', { type: 'number', describe: `ms added to every response, times --time-scale (default ${D.latencyMs})` })
       .option('time-scale', { type: 'number', describe: `multiplies every simulated delay; 0.1 = 10x faster (default ${D.timeScale})` })
-      .option('rate-limit', { type: 'number', describe: `global requests/s on /v1/, 429 beyond it; 0 = off (default ${D.rateLimitPerSec})` })
+      .option('rate-limit', {
+        type: 'number',
+        describe: `global requests/s on /v1/, 429 beyond it; 0 = off (default ${D.rateLimitPerSec})`,
+      })
       .option('presign-ttl', { type: 'number', describe: `lifetime of a presigned URL, seconds (default ${D.presignTtlSec})` })
       .option('video-shapes', { type: 'string', describe: `shapes /v1/video may answer in (default ${VIDEO_SHAPES.join(',')})` })
-      .option('download-shapes', { type: 'string', describe: `shapes a ready /v1/download may answer in (default ${DOWNLOAD_SHAPES.join(',')})` })
-      .option('token-file', { type: 'string', describe: 'file of valid bearer tokens, one a line, re-read on change; a JWT exp is honoured' })
-      .option('mint-token', { type: 'boolean', describe: 'write a fresh token valid 24 h into --token-file (mode 0600) before serving; never printed' });
+      .option('download-shapes', {
+        type: 'string',
+        describe: `shapes a ready /v1/download may answer in (default ${DOWNLOAD_SHAPES.join(',')})`,
+      })
+      .option('token-file', {
+        type: 'string',
+        describe: 'file of valid bearer tokens, one a line, re-read on change; a JWT exp is honoured',
+      })
+      .option('mint-token', {
+        type: 'boolean',
+        describe: 'write a fresh token valid 24 h into --token-file (mode 0600) before serving; never printed',
+      });
     for (const [flag, [, describe]] of Object.entries(FAULT_FLAGS)) b = b.option(flag, { type: 'number', describe, group: FAULTS_GROUP });
     return b.option('long-job-ms', {
       type: 'string',

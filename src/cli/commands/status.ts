@@ -59,7 +59,10 @@ export const statusCommand: CommandFactory = (io) => ({
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })
       .option('by', { type: 'string', requiresArg: true, describe: `rows per ${STATUS_CUTS.join(' | ')} (default ${STATUS_DEFAULTS.by})` })
-      .option('failed', { type: 'boolean', describe: 'list the failed shards with their last error (JSON always has them in failedShards)' })
+      .option('failed', {
+        type: 'boolean',
+        describe: 'list the failed shards with their last error (JSON always has them in failedShards)',
+      })
       .option('json', { type: 'boolean', describe: 'print the status document as JSON (schema in docs/campaign.md)' })
       .option('watch', {
         type: 'string',

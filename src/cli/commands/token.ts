@@ -19,7 +19,11 @@ export const tokenCommand: CommandFactory = (io) => ({
           `A JWT's exp claim is decoded (no signature check). Exits ${EXIT.authExpired} when the token has expired; ` +
           `warns when the token file is readable by group or others.`,
       )
-      .option('token-file', { type: 'string', requiresArg: true, describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})` }),
+      .option('token-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: `file holding the bearer token (default ${DEFAULT_TOKEN_FILE})`,
+      }),
   handler: async (argv: ArgumentsCamelCase<TokenFlags>) => {
     const source = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const report = await inspectToken(source);

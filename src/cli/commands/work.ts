@@ -42,15 +42,31 @@ function workInputFromFlags(a: Record<string, unknown>): Parameters<typeof runTh
 /** Shared by `work` and `run` (which passes them on to its workers). */
 export function workerFlags<T>(y: Argv<T>): Argv<T> {
   return y
-    .option('on-miss', { type: 'string', describe: 'override the campaign\'s missing-data strategy: probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS]' })
-    .option('max-concurrent', { type: 'number', describe: 'override the campaign\'s clips in flight per worker' })
-    .option('min-time-ms', { type: 'number', describe: 'override the campaign\'s minimum gap between two API requests of a worker, ms' })
+    .option('on-miss', {
+      type: 'string',
+      describe: "override the campaign's missing-data strategy: probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS]",
+    })
+    .option('max-concurrent', { type: 'number', describe: "override the campaign's clips in flight per worker" })
+    .option('min-time-ms', { type: 'number', describe: "override the campaign's minimum gap between two API requests of a worker, ms" })
     .option('lease', { type: 'number', describe: `shard lease, seconds (default ${D.leaseMs / 1000})` })
-    .option('heartbeat', { type: 'number', describe: `lease renewal interval, seconds; at most half the lease (default ${D.heartbeatMs / 1000})` })
-    .option('grace', { type: 'number', describe: `after a stop signal, seconds in-flight downloads may take before they are abandoned (default ${D.graceMs / 1000})` })
+    .option('heartbeat', {
+      type: 'number',
+      describe: `lease renewal interval, seconds; at most half the lease (default ${D.heartbeatMs / 1000})`,
+    })
+    .option('grace', {
+      type: 'number',
+      describe: `after a stop signal, seconds in-flight downloads may take before they are abandoned (default ${D.graceMs / 1000})`,
+    })
     .option('min-clip-bytes', { type: 'number', describe: `a clip smaller than this is invalid (default ${CLIP_DEFAULTS.minClipBytes})` })
-    .option('auth-grace', { type: 'number', describe: `seconds to wait for a renewed token file after the token expired (default ${API_DEFAULTS.authGraceMs / 1000})` })
-    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: `level of <run>/logs/<worker-id>.log; debug logs one line per clip (default ${D.logLevel})` });
+    .option('auth-grace', {
+      type: 'number',
+      describe: `seconds to wait for a renewed token file after the token expired (default ${API_DEFAULTS.authGraceMs / 1000})`,
+    })
+    .option('log-level', {
+      type: 'string',
+      choices: LOG_LEVELS,
+      describe: `level of <run>/logs/<worker-id>.log; debug logs one line per clip (default ${D.logLevel})`,
+    });
 }
 
 export const workCommand: CommandFactory = (io) => ({
@@ -66,13 +82,24 @@ export const workCommand: CommandFactory = (io) => ({
             'a second signal stops at once. Logs: <run>/logs/<worker-id>.log. See docs/worker.md.',
         )
         .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
-        .option('worker-id', { type: 'string', describe: 'worker name in the manifest and log (default: <job>_<task> under Slurm, else local-<host>-<pid>)' })
+        .option('worker-id', {
+          type: 'string',
+          describe: 'worker name in the manifest and log (default: <job>_<task> under Slurm, else local-<host>-<pid>)',
+        })
         .option('deadline', {
           type: 'string',
-          describe: 'do not claim a shard that cannot finish before this time: ISO time or +DURATION (+90m); default: the Slurm end time (squeue %e), else none',
+          describe:
+            'do not claim a shard that cannot finish before this time: ISO time or +DURATION (+90m); default: the Slurm end time (squeue %e), else none',
         })
-        .option('progress', { type: 'string', choices: PROGRESS_MODES, describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${D.progress})` })
-        .option('progress-interval', { type: 'number', describe: `seconds between progress lines without a TTY (default ${D.progressIntervalMs / 1000})` }),
+        .option('progress', {
+          type: 'string',
+          choices: PROGRESS_MODES,
+          describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${D.progress})`,
+        })
+        .option('progress-interval', {
+          type: 'number',
+          describe: `seconds between progress lines without a TTY (default ${D.progressIntervalMs / 1000})`,
+        }),
     ),
   handler: async (argv: Record<string, unknown>) => {
     const result = await runThisWorker(workInputFromFlags(argv), io);
