@@ -1,8 +1,7 @@
 export { openManifest, openStatusSource, openWorkerManifest } from './manifest.js';
-export { MANIFEST_DEFAULTS } from './defaults.js';
 export { openReceiptJournal, readReceipts } from './receipts.js';
 export type { Receipt, ReceiptEvent, ReceiptJournal, ReceiptReading } from './receipts.js';
-export { readCampaignFile, CAMPAIGN_FILE } from './campaign-file.js';
+export { readCampaignFile } from './campaign-file.js';
 export { verifyManifest, rebuildManifest } from './recovery.js';
 export type { VerifyOptions, VerifyReport, RebuildOptions, RebuildReport } from './recovery.js';
 export { inspectFilesystem, assertSafeForManyNodes, lockSelfTest } from './doctor.js';
@@ -10,5 +9,4 @@ export type { FilesystemReport } from './doctor.js';
 export { parseProcMounts, assessLocation } from './filesystem.js';
 export type { LocationVerdict, LockTestResult, MountEntry, FilesystemKind, LustreLocking } from './filesystem.js';
 export { SCHEMA_VERSION } from './schema.js';
-export { REQUEST_BUDGET } from './budget.js';
 export type * from './types.js';

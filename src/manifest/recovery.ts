@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
-import { clipFileName } from '../storage/index.js';
+import { clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
 import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
 import { openWholeManifest, type WholeManifest } from './manifest.js';
@@ -30,7 +29,7 @@ export interface VerifyReport {
  * Cross-checks the manifest against `<run>/campaign.json`, the receipt journals and the clips on disk. Reads only:
  * a damaged manifest is reported, never touched. Slot results are compared and checked a shard at a time.
  */
-export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): VerifyReport {
+export async function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const file = path.resolve(manifestPath);
   const runDir = path.dirname(file);
   const problems: string[] = [];
@@ -76,7 +75,7 @@ export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): 
         const slots = source.slotsOf(id);
         if (expected && actual) problems.push(...diffSlots(expected.content.slotsOf(id), slots));
         counts.slotResults += slots.length;
-        counts.filesChecked += checkFiles(outDir, slots, opts, problems);
+        counts.filesChecked += await checkFiles(outDir, slots, opts, problems);
       }
     }
     return { manifest: file, ok: problems.length === 0, damaged: actual === undefined, problems, notes, counts };
@@ -86,7 +85,7 @@ export function verifyManifest(manifestPath: string, opts: VerifyOptions = {}): 
 }
 
 /** Each ok clip must be at `<outDir>/<vehicle>/download<bucket>/<clipFileName>` with its recorded size (and sha256). */
-function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOptions, problems: string[]): number {
+async function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOptions, problems: string[]): Promise<number> {
   let checked = 0;
   for (const { result: r } of slots) {
     if (r.outcome !== 'ok') continue;
@@ -96,7 +95,7 @@ function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOp
       problems.push(`slot ${where}: ok but no bucket recorded`);
       continue;
     }
-    const clip = path.join(outDir, r.vehicle, `download${r.bucket}`, clipFileName(r.vehicle, r.camera, r.start));
+    const clip = clipPathOf(outDir, r.vehicle, r.bucket, clipFileName(r.vehicle, r.camera, r.start));
     let size: number;
     try {
       size = fs.statSync(clip).size;
@@ -106,31 +105,12 @@ function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOp
     }
     if (r.bytes !== undefined && size !== r.bytes) problems.push(`slot ${where}: clip ${clip} has ${size} bytes, recorded ${r.bytes}`);
     else if (opts.checksums && r.sha256) {
-      const sum = sha256Of(clip);
+      const sum = await sha256Of(clip).catch(() => undefined);
       if (sum === undefined) problems.push(`slot ${where}: clip ${clip} cannot be read`);
       else if (sum !== r.sha256) problems.push(`slot ${where}: clip ${clip} does not match its sha256`);
     }
   }
   return checked;
-}
-
-/**
- * Synchronous like the rest of verify (storage's sha256Of is async): one 1 MiB buffer for the whole file, never the
- * whole clip in memory; undefined when the file cannot be read.
- */
-function sha256Of(file: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (let n = fs.readSync(fd, buffer); n > 0; n = fs.readSync(fd, buffer)) hash.update(buffer.subarray(0, n));
-    return hash.digest('hex');
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }
 
 function messageOf(err: unknown): string {
@@ -158,7 +138,7 @@ export interface RebuildReport {
  * file (and any journal beside it) to `<manifest>.damaged-<time>` and the new one into its place. No worker
  * may run meanwhile. A healthy manifest is left alone unless `force`.
  */
-export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {}): RebuildReport {
+export async function rebuildManifest(manifestPath: string, opts: RebuildOptions = {}): Promise<RebuildReport> {
   const file = path.resolve(manifestPath);
   const runDir = path.dirname(file);
   const campaign = readCampaignFile(runDir);
@@ -168,7 +148,7 @@ export function rebuildManifest(manifestPath: string, opts: RebuildOptions = {})
   const notes = [...index.problems, ...problems];
 
   if (!opts.force && fs.existsSync(file)) {
-    const verdict = verifyManifest(file);
+    const verdict = await verifyManifest(file);
     if (verdict.ok) {
       return {
         ...base,

@@ -1,8 +1,8 @@
 export { MIN_WATCH_SECONDS, STATUS_DEFAULTS, normalizeStatusOptions } from './options.js';
 export type { StatusOptions, StatusOptionsInput } from './options.js';
-export { buildPlanPreview, renderForecast, renderPlanOutcome, renderPlanPreview } from './plan-text.js';
+export { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from './plan-text.js';
 export type { PlanPreview } from './plan-text.js';
-export { STATUS_CUTS, STATUS_SCHEMA_VERSION, buildStatusReport, readStatusReport } from './status.js';
+export { STATUS_CUTS, buildStatusReport, readStatusReport } from './status.js';
 export type {
   CameraRow,
   ClipCounts,

@@ -3,7 +3,7 @@ import { parseName } from '../plan/grammar.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 
 /** `20251117T083000Z`: the compact UTC stamp used in clip file names. */
-export function compactUtcStamp(epochSec: number): string {
+function compactUtcStamp(epochSec: number): string {
   return new Date(epochSec * 1000)
     .toISOString()
     .replace(/[-:]/g, '')
@@ -27,7 +27,7 @@ export function assertOnSlotGrid(slotStartSec: number): void {
     throw new UsageError(`slot start ${slotStartSec} is not on the ${SLOT_SECONDS} s grid (epoch seconds)`);
 }
 
-export function slotStartOf(epochSec: number): number {
+function slotStartOf(epochSec: number): number {
   return Math.floor(epochSec / SLOT_SECONDS) * SLOT_SECONDS;
 }
 

@@ -1,8 +1,8 @@
 export { checkClipFile, sha256Of } from './bag-check.js';
 export type { ClipCheck, ClipCheckOptions } from './bag-check.js';
-export { assertOnSlotGrid, clipFileName, compactUtcStamp, parseSlotInstant, slotIso, slotStartOf } from './clip-name.js';
+export { assertOnSlotGrid, clipFileName, parseSlotInstant, slotIso } from './clip-name.js';
 export { fsyncFile, moveIntoPlace, newPartialPath, removeQuietly, storageErrorFrom } from './files.js';
-export { PARTIAL_DIR_NAME, bucketDirOf, clipPathOf, partialDirOf, placeClip, removeStaleTemporaries } from './layout.js';
+export { clipPathOf, partialDirOf, placeClip, removeStaleTemporaries } from './layout.js';
 export type { BagSummary } from './types.js';
 export { WorkspaceGuard } from './workspace.js';
 export type { WorkspaceLimits } from './workspace.js';

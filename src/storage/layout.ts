@@ -9,13 +9,13 @@ import { moveIntoPlace } from './files.js';
  * The manifest records a clip's bucket N, never a path: the path follows from the output root, the vehicle, N and the
  * clip's name, so a moved campaign folder leaves no row stale.
  */
-export const PARTIAL_DIR_NAME = '.partial';
+const PARTIAL_DIR_NAME = '.partial';
 
 export function partialDirOf(outDir: string): string {
   return path.join(outDir, PARTIAL_DIR_NAME);
 }
 
-export function bucketDirOf(outDir: string, vehicle: string, bucket: number): string {
+function bucketDirOf(outDir: string, vehicle: string, bucket: number): string {
   return path.join(outDir, vehicle, `download${bucket}`);
 }
 

@@ -2,7 +2,7 @@ export { runWorker } from './worker.js';
 export type { WorkerMessage, WorkerRunInput, WorkerRunResult } from './worker.js';
 export { WORKER_DEFAULTS, PROGRESS_MODES, LOG_LEVELS, localIdentity, normalizeWorkerOptions, parseDeadline } from './options.js';
 export type { WorkerOptions, WorkerOptionsInput, ProgressMode, LogLevel } from './options.js';
-export { CLIP_DEFAULTS, createClipFetcher, folderDestination, normalizeClipOptions } from './clip.js';
+export { CLIP_DEFAULTS, createClipFetcher, folderDestination } from './clip.js';
 export type { ClipDestination, ClipFetcher, ClipOptions, ClipOutcome, SlotKey, ValidClip } from './clip.js';
 export { SlotPlanner } from './on-miss.js';
 export type { ProbeResult } from './on-miss.js';

@@ -35,7 +35,7 @@ describe('many real processes on one manifest file', () => {
     expect(m2.slotCounts().reduce((n, c) => n + c.count, 0)).toBe(48 * 240);
     m2.close();
     expect(readReceipts(run).journals.length).toBe(16);
-    const verdict = verifyManifest(file);
+    const verdict = await verifyManifest(file);
     expect(verdict.problems.filter((p) => !p.includes('missing on disk'))).toEqual([]);
   }, 60_000);
 

@@ -189,7 +189,7 @@ describe('a v4 manifest migrated to v5', () => {
     db.close();
   });
 
-  test('verify finds the clips by bucket and file name and agrees with the v1 receipts; rebuild from them gives the same', () => {
+  test('verify finds the clips by bucket and file name and agrees with the v1 receipts; rebuild from them gives the same', async () => {
     const { run, file, expected } = v4Run();
     openManifest(file).close(); // migrates
     expect(
@@ -197,11 +197,11 @@ describe('a v4 manifest migrated to v5', () => {
         .receipts.flatMap((r) => (r.event.t === 'slots' ? r.event.results : []))
         .map((r) => r.bucket),
     ).toEqual([1, 1, undefined, undefined, 1, 2]);
-    const report = verifyManifest(file, { checksums: true });
+    const report = await verifyManifest(file, { checksums: true });
     expect(report.problems).toEqual([]);
     expect(report.counts).toMatchObject({ shards: 2, slotResults: 5, filesChecked: 4 });
 
-    expect(rebuildManifest(file, { force: true })).toMatchObject({ rebuilt: true, slotResults: 5 });
+    expect(await rebuildManifest(file, { force: true })).toMatchObject({ rebuilt: true, slotResults: 5 });
     const m = openManifest(file);
     expect([m.slotResults(1), m.slotResults(2)]).toEqual([expected[1], expected[2]]);
     m.close();

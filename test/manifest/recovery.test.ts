@@ -90,14 +90,14 @@ function campaignWithHistory() {
 }
 
 describe('manifest verify', () => {
-  test('a manifest with history agrees with its receipts and files', () => {
+  test('a manifest with history agrees with its receipts and files', async () => {
     const { file } = campaignWithHistory();
-    const report = verifyManifest(file, { checksums: true });
+    const report = await verifyManifest(file, { checksums: true });
     expect(report.problems).toEqual([]);
     expect(report).toMatchObject({ ok: true, damaged: false, counts: { shards: 4, slotResults: 7, journals: 4, filesChecked: 5 } });
   });
 
-  test('finds a missing clip, a clip of the wrong size and, with checksums, one with other bytes', () => {
+  test('finds a missing clip, a clip of the wrong size and, with checksums, one with other bytes', async () => {
     const { file } = campaignWithHistory();
     const m = openManifest(file, { readonly: true });
     const paths = m
@@ -112,8 +112,8 @@ describe('manifest verify', () => {
     const body = fs.readFileSync(paths[2]!);
     body[0] ^= 0xff;
     fs.writeFileSync(paths[2]!, body);
-    expect(verifyManifest(file).problems).toHaveLength(2);
-    const report = verifyManifest(file, { checksums: true });
+    expect((await verifyManifest(file)).problems).toHaveLength(2);
+    const report = await verifyManifest(file, { checksums: true });
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([
       expect.stringContaining(`clip ${paths[0]} is missing on disk`),
@@ -122,13 +122,13 @@ describe('manifest verify', () => {
     ]);
   });
 
-  test('finds a manifest that disagrees with the receipts', () => {
+  test('finds a manifest that disagrees with the receipts', async () => {
     const { file } = campaignWithHistory();
     const db = new Database(file);
     db.exec(`UPDATE slot_result SET outcome = 3 WHERE outcome = 1 AND slot_no % 2 = 0`); // a missing slot now failed
     db.exec(`UPDATE shard SET state = 'done' WHERE id = 3`);
     db.close();
-    const report = verifyManifest(file);
+    const report = await verifyManifest(file);
     expect(report.damaged).toBe(false);
     expect(report.problems).toEqual([
       'shard 3: manifest says done (lease 0, attempt 0), receipts say pending (lease 0, attempt 0)',
@@ -138,7 +138,7 @@ describe('manifest verify', () => {
 });
 
 describe('a moved run folder', () => {
-  test('with outDir stored relative to it, its clips are found where they moved, by bucket and file name', () => {
+  test('with outDir stored relative to it, its clips are found where they moved, by bucket and file name', async () => {
     const run = tempRun();
     runs.push(run);
     const settings = settingsFor(run, { outDir: 'out' });
@@ -155,7 +155,7 @@ describe('a moved run folder', () => {
     const reopened = openManifest(path.join(moved, 'manifest.sqlite'), { readonly: true });
     expect(reopened.outDir()).toBe(path.join(moved, 'out'));
     reopened.close();
-    expect(verifyManifest(path.join(moved, 'manifest.sqlite'), { checksums: true })).toMatchObject({
+    expect(await verifyManifest(path.join(moved, 'manifest.sqlite'), { checksums: true })).toMatchObject({
       ok: true,
       problems: [],
       counts: { filesChecked: 2 },
@@ -168,14 +168,14 @@ describe('manifest rebuild', () => {
     { damage: 'deleted', apply: (f: string) => fs.rmSync(f) },
     { damage: 'truncated to half', apply: (f: string) => fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2)) },
     { damage: 'truncated to nothing', apply: (f: string) => fs.truncateSync(f, 0) },
-  ])('after the database was $damage, the rebuilt manifest agrees with receipts and files', ({ damage, apply }) => {
+  ])('after the database was $damage, the rebuilt manifest agrees with receipts and files', async ({ damage, apply }) => {
     const { run, file, before } = campaignWithHistory();
     const original = fs.readFileSync(file);
     apply(file);
-    const damaged = verifyManifest(file);
+    const damaged = await verifyManifest(file);
     expect(damaged).toMatchObject({ ok: false, damaged: true });
 
-    const report = rebuildManifest(file);
+    const report = await rebuildManifest(file);
     expect(report).toMatchObject({ rebuilt: true, shards: 4, slotResults: 7 });
     if (damage === 'deleted') expect(report.movedAside).toBeUndefined();
     else expect(fs.readFileSync(report.movedAside!).equals(original.subarray(0, fs.statSync(report.movedAside!).size))).toBe(true);
@@ -204,14 +204,14 @@ describe('manifest rebuild', () => {
       }),
     ).toThrow(ManifestError);
     m.close();
-    expect(verifyManifest(file, { checksums: true }).problems).toEqual([]);
+    expect((await verifyManifest(file, { checksums: true })).problems).toEqual([]);
     expect(fs.readdirSync(run).filter((n) => n.includes('.rebuild-'))).toEqual([]);
   });
 
-  test('a healthy manifest is left alone unless forced', () => {
+  test('a healthy manifest is left alone unless forced', async () => {
     const { file, before } = campaignWithHistory();
-    expect(rebuildManifest(file)).toMatchObject({ rebuilt: false });
-    const forced = rebuildManifest(file, { force: true });
+    expect(await rebuildManifest(file)).toMatchObject({ rebuilt: false });
+    const forced = await rebuildManifest(file, { force: true });
     expect(forced.rebuilt).toBe(true);
     expect(fs.existsSync(forced.movedAside!)).toBe(true);
     const m = openManifest(file);
@@ -219,16 +219,16 @@ describe('manifest rebuild', () => {
     m.close();
   });
 
-  test('without campaign.json there is nothing to rebuild from', () => {
+  test('without campaign.json there is nothing to rebuild from', async () => {
     const { run, file } = campaignWithHistory();
     fs.rmSync(path.join(run, 'campaign.json'));
-    expect(() => rebuildManifest(file)).toThrow(/cannot read the campaign record .*campaign\.json/);
-    expect(verifyManifest(file).problems[0]).toMatch(/campaign\.json.*a rebuild would not be possible/);
+    await expect(rebuildManifest(file)).rejects.toThrow(/cannot read the campaign record .*campaign\.json/);
+    expect((await verifyManifest(file)).problems[0]).toMatch(/campaign\.json.*a rebuild would not be possible/);
   });
 });
 
 describe('receipt journals', () => {
-  test('a torn last line (a crash mid-write) is noted and skipped, and the next receipt starts on a new line', () => {
+  test('a torn last line (a crash mid-write) is noted and skipped, and the next receipt starts on a new line', async () => {
     const { run, file, before } = campaignWithHistory();
     const journal = path.join(run, 'receipts', 'third.jsonl');
     fs.appendFileSync(journal, '{"v":1,"t":"slots","shardId":4,"fen');
@@ -240,7 +240,7 @@ describe('receipt journals', () => {
     expect(reading.problems).toEqual([expect.stringMatching(/^third\.jsonl @\d+: unreadable line, ignored/)]);
     expect(reading.receipts.filter((r) => r.event.t === 'submission')).toHaveLength(2);
     fs.rmSync(file);
-    rebuildManifest(file);
+    await rebuildManifest(file);
     const m = openManifest(file);
     expect(view(m)).toEqual({ ...before, submissions: [...before.submissions, { jobId: '556', arrayRange: '0', atMs: 43 }] });
     m.close();

@@ -199,22 +199,7 @@ describe('renderStatusText', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('campaign: 2025-11-17 in America/Los_Angeles; 2 vehicles; cameras front,left');
     expect(lines[1]).toMatch(/^\s+shards\s+clips$/);
-    expect(lines[2]?.split(/\s+/)).toEqual([
-      'vehicle',
-      'done',
-      'run',
-      'pend',
-      'rel',
-      'fail',
-      'ok',
-      'missing',
-      'invalid',
-      'failed',
-      'left',
-      'GB',
-      'clips/min',
-      'ETA',
-    ]);
+    expect(lines[2]?.split(/\s+/)).toEqual('vehicle done run pend rel fail ok missing invalid failed left GB clips/min ETA'.split(' '));
     expect(lines[3]?.split(/\s+/)).toEqual(['mallory', '1', '0', '0', '0', '1', '430', '10', '0', '40', '0', '0.43', '0.0', 'done']);
     expect(lines[4]?.split(/\s+/)).toEqual(['mav', '0', '1', '0', '1', '0', '120', '0', '1', '0', '359', '0.12', '5.0', '1h11m']);
     expect(lines[5]).toMatch(/^-+( +-+)+$/);

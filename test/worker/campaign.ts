@@ -36,39 +36,24 @@ export async function plannedCampaign(opts: {
   const sim = await startSimulator({ clipBytes: 64 * 1024, timeScale: 0.05, tokenFile, ...opts.sim });
   const manifest = path.join(dir, 'run', 'manifest.sqlite');
   const out = opts.outInRun ? path.join(dir, 'run', 'clips') : path.join(dir, 'clips');
-  const planned = await runMain([
-    'plan',
-    '--manifest',
-    manifest,
-    '--out',
-    out,
-    '--day',
-    DAY,
-    '--hours',
-    opts.hours,
-    '--vehicles',
-    opts.vehicles,
-    '--cameras',
-    opts.cameras,
-    '--api-base',
-    sim.baseUrl,
-    '--token-file',
-    tokenFile,
-    '--api-rate',
-    '500',
-    '--max-concurrent',
-    '8',
-    '--min-time-ms',
-    '5',
-    '--clip-size',
-    '65536',
-    ...(opts.plan ?? []),
-  ]);
+  const planned = await runMain(planArgs({ manifest, out, tokenFile, sim }, opts));
   if (planned.code !== 0) {
     await sim.close();
     throw new Error(`plan failed: ${planned.stderr}`);
   }
   return { dir, manifest, out, tokenFile, sim };
+}
+
+/** `fleetclip plan` of a test campaign: 64 KiB clips, a generous budget, 8 clips in flight, `opts.plan` last. */
+export function planArgs(
+  c: Pick<Campaign, 'manifest' | 'out' | 'tokenFile' | 'sim'>,
+  opts: { hours: string; vehicles: string; cameras: string; plan?: string[] },
+): string[] {
+  return [
+    ...['plan', '--manifest', c.manifest, '--out', c.out, '--day', DAY, '--hours', opts.hours],
+    ...['--vehicles', opts.vehicles, '--cameras', opts.cameras, '--api-base', c.sim.baseUrl, '--token-file', c.tokenFile],
+    ...['--api-rate', '500', '--max-concurrent', '8', '--min-time-ms', '5', '--clip-size', '65536', ...(opts.plan ?? [])],
+  ];
 }
 
 /** Flags every test worker gets: 64 KiB clips are valid here; short leases so takeovers happen within a test. */

@@ -5,7 +5,7 @@ import { runCli } from '../helpers/cli.js';
 import { openManifest } from '../../src/manifest/index.js';
 import { mintToken } from '../../src/sim/index.js';
 import { StopController, runWorker } from '../../src/worker/index.js';
-import { compareWithTruth, exitOf, filesUnder, plannedCampaign, startWork, waitFor, type Campaign } from './campaign.js';
+import { compareWithTruth, exitOf, filesUnder, plannedCampaign, startWork, waitFor, type Campaign, planArgs } from './campaign.js';
 
 let campaign: Campaign | undefined;
 afterEach(async () => {
@@ -174,33 +174,9 @@ describe('fleetclip work', () => {
     for (const onMiss of ['probe-all', 'gallop', 'skip:300']) {
       await rm(c.out, { recursive: true, force: true });
       await rm(path.dirname(c.manifest), { recursive: true, force: true });
-      const planned = await runCli([
-        'plan',
-        '--manifest',
-        c.manifest,
-        '--out',
-        c.out,
-        '--day',
-        '2025-11-17',
-        '--hours',
-        '16-18',
-        '--vehicles',
-        'mav',
-        '--cameras',
-        'front-center,left-center',
-        '--api-base',
-        c.sim.baseUrl,
-        '--token-file',
-        c.tokenFile,
-        '--api-rate',
-        '500',
-        '--max-concurrent',
-        '8',
-        '--min-time-ms',
-        '5',
-        '--on-miss',
-        onMiss,
-      ]);
+      const planned = await runCli(
+        planArgs(c, { hours: '16-18', vehicles: 'mav', cameras: 'front-center,left-center', plan: ['--on-miss', onMiss] }),
+      );
       expect(planned.code).toBe(0);
       c.sim.resetStats();
       let stderr = '';

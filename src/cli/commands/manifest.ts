@@ -55,8 +55,8 @@ const verifyCommand = (io: Io) => ({
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })
       .option('checksums', { type: 'boolean', describe: 'also hash every ok clip and compare its sha256 (reads every byte)' })
       .option('json', { type: 'boolean', describe: 'print the report as JSON' }),
-  handler: (argv: ArgumentsCamelCase<ManifestFlags>) => {
-    const report = verifyManifest(manifestFlag(argv), { checksums: argv.checksums ?? false });
+  handler: async (argv: ArgumentsCamelCase<ManifestFlags>) => {
+    const report = await verifyManifest(manifestFlag(argv), { checksums: argv.checksums ?? false });
     io.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : renderVerify(report));
     if (!report.ok) io.exitCode = EXIT.manifest;
   },
@@ -75,8 +75,8 @@ const rebuildCommand = (io: Io) => ({
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest (it may be missing)' })
       .option('force', { type: 'boolean', describe: 'rebuild even when the manifest agrees with the receipts' })
       .option('json', { type: 'boolean', describe: 'print the report as JSON' }),
-  handler: (argv: ArgumentsCamelCase<ManifestFlags>) => {
-    const report = rebuildManifest(manifestFlag(argv), { force: argv.force ?? false });
+  handler: async (argv: ArgumentsCamelCase<ManifestFlags>) => {
+    const report = await rebuildManifest(manifestFlag(argv), { force: argv.force ?? false });
     io.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : renderRebuild(report));
   },
 });

@@ -4,9 +4,9 @@ import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
 import { STATUS_DEFAULTS, plural, readStatusReport, renderStatusText } from '../../report/index.js';
 import { EXECUTOR_DEFAULTS, defaultWorkerCount, localExecutor } from '../../executor/index.js';
-import { PROGRESS_MODES, type ProgressMode } from '../../worker/index.js';
+import type { ProgressMode } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
-import { single } from '../flags.js';
+import { progressFlags, single } from '../flags.js';
 import { workerFlags } from './work.js';
 
 /** flags `run` hands on to every `work` child unchanged */
@@ -37,7 +37,7 @@ export const runCommand: CommandFactory = (io) => ({
   describe: 'Run a campaign on this machine: N supervised `fleetclip work` processes, a combined progress bar, a final status',
   builder: (y: Argv) =>
     workerFlags(
-      y
+      progressFlags(y, EXECUTOR_DEFAULTS)
         .usage(
           '$0 run --manifest PATH [--workers N] [worker options]\n\n' +
             "Starts N workers, shows the campaign's progress from the manifest, replaces a worker that dies (its shard is " +
@@ -46,15 +46,6 @@ export const runCommand: CommandFactory = (io) => ({
         )
         .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
         .option('workers', { type: 'number', describe: `worker processes (default: the number of cores, ${defaultWorkerCount()} here)` })
-        .option('progress', {
-          type: 'string',
-          choices: PROGRESS_MODES,
-          describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${EXECUTOR_DEFAULTS.progress})`,
-        })
-        .option('progress-interval', {
-          type: 'number',
-          describe: `seconds between progress lines without a TTY (default ${EXECUTOR_DEFAULTS.progressIntervalMs / 1000})`,
-        })
         .option('retry-failed', {
           type: 'boolean',
           describe: 'queue the failed shards again before starting (their ok and missing slots are kept)',

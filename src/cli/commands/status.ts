@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { type Manifest, openManifest } from '../../manifest/index.js';
+import { type StatusSource, openStatusSource } from '../../manifest/index.js';
 import {
   MIN_WATCH_SECONDS,
   STATUS_CUTS,
@@ -27,7 +27,7 @@ interface StatusFlags {
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 /** One snapshot of the manifest, rendered. */
-function snapshot(manifest: Manifest, options: StatusOptions, flags: StatusFlags, compactJson: boolean): string {
+function snapshot(manifest: StatusSource, options: StatusOptions, flags: StatusFlags, compactJson: boolean): string {
   const report = readStatusReport(manifest, options.by, options.rateWindowMs);
   if (flags.json) return `${compactJson ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`;
   return flags.failed ? renderFailedShards(report) : renderStatusText(report);
@@ -71,7 +71,7 @@ export const statusCommand: CommandFactory = (io) => ({
   handler: async (argv: ArgumentsCamelCase<StatusFlags>) => {
     const manifestPath = manifestFlag(argv);
     const options = normalizeStatusOptions({ by: argv.by, watch: argv.watch });
-    const manifest = openManifest(manifestPath, { readonly: true });
+    const manifest = openStatusSource(manifestPath);
     try {
       if (options.watchSeconds === undefined) io.stdout.write(snapshot(manifest, options, argv, false));
       else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true));

@@ -2,9 +2,9 @@ import type { Argv } from 'yargs';
 import { API_DEFAULTS, type ApiLimits } from '../../api/index.js';
 import { runThisWorker } from '../../executor/index.js';
 import { parseOnMiss } from '../../plan/grammar.js';
-import { CLIP_DEFAULTS, LOG_LEVELS, PROGRESS_MODES, WORKER_DEFAULTS, type WorkerRunInput } from '../../worker/index.js';
+import { CLIP_DEFAULTS, LOG_LEVELS, WORKER_DEFAULTS, type WorkerRunInput } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
-import { single } from '../flags.js';
+import { progressFlags, single } from '../flags.js';
 
 const D = WORKER_DEFAULTS;
 
@@ -74,7 +74,7 @@ export const workCommand: CommandFactory = (io) => ({
   describe: 'Claim shards from a manifest and download their clips until no work is left',
   builder: (y: Argv) =>
     workerFlags(
-      y
+      progressFlags(y, D)
         .usage(
           '$0 work --manifest PATH [options]\n\n' +
             'Claims a shard, downloads every clip of it (concurrently), records outcomes in the manifest, claims the next; ' +
@@ -90,15 +90,6 @@ export const workCommand: CommandFactory = (io) => ({
           type: 'string',
           describe:
             'do not claim a shard that cannot finish before this time: ISO time or +DURATION (+90m); default: the Slurm end time (squeue %e), else none',
-        })
-        .option('progress', {
-          type: 'string',
-          choices: PROGRESS_MODES,
-          describe: `progress display: a bar on a TTY, else a line every --progress-interval (default ${D.progress})`,
-        })
-        .option('progress-interval', {
-          type: 'number',
-          describe: `seconds between progress lines without a TTY (default ${D.progressIntervalMs / 1000})`,
         }),
     ),
   handler: async (argv: Record<string, unknown>) => {
