@@ -1,10 +1,13 @@
 /**
  * End-to-end benchmark (`npm run bench:e2e`): one simulated day, 2 vehicles x 1 camera, against the simulator with
- * realistic delays scaled by TIME_SCALE (and its rate limit scaled up by the same factor), three ways:
- *  1. fleetclip: `fleetclip run` with one worker per core, campaign pacing scaled like the delays;
- *  2. notebook-style: one worker, 1 clip in flight, a fixed 3 s poll and a 0.2 s throttle (both scaled), measured on
+ * realistic delays scaled by TIME_SCALE (and its rate limit scaled up by the same factor), several ways:
+ *  1. day: `fleetclip run` with one worker per core, the campaign's default window, pacing floor scaled like the delays;
+ *  2. tail: the same day with the vendor's tail: 1 % of jobs take 150-225 s, 0.5 % never become ready (scaled);
+ *  3. notebook-style: one worker, 1 clip in flight, a fixed 3 s poll and a 0.2 s throttle (both scaled), measured on
  *     a sample of the day (SAMPLE_HOURS of one vehicle) and extrapolated to the whole day;
- *  3. memory: one `fleetclip work` process downloading three hours of one vehicle's clips of 20 MB; its peak RSS.
+ *  4. latency: one worker at the vendor's real latencies (processing 1-20 s, time scale 1, 20 requests/s), one hour of
+ *     one vehicle: clips per core-hour with today's defaults against the defaults before the window (4 clips, 0.2 s);
+ *  5. memory: one `fleetclip work` process downloading three hours of one vehicle's clips of 20 MB; its peak RSS.
  * Prints clips/s, wall times, the ratio, and the lower bound the simulator's rate limit sets.
  */
 import { spawn } from 'node:child_process';
@@ -23,12 +26,14 @@ const DAY = '2025-11-17';
 const VEHICLES = ['metatron', 'morizo'];
 const CAMERA = 'front-center';
 const SAMPLE_HOURS = '13-14';
-/** clips in flight per worker in the day phase: enough to cover a clip's latency at the API's rate */
-const DAY_IN_FLIGHT = Number(process.env.BENCH_DAY_IN_FLIGHT ?? 32);
-/** clips in flight in the memory phase; the campaign default (CAMPAIGN_DEFAULTS.maxConcurrent) is 4 */
+/** clips in flight in the memory phase (the cap: the window follows the budget below it) */
 const RSS_IN_FLIGHT = Number(process.env.BENCH_RSS_IN_FLIGHT ?? 4);
-/** which measurements to make: any of day, notebook, memory (comma-separated); all by default */
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'day,notebook,memory').split(','));
+/** which measurements to make: any of day, tail, notebook, latency, memory (comma-separated); all by default */
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'day,tail,notebook,latency,memory').split(','));
+/** the vendor's tail as users have seen it: 1 % of jobs take 150-225 s, 0.5 % never become ready */
+const TAIL_FAULTS = { longJobRate: 0.01, neverReadyRate: 0.005, neverReadyStatus: 500 as const };
+/** the hedge floor, 20 s in real time, scaled like every other delay */
+const HEDGE_FLOOR_S = 20 * TIME_SCALE;
 const CLI = path.resolve('dist/cli.js');
 const silentIo = { stdout: { write: () => true }, stderr: { write: () => true }, exitCode: 0 };
 
@@ -53,51 +58,42 @@ async function scratch(): Promise<string> {
 const EXTRA_NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS || undefined;
 
 /** Runs the CLI with `nodeOptions` as NODE_OPTIONS (`run` adds the workers' own in front). */
-function runCli(args: string[], nodeOptions = EXTRA_NODE_OPTIONS): Promise<{ code: number | null; stderr: string }> {
+function runCliOut(args: string[], nodeOptions = EXTRA_NODE_OPTIONS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const env = nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions };
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
     let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+const runCli = runCliOut;
 
 const videoRequests = (sim: RunningSimulator): Record<string, number> => sim.stats().requests.video ?? {};
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 async function fleetclipDay(sim: RunningSimulator) {
   const dir = await scratch();
-  // DAY_IN_FLIGHT clips in flight, each stream paced like the notebook's 0.2 s (scaled): 200 ms x TIME_SCALE / DAY_IN_FLIGHT between requests
+  // the campaign's default window (up to 128 clips a worker); the per-worker floor between requests, 10 ms at the
+  // real budget, scaled like the budget so it does not bind here either
   const { manifest } = await plan(sim, dir, [
-    '--vehicles',
-    VEHICLES.join(','),
-    '--cameras',
-    CAMERA,
-    '--api-rate',
-    String(RATE_LIMIT * 0.95),
-    '--max-concurrent',
-    String(DAY_IN_FLIGHT),
-    '--min-time-ms',
-    String((200 * TIME_SCALE) / DAY_IN_FLIGHT),
-    '--clip-size',
-    '262144',
+    ...['--vehicles', VEHICLES.join(','), '--cameras', CAMERA, '--api-rate', String(RATE_LIMIT * 0.95)],
+    ...['--min-time-ms', String(10 * TIME_SCALE), '--clip-size', '262144'],
   ]);
   sim.resetStats();
   const started = Date.now();
   const r = await runCli([
-    'run',
-    '--manifest',
-    manifest,
-    '--workers',
-    String(os.availableParallelism()),
-    '--min-clip-bytes',
-    '65536',
-    '--progress',
-    'off',
+    ...['run', '--manifest', manifest, '--workers', String(os.availableParallelism())],
+    ...['--min-clip-bytes', '65536', '--hedge-floor', String(HEDGE_FLOOR_S), '--progress', 'off'],
   ]);
   const wallMs = Date.now() - started;
   if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  const status = JSON.parse((await runCliOut(['status', '--manifest', manifest, '--json'])).stdout) as {
+    total: { clips: { ok: number } };
+    workers: { hedges: number; clipRequests: number };
+  };
   const stats = sim.stats();
   const clips = stats.clipsServed.good;
   const data = VEHICLES.reduce((n, v) => n + sim.truth({ day: DAY, vehicle: v, camera: CAMERA }).length, 0);
@@ -115,6 +111,10 @@ async function fleetclipDay(sim: RunningSimulator) {
   return {
     wallMs,
     clips: data,
+    fetched: status.total.clips.ok,
+    hedges: status.workers.hedges,
+    clipRequests: status.workers.clipRequests,
+    faults: stats.faults,
     served: clips,
     slots,
     v1Requests: v1,
@@ -160,6 +160,38 @@ async function notebookSample(sim: RunningSimulator) {
   const clips = r.shards.reduce((n, s) => n + s.ok, 0);
   await rm(dir, { recursive: true, force: true });
   return { wallMs, slots, clips };
+}
+
+/**
+ * One worker at the vendor's real latencies (processing 1-20 s, no time scale, 20 requests/s, the budget at 19): one
+ * hour of one vehicle and camera, with `pacing` flags for `plan`; wall time, clips and clips per core-hour.
+ */
+async function realLatencyHour(pacing: string[]): Promise<{ wallMs: number; clips: number; perCoreHour: number; requests: number }> {
+  const dir = await scratch();
+  const sim = await startSimulator({
+    clipBytes: 262_144,
+    processingDelayMs: { min: 1_000, max: 20_000 },
+    rateLimitPerSec: REAL_RATE_LIMIT,
+    tokenFile: path.join(dir, 'token'),
+  });
+  try {
+    const { manifest } = await plan(sim, dir, [
+      ...['--vehicles', VEHICLES[0]!, '--cameras', CAMERA, '--hours', SAMPLE_HOURS, '--clip-size', '262144'],
+      ...['--api-rate', String(REAL_RATE_LIMIT * 0.95), ...pacing],
+    ]);
+    const started = Date.now();
+    const r = await runCli(['work', '--manifest', manifest, '--progress', 'off', '--min-clip-bytes', '65536']);
+    const wallMs = Date.now() - started;
+    if (r.code !== 0) throw new Error(`work exited ${r.code}: ${r.stderr.slice(-1000)}`);
+    const clips = sim.stats().clipsServed.good;
+    const requests = Object.entries(sim.stats().requests)
+      .filter(([e]) => e === 'video' || e === 'download')
+      .reduce((n, [, r]) => n + sum(r), 0);
+    return { wallMs, clips, perCoreHour: clips / (wallMs / 3_600_000), requests };
+  } finally {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function workerPeakRss(): Promise<{ clips: number; peakRssMb: number; wallMs: number }> {
@@ -210,7 +242,7 @@ async function bench(): Promise<void> {
   console.log(
     `bench:e2e  one simulated day ${DAY}, ${VEHICLES.join(' + ')} x ${CAMERA}; delays x${TIME_SCALE}, API rate limit ${RATE_LIMIT}/s (${REAL_RATE_LIMIT}/s real), ${os.availableParallelism()} cores`,
   );
-  if (PHASES.has('day') || PHASES.has('notebook')) {
+  if (PHASES.has('day') || PHASES.has('notebook') || PHASES.has('tail')) {
     const dir = await scratch();
     const sim = await startSimulator({
       vehicles: ['mallory', 'mav', 'megalodon', 'metatron', 'morizo'],
@@ -223,11 +255,21 @@ async function bench(): Promise<void> {
       const day = await fleetclipDay(sim);
       const fcRate = day.clips / (day.wallMs / 1000);
       console.log(
-        `fleetclip      ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests: ${day.statuses})`,
+        `fleetclip      ${day.fetched} of ${day.clips} clips of ${day.slots} slots in ${s(day.wallMs)}: ${fcRate.toFixed(1)} clips/s (${day.v1Requests} /v1/ requests: ${day.statuses})`,
       );
       console.log(
         `lower bound    ${s(day.lowerBoundMs)} (3 requests per clip + 1 per empty slot at ${RATE_LIMIT}/s): fleetclip is ${(day.wallMs / day.lowerBoundMs).toFixed(2)}x the bound`,
       );
+      if (PHASES.has('tail')) {
+        sim.setFaults(TAIL_FAULTS);
+        const tail = await fleetclipDay(sim);
+        sim.setFaults({ longJobRate: 0, neverReadyRate: 0 });
+        console.log(
+          `tail           ${tail.fetched} of ${tail.clips} clips in ${s(tail.wallMs)} with ${tail.faults['long-job'] ?? 0} long and ${tail.faults['never-ready'] ?? 0} never-ready jobs: ` +
+            `${(tail.wallMs / day.wallMs).toFixed(2)}x the day without them, ${(tail.wallMs / day.lowerBoundMs).toFixed(2)}x the bound; ` +
+            `${tail.hedges} hedges = ${((100 * tail.hedges) / tail.clipRequests).toFixed(2)} % of ${tail.clipRequests} clip requests`,
+        );
+      }
       if (PHASES.has('notebook')) {
         const nb = await notebookSample(sim);
         const nbDayMs = (nb.wallMs / nb.slots) * day.slots;
@@ -243,6 +285,18 @@ async function bench(): Promise<void> {
       await sim.close();
       await rm(dir, { recursive: true, force: true });
     }
+  }
+  if (PHASES.has('latency')) {
+    const now = await realLatencyHour([]);
+    const before = await realLatencyHour(['--max-concurrent', '4', '--min-time-ms', '200']);
+    const line = (what: string, r: typeof now) =>
+      `${what} ${r.clips} clips in ${s(r.wallMs)}: ${Math.round(r.perCoreHour)} clips per core-hour (${r.requests} /v1/ requests)`;
+    console.log(`real latency   ${VEHICLES[0]} ${SAMPLE_HOURS} h x ${CAMERA}, processing 1-20 s, ${REAL_RATE_LIMIT}/s; one worker`);
+    console.log(line('  defaults    ', now));
+    console.log(line('  4 / 0.2 s   ', before));
+    console.log(
+      `  ratio        ${(now.perCoreHour / before.perCoreHour).toFixed(2)}x the clips per core-hour of the defaults before the window`,
+    );
   }
   if (PHASES.has('memory')) {
     const rss = await workerPeakRss();

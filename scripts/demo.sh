@@ -2,7 +2,9 @@
 # The README's first command (`npm ci && npm run demo`): build, start the Batch API simulator, plan two hours of a
 # past day for two vehicles and two cameras (960 slots), run it with local workers, print the status and the report,
 # and say where the clips are. Every simulated delay is real-world x TIME_SCALE, and the rates are scaled up by the
-# same factor (processing 0.3-2.5 s -> 30-250 ms; a 20 req/s API limit -> 200 req/s; the notebook's 0.2 s -> 20 ms).
+# same factor (processing 0.3-2.5 s -> 30-250 ms; a 20 req/s API limit -> 200 req/s; the 10 ms floor between a
+# worker's requests -> 1 ms; the 20 s hedge floor -> 2 s). The light fault mix includes the vendor's tail: 1 % of jobs
+# take 150-225 s (15-22.5 s here), 0.5 % never become ready.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,8 @@ echo "== simulator (time scale $TIME_SCALE)"
 mkfifo "$RUN/sim.fifo"
 "${CLI[@]}" sim --port 0 --token-file "$RUN/token" --mint-token \
   --clip-bytes "$CLIP_BYTES" --time-scale "$TIME_SCALE" --rate-limit 200 \
-  --rate-5xx 0.01 --rate-429 0.005 --drop-rate 0.01 --tiny-rate 0.01 >"$RUN/sim.fifo" 2>"$RUN/sim.log" &
+  --rate-5xx 0.01 --rate-429 0.005 --drop-rate 0.01 --tiny-rate 0.01 \
+  --long-job-rate 0.01 --never-ready-rate 0.005 >"$RUN/sim.fifo" 2>"$RUN/sim.log" &
 SIM_PID=$!
 exec 3<"$RUN/sim.fifo"
 read -r -t 20 first_line <&3 || { echo "the simulator did not start; see $RUN/sim.log" >&2; exit 1; }
@@ -44,11 +47,11 @@ echo "$first_line"
 echo "== plan"
 "${CLI[@]}" plan --manifest "$RUN/manifest.sqlite" --out "$RUN/clips" --day "$DAY" --hours "$HOURS" \
   --vehicles "$VEHICLES" --cameras "$CAMERAS" --api-base "$BASE" --token-file "$RUN/token" \
-  --api-rate 150 --max-concurrent 8 --min-time-ms 20 --clip-size "$CLIP_BYTES"
+  --api-rate 150 --min-time-ms 1 --clip-size "$CLIP_BYTES"
 
 echo "== run"
 status=0
-"${CLI[@]}" run --manifest "$RUN/manifest.sqlite" --min-clip-bytes 65536 --progress-interval 5 || status=$?
+"${CLI[@]}" run --manifest "$RUN/manifest.sqlite" --min-clip-bytes 65536 --hedge-floor 2 --progress-interval 5 ${DEMO_RUN_FLAGS:-} || status=$?
 
 echo "== status"
 "${CLI[@]}" status --manifest "$RUN/manifest.sqlite"

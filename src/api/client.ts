@@ -55,10 +55,12 @@ export interface ReadyWait extends CallControl {
   /** the longest wait (default `readyMaxWaitMs`); past it `ClipNotReadyError` */
   maxWaitMs?: number;
   /**
-   * the clip was requested a moment ago: a clip just cut is never ready at once (processing takes ~0.3-2.5 s), so the
-   * first check comes after `readyFirstPollMs` instead of spending a request of the rate budget at once
+   * the clip was requested a moment ago: a clip just cut is never ready at once (processing takes seconds), so the
+   * first check comes after `readyFirstPollMs`, or after `firstPollMs` when the caller knows better (how long this
+   * campaign's jobs take), instead of spending a request of the rate budget at once
    */
   justRequested?: boolean;
+  firstPollMs?: number;
 }
 
 export interface BatchApiClient {
@@ -247,7 +249,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     limits: Object.freeze(limits),
     requestClip,
     async waitUntilReady(filename, control = {}) {
-      if (control.justRequested) await sleep(limits.readyFirstPollMs, control.signal);
+      if (control.justRequested) await sleep(Math.max(limits.readyFirstPollMs, control.firstPollMs ?? 0), control.signal);
       return readyClip(filename, await awaitReady(filename, control, control.maxWaitMs));
     },
     async downloadClip(clip, tmpPath, control = {}) {

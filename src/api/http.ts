@@ -100,6 +100,8 @@ export interface RequestBudget {
   acquire(signal?: AbortSignal): Promise<void>;
   /** a 429 held this client's requests for `ms` */
   rateLimited(ms: number): void;
+  /** a request failed on the server's side or on the way (5xx, reset, timeout) and is retried */
+  struggled(): void;
 }
 
 export interface CallOptions {
@@ -148,6 +150,7 @@ export class ApiTransport {
         if (signal?.aborted) throw signal.reason;
         const code = networkCode(err);
         if (code === undefined) throw err;
+        this.deps.budget?.struggled();
         if (++failures >= limits.maxAttempts)
           throw new ApiError(`Batch API unreachable after ${failures} tries: ${code} (${where})`, context);
         log.debug(`retrying after ${code}`, { ...context, url: urlForLog(url), attempt: failures });
@@ -170,6 +173,7 @@ export class ApiTransport {
         continue;
       }
       if (options.retryServerErrors && res.status >= 500) {
+        this.deps.budget?.struggled();
         const body = await errorBodyOf(res);
         if (++failures >= limits.maxAttempts)
           throw new ApiHttpError(`Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`, {

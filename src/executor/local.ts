@@ -56,7 +56,8 @@ export function judgeWorkerExit(code: number | null, signal: NodeJS.Signals | nu
 interface Worker {
   child: ChildProcess;
   name: string;
-  claim?: Claim;
+  /** the shards it holds now, by id (a worker runs a few at once) */
+  claims: Map<number, Claim>;
   tail: string[];
 }
 
@@ -116,7 +117,7 @@ async function runLocalWorkers(
         detached: true, // its own process group: a terminal's Ctrl-C reaches the workers once, through us
       },
     );
-    const w: Worker = { child, name: `w${serial}/${child.pid}`, tail: [] };
+    const w: Worker = { child, name: `w${serial}/${child.pid}`, tail: [], claims: new Map() };
     workers.add(w);
     started++;
     let partial = '';
@@ -131,23 +132,23 @@ async function runLocalWorkers(
     });
     child.on('error', (err) => say(`worker ${w.name}: ${err.message}`)); // an unhandled 'error' event would crash run
     child.on('message', (m: WorkerMessage) => {
-      if (m.type === 'claim') w.claim = m.claim;
-      else if (m.type === 'end' && w.claim?.shardId === m.shardId) delete w.claim;
+      if (m.type === 'claim') w.claims.set(m.claim.shardId, m.claim);
+      else if (m.type === 'end') w.claims.delete(m.shardId);
     });
     child.on('exit', (code, signal) => {
       workers.delete(w);
       if (code !== null) codes.push(code);
       const verdict = judgeWorkerExit(code, signal);
-      if (w.claim) {
+      for (const claim of w.claims.values()) {
         try {
-          manifest.releaseShard(w.claim, `worker ${w.name} died (${signal ?? `exit ${code}`})`);
-          say(`worker ${w.name} died (${signal ?? `exit ${code}`}); shard ${w.claim.shardId} released`);
+          manifest.releaseShard(claim, `worker ${w.name} died (${signal ?? `exit ${code}`})`);
+          say(`worker ${w.name} died (${signal ?? `exit ${code}`}); shard ${claim.shardId} released`);
         } catch (err) {
           // inside an event handler a throw would crash the supervisor and orphan the other (detached) workers;
           // the shard's lease expires on its own and another worker takes it over
           if (!(err instanceof LeaseLostError))
             say(
-              `worker ${w.name} died; its shard ${w.claim.shardId} could not be released (${err instanceof Error ? err.message : String(err)}): it is taken over when its lease expires`,
+              `worker ${w.name} died; its shard ${claim.shardId} could not be released (${err instanceof Error ? err.message : String(err)}): it is taken over when its lease expires`,
             );
         }
       }

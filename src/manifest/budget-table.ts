@@ -1,14 +1,16 @@
 import { budgetAt, decrease, draw, initialBudget, type BudgetState } from './budget.js';
+import type { ActivityTable } from './activity.js';
 import type { CampaignTable } from './campaign.js';
 import type { Store } from './store.js';
 
-/** `request_budget` and `request_usage`: the campaign-wide request budget (budget.ts has the arithmetic). */
+/** `request_budget` and `request_usage`: the campaign-wide request budget (budget.ts has the arithmetic); grants also count per minute. */
 export class BudgetTable {
   private readonly sql;
 
   constructor(
     private readonly store: Store,
     private readonly campaign: CampaignTable,
+    private readonly activity: ActivityTable,
   ) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
@@ -27,7 +29,10 @@ export class BudgetTable {
     return this.store.write(undefined, () => {
       const { state, granted } = draw(this.budgetNow(maxRate, nowMs), wanted);
       this.sql.save.run(state);
-      if (granted > 0) this.sql.addUsage.run(workerId, granted, nowMs);
+      if (granted > 0) {
+        this.sql.addUsage.run(workerId, granted, nowMs);
+        this.activity.countGranted(granted, nowMs);
+      }
       return granted;
     });
   }

@@ -10,6 +10,7 @@ import { SCHEMA_VERSION } from './schema.js';
 import { Archive } from './snapshot.js';
 import { Slots } from './slots.js';
 import { StatusQueries } from './status-queries.js';
+import { ActivityTable } from './activity.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
 import type { Manifest, OpenManifestOptions, StatusSource, WorkerManifest } from './types.js';
@@ -50,7 +51,8 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const requests = new ClipRequests(store, claims, cameras);
   const buckets = new Buckets(store, claims, requests);
   const slots = new Slots(store, claims, requests, buckets, cameras, topicSets);
-  const budget = new BudgetTable(store, campaign);
+  const activity = new ActivityTable(store);
+  const budget = new BudgetTable(store, campaign, activity);
   const submissions = new Submissions(store);
   const status = new StatusQueries(store);
   const archive = new Archive(store, campaign, slots, buckets, submissions);
@@ -91,6 +93,9 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     recentOutcomeCount: (sinceMs) => status.recentOutcomeCount(sinceMs),
     runningShardCount: () => status.runningShardCount(),
     progress: (nowMs = Date.now()) => status.progress(nowMs),
+    activity: (nowMs, recentMs, windowMinutes) => activity.activity(nowMs, recentMs, windowMinutes),
+    readinessCounts: () => activity.readinessCounts(),
+    reportActivity: (workerId, report, nowMs = Date.now()) => activity.reportActivity(workerId, report, nowMs),
 
     quickCheck: () => archive.quickCheck(),
     snapshot: () => archive.snapshot(),

@@ -82,6 +82,21 @@ const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
      last_ms INTEGER NOT NULL);`,
   // v5: compact slot rows, counters kept by triggers, buckets instead of paths (migration-v5.ts)
   migrateToV5,
+  // v6: what workers observe of the API (how long jobs take to become ready, per log-scale bucket), what each is
+  // doing (clips in flight, window, hedges), and the requests granted per minute (budget use)
+  `CREATE TABLE readiness (
+     bucket INTEGER PRIMARY KEY CHECK (bucket >= 0),
+     count REAL NOT NULL);
+   CREATE TABLE worker_activity (
+     worker TEXT PRIMARY KEY,
+     inflight INTEGER NOT NULL,
+     window INTEGER NOT NULL,
+     clip_requests INTEGER NOT NULL,
+     hedges INTEGER NOT NULL,
+     updated_ms INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE request_minute (
+     minute INTEGER PRIMARY KEY,
+     granted INTEGER NOT NULL);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -164,12 +164,43 @@ export interface WorkerManifest {
   report429(nowMs?: number): void;
   /** the current campaign-wide request rate, requests/s */
   requestRate(nowMs?: number): number;
+  /** how long jobs took to become ready, campaign-wide: counts per log-scale bucket (src/worker/readiness.ts) */
+  readinessCounts(): number[];
+  /** one short write per heartbeat: what this worker is doing, and its new readiness observations */
+  reportActivity(workerId: string, activity: WorkerActivity, nowMs?: number): void;
   /** a shard's results, by camera then slot */
   slotResults(shardId: number): SlotResult[];
   close(): void;
 }
 
 /** What `status` reads. Read-only; each call is its own short read, so workers are never held up for long. */
+/** What a worker reports every heartbeat (`reportActivity`). */
+export interface WorkerActivity {
+  inflight: number;
+  /** its window: how many clips it may have in flight now */
+  window: number;
+  /** clip requests (`/v1/video`) and hedge requests so far */
+  clipRequests: number;
+  hedges: number;
+  /** readiness observations since its last report, per bucket (src/worker/readiness.ts) */
+  readiness: readonly number[];
+  /** the campaign's readiness counts are halved once their sum passes this (old observations fade) */
+  fadeAbove: number;
+}
+
+/** What the workers of a campaign are doing, from their reports. */
+export interface CampaignActivity {
+  /** workers that reported lately, their clips in flight and their windows */
+  workers: number;
+  inflight: number;
+  window: number;
+  /** clip and hedge requests of every worker ever */
+  clipRequests: number;
+  hedges: number;
+  /** requests granted from the budget per second, over the last few whole minutes */
+  grantedPerSec: number;
+}
+
 /** The whole campaign in a few numbers. */
 export interface CampaignProgress {
   /** `claimable`: pending, released, or running with a lapsed lease */
@@ -183,6 +214,12 @@ export interface StatusSource {
   settings(): CampaignSettings;
   /** totals from the counters, cheap enough for a progress bar redrawn every second (`fleetclip run`) */
   progress(nowMs?: number): CampaignProgress;
+  /** workers heard from within `recentMs` and their reports; requests granted per second over `windowMinutes` */
+  activity(nowMs: number, recentMs: number, windowMinutes: number): CampaignActivity;
+  /** how long jobs took to become ready, campaign-wide: counts per log-scale bucket (src/worker/readiness.ts) */
+  readinessCounts(): number[];
+  /** the campaign-wide request rate now (the budget's AIMD rate), requests/s */
+  requestRate(nowMs?: number): number;
   /** every shard with its outcome counters, ordered by id */
   shardRows(): ShardStatusRow[];
   slotCounts(): SlotCountRow[];

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { daysOfWindow, parseDay } from './days.js';
 import { type Forecast, forecastCampaign } from './forecast.js';
+import { API_FLOW_ASSUMPTIONS } from './model.js';
 import { parseApiBase, parseNameList, parseOnMiss } from './grammar.js';
 import { planShards, windowEndOf } from './shards.js';
 import { parseByteSize } from './sizes.js';
@@ -17,13 +18,15 @@ export const CAMPAIGN_DEFAULTS = {
   tokenFile: '~/.config/fleetclip/token', // the API client's default too (src/api/token.ts)
   onMiss: 'probe-all',
   apiRate: 20,
-  maxConcurrent: 4,
-  minTimeMs: 200,
+  // a cap, not the operating point: each worker sizes its window to its share of --api-rate (docs/worker.md)
+  maxConcurrent: 128,
+  // a safety floor per worker that never binds at the default budget: the campaign's --api-rate paces requests
+  minTimeMs: 10,
   bucketCap: '10GiB',
   workspaceCap: '20GiB',
   clipSize: '2MB',
   journal: 'delete',
-  throughput: 1,
+  readyTime: API_FLOW_ASSUMPTIONS.clipSeconds,
   suRate: 2.67,
 } as const;
 
@@ -49,6 +52,7 @@ export interface CampaignInput {
   clipSize?: Scalar;
   journal?: string;
   throughput?: Scalar;
+  readyTime?: Scalar;
   suRate?: Scalar;
 }
 
@@ -88,13 +92,14 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   };
   const withDefault = <K extends keyof typeof CAMPAIGN_DEFAULTS>(key: K): NonNullable<CampaignInput[K]> | (typeof CAMPAIGN_DEFAULTS)[K] =>
     value(key) ?? CAMPAIGN_DEFAULTS[key];
-  const number = (key: keyof typeof CAMPAIGN_DEFAULTS, check: 'positive' | 'non-negative' | 'positive integer'): number => {
-    const raw = withDefault(key);
+  const checkedNumber = (key: string, raw: unknown, check: 'positive' | 'non-negative' | 'positive integer'): number => {
     const n = typeof raw === 'number' ? raw : String(raw).trim() === '' ? NaN : Number(raw);
     const ok = Number.isFinite(n) && (check === 'non-negative' ? n >= 0 : n > 0) && (check !== 'positive integer' || Number.isInteger(n));
-    if (!ok) throw new UsageError(`--${flagOf(key)} must be a ${check} number, got '${raw}'`);
+    if (!ok) throw new UsageError(`--${flagOf(key)} must be a ${check} number, got '${String(raw)}'`);
     return n;
   };
+  const number = (key: keyof typeof CAMPAIGN_DEFAULTS, check: 'positive' | 'non-negative' | 'positive integer'): number =>
+    checkedNumber(key, withDefault(key), check);
   const absolutePath = (raw: string): string =>
     path.resolve(context.cwd, raw === '~' ? context.homeDir : raw.startsWith('~/') ? path.join(context.homeDir, raw.slice(2)) : raw);
 
@@ -139,10 +144,13 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   };
   const shards = planShards(settings);
   refuseUnservedWindow(windowEndOf(shards), context.nowMs);
+  const throughput = value('throughput');
   const forecast = forecastCampaign(shards, {
     clipBytes: clipBytesEstimate,
     apiRatePerSec: settings.apiRatePerSec,
-    throughputClipsPerSec: number('throughput', 'positive'),
+    maxConcurrent: settings.maxConcurrent,
+    clipSeconds: number('readyTime', 'positive'),
+    ...(throughput !== undefined && { throughputClipsPerSec: checkedNumber('throughput', throughput, 'positive') }),
     suPerCoreHour: number('suRate', 'non-negative'),
   });
   return { settings, shards, forecast };

@@ -1,3 +1,4 @@
+import { API_FLOW_ASSUMPTIONS, workerClipsPerSec } from './model.js';
 import { SLOTS_PER_CAMERA_HOUR } from './shards.js';
 import type { ShardSpec } from './types.js';
 
@@ -11,8 +12,12 @@ export interface ForecastAssumptions {
   clipBytes: number;
   /** campaign-wide API budget, requests/s */
   apiRatePerSec: number;
-  /** clips (slots) one worker finishes per second */
-  throughputClipsPerSec: number;
+  /** clips in flight one worker may have at most (`--max-concurrent`) */
+  maxConcurrent: number;
+  /** seconds one clip takes from its request to its file (`--ready-time`: the API's processing, mostly) */
+  clipSeconds: number;
+  /** clips (slots) one worker finishes per second; when not given, the worker's own model: Little's law (src/plan/model.ts) */
+  throughputClipsPerSec?: number;
   /** service units charged per core-hour (savio3_htc 2.67) */
   suPerCoreHour: number;
 }
@@ -29,13 +34,23 @@ export interface Forecast {
   /** single-core worker time at the assumed throughput */
   coreHours: number;
   serviceUnits: number;
-  assumptions: ForecastAssumptions & { requestsPerClip: number };
+  /** clips per second per worker the forecast assumed (given, or from the model) */
+  workerClipsPerSec: number;
+  /** workers it takes for the campaign's budget, not the workers' windows, to be what binds */
+  workersToFillBudget: number;
+  assumptions: ForecastAssumptions & { requestsPerClip: number; typicalRequestsPerClip: number };
 }
 
 export function forecastCampaign(shards: readonly ShardSpec[], assumptions: ForecastAssumptions): Forecast {
   const slots = shards.reduce((sum, shard) => sum + shard.cameras.length * SLOTS_PER_CAMERA_HOUR, 0);
   const apiRequestsMax = slots * REQUESTS_PER_CLIP;
-  const coreHours = slots / assumptions.throughputClipsPerSec / 3600;
+  const flow = {
+    requestsPerSec: assumptions.apiRatePerSec,
+    requestsPerClip: API_FLOW_ASSUMPTIONS.requestsPerClip,
+    clipSeconds: assumptions.clipSeconds,
+  };
+  const perWorker = assumptions.throughputClipsPerSec ?? workerClipsPerSec(flow, assumptions.maxConcurrent);
+  const coreHours = slots / perWorker / 3600;
   return {
     shards: shards.length,
     slots,
@@ -44,6 +59,8 @@ export function forecastCampaign(shards: readonly ShardSpec[], assumptions: Fore
     apiLimitedHours: apiRequestsMax / assumptions.apiRatePerSec / 3600,
     coreHours,
     serviceUnits: coreHours * assumptions.suPerCoreHour,
-    assumptions: { ...assumptions, requestsPerClip: REQUESTS_PER_CLIP },
+    workerClipsPerSec: perWorker,
+    workersToFillBudget: Math.max(1, Math.ceil(flow.requestsPerSec / flow.requestsPerClip / perWorker)),
+    assumptions: { ...assumptions, requestsPerClip: REQUESTS_PER_CLIP, typicalRequestsPerClip: API_FLOW_ASSUMPTIONS.requestsPerClip },
   };
 }

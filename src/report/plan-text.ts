@@ -43,7 +43,13 @@ export function renderForecast(f: Forecast): string {
     ['bytes', `${formatGb(f.bytesExpected)} GB if every slot has a clip of ${formatCount(a.clipBytes)} bytes`],
     [
       'worker time',
-      `${trim(f.coreHours)} core-hours at ${a.throughputClipsPerSec} clips/s per worker = ${trim(f.serviceUnits)} SU at ${a.suPerCoreHour} SU per core-hour`,
+      `${trim(f.coreHours)} core-hours at ${trim(f.workerClipsPerSec)} clips/s per worker = ${trim(f.serviceUnits)} SU at ${a.suPerCoreHour} SU per core-hour`,
+    ],
+    [
+      'workers',
+      a.throughputClipsPerSec !== undefined
+        ? `${f.workersToFillBudget} fill the ${a.apiRatePerSec} requests/s budget at ${a.throughputClipsPerSec} clips/s each (--throughput)`
+        : `${f.workersToFillBudget} fill the ${a.apiRatePerSec} requests/s budget: each keeps up to ${a.maxConcurrent} clips of ~${a.clipSeconds} s in flight (${a.typicalRequestsPerClip} requests a clip)`,
     ],
   ];
   const width = Math.max(...rows.map(([k]) => (k ?? '').length));

@@ -1,6 +1,15 @@
 import { formatDuration } from '../duration.js';
 import { formatCount, formatDays, formatGb, plural } from './format.js';
-import type { CameraRow, ClipCounts, HourRow, Progress, ShardRow, StatusReport, VehicleRow } from './status.js';
+import {
+  BUDGET_WINDOW_MINUTES,
+  type CameraRow,
+  type ClipCounts,
+  type HourRow,
+  type Progress,
+  type ShardRow,
+  type StatusReport,
+  type VehicleRow,
+} from './status.js';
 import { type Column, renderTable } from './table.js';
 
 const right = (header: string, group?: string): Column => ({ header, align: 'right', ...(group && { group }) });
@@ -92,9 +101,23 @@ function notices(report: StatusReport): string {
   return lines.map((l) => `${l}\n`).join('');
 }
 
-/** The text `status` prints: campaign line, the table for the chosen cut, then what needs doing. */
+/** Workers, the API's readiness times, the budget: one line, once anything was reported. */
+function workersLine({ workers: w }: StatusReport): string {
+  if (w.clipRequests === 0 && w.active === 0) return '';
+  const ready =
+    w.readyP50Ms === null ? 'no readiness seen yet' : `clips ready in p50 ${seconds(w.readyP50Ms)}, p99 ${seconds(w.readyP99Ms!)}`;
+  return (
+    `workers: ${w.active} active, ${plural(w.clipsInFlight, 'clip')} in flight (windows ${formatCount(w.window)}); ${ready}; ` +
+    `budget ${w.grantedPerSec.toFixed(1)} of ${w.budgetPerSec.toFixed(1)} requests/s used (${Math.round(w.budgetUse * 100)} %, last ${BUDGET_WINDOW_MINUTES} min); ` +
+    `${formatCount(w.hedges)} hedge(s) in ${plural(w.clipRequests, 'clip request')}\n`
+  );
+}
+
+const seconds = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(ms / 1000));
+
+/** The text `status` prints: campaign line, the table for the chosen cut, the workers, then what needs doing. */
 export function renderStatusText(report: StatusReport): string {
-  return `${header(report)}${table(report)}${notices(report)}`;
+  return `${header(report)}${table(report)}${workersLine(report)}${notices(report)}`;
 }
 
 /** The text `status --failed` prints. */

@@ -1,5 +1,6 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/index.js';
+import type { CampaignActivity, ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/index.js';
+import { readinessQuantileMs } from '../plan/model.js';
 import type { CampaignSettings } from '../plan/types.js';
 
 /** The cuts `status --by` offers. */
@@ -13,6 +14,10 @@ export const STATUS_SCHEMA_VERSION = 1;
 export interface StatusInput {
   manifestPath: string;
   settings: CampaignSettings;
+  /** what the workers reported, the campaign's readiness histogram and the budget's current rate */
+  activity: CampaignActivity;
+  readiness: readonly number[];
+  requestRate: number;
   shards: readonly ShardStatusRow[];
   slotCounts: readonly SlotCountRow[];
   /** final outcomes recorded per vehicle during the last `rateWindowMs` */
@@ -83,6 +88,25 @@ export interface ShardRow {
   bytes: number;
 }
 
+/** What the workers are doing and what they see of the API. */
+export interface WorkersView {
+  /** workers heard from in the last `RECENT_WORKER_MS` */
+  active: number;
+  clipsInFlight: number;
+  /** the sum of their windows: how many clips they may have in flight */
+  window: number;
+  /** how long jobs took to become ready, campaign-wide (null before any was seen) */
+  readyP50Ms: number | null;
+  readyP99Ms: number | null;
+  /** the budget's rate now (AIMD: lower after 429s), and what was granted per second over the last few minutes */
+  budgetPerSec: number;
+  grantedPerSec: number;
+  /** grantedPerSec / budgetPerSec */
+  budgetUse: number;
+  clipRequests: number;
+  hedges: number;
+}
+
 /** Shards waiting after a release, by reason, with what to do about it. */
 export interface ReleaseNotice {
   reason: string;
@@ -115,6 +139,27 @@ export interface StatusReport {
   total: Omit<VehicleRow, 'vehicle'>;
   released: ReleaseNotice[];
   failedShards: FailedShard[];
+  workers: WorkersView;
+}
+
+/** A worker reports every heartbeat (30 s): one heard from in the last 90 s is working. */
+export const RECENT_WORKER_MS = 90_000;
+/** Budget use is averaged over the last whole minutes. */
+export const BUDGET_WINDOW_MINUTES = 5;
+
+function workersView({ activity, readiness, requestRate }: StatusInput): WorkersView {
+  return {
+    active: activity.workers,
+    clipsInFlight: activity.inflight,
+    window: activity.window,
+    readyP50Ms: readinessQuantileMs(readiness, 0.5) ?? null,
+    readyP99Ms: readinessQuantileMs(readiness, 0.99) ?? null,
+    budgetPerSec: requestRate,
+    grantedPerSec: activity.grantedPerSec,
+    budgetUse: requestRate > 0 ? activity.grantedPerSec / requestRate : 0,
+    clipRequests: activity.clipRequests,
+    hedges: activity.hedges,
+  };
 }
 
 const RELEASE_ADVICE: Record<string, (s: CampaignSettings) => string> = {
@@ -258,6 +303,9 @@ export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWind
     {
       manifestPath: manifest.path,
       settings: manifest.settings(),
+      activity: manifest.activity(nowMs, RECENT_WORKER_MS, BUDGET_WINDOW_MINUTES),
+      readiness: manifest.readinessCounts(),
+      requestRate: manifest.requestRate(nowMs),
       shards: manifest.shardRows(),
       // per-camera outcomes are needed only for that cut
       slotCounts: by === 'camera' ? manifest.slotCounts() : [],
@@ -291,6 +339,7 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
     rows,
     total: withRate(total, recentTotal, windowMinutes),
     released: releaseNotices(input),
+    workers: workersView(input),
     // only the failed shards are formatted: a month holds 37,200 shards, and their local times cost ~0.3 s
     failedShards: shardRows({ settings: input.settings, shards: input.shards.filter((s) => s.state === 'failed') }).map(
       ({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({

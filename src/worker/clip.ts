@@ -13,6 +13,8 @@ import {
   slotIso,
   type BagSummary,
 } from '../storage/index.js';
+import { HEDGE_DEFAULTS, ReadinessHistogram } from './readiness.js';
+import { awaitReadyJob, HedgeLedger, type ReadyWaitContext } from './ready.js';
 
 /** The limits of the clip pipeline beyond HTTP. docs/worker.md explains each; help texts quote these values. */
 export interface ClipOptions {
@@ -27,6 +29,18 @@ export interface ClipOptions {
   validateConcurrent: number;
   /** a clip an earlier attempt requested (`knownFilename`) and still not ready after this is requested afresh: the server may have forgotten it */
   rememberedReadyMaxWaitMs: number;
+  /** a job still not ready after this many times the campaign's observed p90 readiness time is hedged (requested again) */
+  hedgeFactor: number;
+  /** … but never sooner than this after its request (a few quick jobs do not make a tail) */
+  hedgeFloorMs: number;
+  /** observations of how long jobs take before the p90 is trusted (until then jobs are waited out to the ceiling) */
+  hedgeMinSamples: number;
+  /** hedge requests per slot, at most */
+  maxHedgesPerSlot: number;
+  /** hedge requests of a worker, at most this share of its clip requests */
+  hedgeShare: number;
+  /** fresh requests of a slot after every job of it timed out (`readyMaxWaitMs`), before the slot fails */
+  freshRequests: number;
 }
 
 export const CLIP_DEFAULTS: Readonly<ClipOptions> = Object.freeze({
@@ -34,12 +48,28 @@ export const CLIP_DEFAULTS: Readonly<ClipOptions> = Object.freeze({
   invalidRetries: 4,
   validateConcurrent: 1,
   rememberedReadyMaxWaitMs: 60_000,
+  hedgeFactor: HEDGE_DEFAULTS.factor,
+  hedgeFloorMs: HEDGE_DEFAULTS.floorMs,
+  hedgeMinSamples: HEDGE_DEFAULTS.minSamples,
+  maxHedgesPerSlot: 2,
+  hedgeShare: 0.05,
+  freshRequests: 2,
 });
 
 export function normalizeClipOptions(input: Partial<ClipOptions> = {}): ClipOptions {
   const o = { ...CLIP_DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as ClipOptions;
-  for (const key of ['minClipBytes', 'invalidRetries', 'rememberedReadyMaxWaitMs'] as const)
+  for (const key of [
+    'minClipBytes',
+    'invalidRetries',
+    'rememberedReadyMaxWaitMs',
+    'hedgeFloorMs',
+    'hedgeMinSamples',
+    'maxHedgesPerSlot',
+    'freshRequests',
+  ] as const)
     if (!(Number.isInteger(o[key]) && o[key] >= 0)) throw new UsageError(`${key} must be an integer >= 0, got ${String(o[key])}`);
+  if (!(o.hedgeFactor >= 1)) throw new UsageError(`hedgeFactor must be a number >= 1, got ${String(o.hedgeFactor)}`);
+  if (!(o.hedgeShare >= 0 && o.hedgeShare <= 1)) throw new UsageError(`hedgeShare must be between 0 and 1, got ${String(o.hedgeShare)}`);
   if (!(Number.isInteger(o.validateConcurrent) && o.validateConcurrent >= 1))
     throw new UsageError(`validateConcurrent must be an integer >= 1, got ${String(o.validateConcurrent)}`);
   return o;
@@ -74,11 +104,11 @@ export function folderDestination(outDir: string): ClipDestination {
   return { outDir, place: async (tmpPath, clip) => ({ path: await moveIntoPlace(tmpPath, path.join(outDir, clip.fileName)) }) };
 }
 
-/** `attempts` counts clip cuts fetched: 1, plus one per re-request after an invalid clip. */
+/** `attempts` counts clip cuts fetched: 1, plus one per re-request after an invalid clip; `hedges` the hedge requests. */
 export type ClipOutcome =
-  | { kind: 'ok'; path: string; bucket?: number; bytes: number; sha256: string; bag: BagSummary; attempts: number }
-  | { kind: 'missing'; attempts: number }
-  | { kind: 'invalid'; reason: string; attempts: number };
+  | { kind: 'ok'; path: string; bucket?: number; bytes: number; sha256: string; bag: BagSummary; attempts: number; hedges: number }
+  | { kind: 'missing'; attempts: number; hedges: number }
+  | { kind: 'invalid'; reason: string; attempts: number; hedges: number };
 
 export interface ClipFetchControl {
   signal?: AbortSignal;
@@ -90,14 +120,40 @@ export interface ClipFetchControl {
 
 export interface ClipFetcher {
   readonly options: Readonly<ClipOptions>;
+  /** how long jobs took to become ready, as this fetcher saw them (and as it was seeded) */
+  readonly readiness: ReadinessHistogram;
+  /** clip requests and hedges so far */
+  readonly ledger: Readonly<HedgeLedger>;
   /** request → wait until ready → download → fsync → validate → place: the one path `fetch` and the worker share */
   fetch(slot: SlotKey, destination: ClipDestination, control?: ClipFetchControl): Promise<ClipOutcome>;
 }
 
-/** One per process: validations are limited across every clip it fetches. */
-export function createClipFetcher(api: BatchApiClient, input: Partial<ClipOptions> = {}, log: ApiLog): ClipFetcher {
+/**
+ * One per process: validations are limited across every clip it fetches, and what it learns of the API's readiness
+ * times serves every clip. `readiness` seeds that knowledge (a worker passes the campaign's, from the manifest).
+ */
+export function createClipFetcher(
+  api: BatchApiClient,
+  input: Partial<ClipOptions> = {},
+  log: ApiLog,
+  readiness: ReadinessHistogram = new ReadinessHistogram(),
+): ClipFetcher {
   const options = normalizeClipOptions(input);
   const validations = new Bottleneck({ maxConcurrent: options.validateConcurrent });
+  const ledger = new HedgeLedger(options.hedgeShare);
+  const waits: ReadyWaitContext = {
+    api,
+    log,
+    readiness,
+    ledger,
+    policy: {
+      factor: options.hedgeFactor,
+      floorMs: options.hedgeFloorMs,
+      ceilingMs: api.limits.readyMaxWaitMs,
+      minSamples: options.hedgeMinSamples,
+    },
+    limits: options,
+  };
 
   /** A clip an earlier attempt requested: ready (checked at once, it probably is), or undefined when the server seems to have forgotten it. */
   async function rememberedClip(filename: string, context: ErrorContext, signal: AbortSignal | undefined): Promise<ReadyClip | undefined> {
@@ -117,14 +173,15 @@ export function createClipFetcher(api: BatchApiClient, input: Partial<ClipOption
     const context: ErrorContext = { vehicle, camera, slot: slotIso(start) };
     const call = { context, ...(signal && { signal }) };
     let remembered = control.knownFilename;
+    let hedges = 0;
     for (let attempt = 1; ; attempt++) {
       let ready = remembered === undefined ? undefined : await rememberedClip(remembered, context, signal);
       remembered = undefined;
       if (ready === undefined) {
-        const requested = await api.requestClip(vehicle, camera, start, call);
-        if (requested.kind === 'missing') return { kind: 'missing', attempts: attempt };
-        control.onRequested?.(requested.filename, Date.now());
-        ready = await api.waitUntilReady(requested.filename, { ...call, justRequested: true });
+        const job = await awaitReadyJob({ ...slot, ...call, ...(control.onRequested && { onRequested: control.onRequested }) }, waits);
+        if (job === 'missing') return { kind: 'missing', attempts: attempt, hedges };
+        ready = job.ready;
+        hedges += job.hedges;
       }
       let tmpPath: string | undefined;
       try {
@@ -137,10 +194,10 @@ export function createClipFetcher(api: BatchApiClient, input: Partial<ClipOption
           signal?.throwIfAborted();
           const { bytes, sha256, bag } = check;
           const placed = await destination.place(tmpPath, { vehicle, camera, start, fileName, bytes, sha256, bag });
-          return { kind: 'ok', ...placed, bytes, sha256, bag, attempts: attempt };
+          return { kind: 'ok', ...placed, bytes, sha256, bag, attempts: attempt, hedges };
         }
         log.warn(`invalid clip (${check.reason})${attempt <= options.invalidRetries ? ': requesting it again' : ''}`, context);
-        if (attempt > options.invalidRetries) return { kind: 'invalid', reason: check.reason, attempts: attempt };
+        if (attempt > options.invalidRetries) return { kind: 'invalid', reason: check.reason, attempts: attempt, hedges };
       } finally {
         ready.release();
         if (tmpPath) await removeQuietly(tmpPath);
@@ -148,5 +205,5 @@ export function createClipFetcher(api: BatchApiClient, input: Partial<ClipOption
     }
   }
 
-  return { options, fetch };
+  return { options, readiness, ledger, fetch };
 }

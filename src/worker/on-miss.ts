@@ -10,8 +10,8 @@ type SlotState = 'unknown' | 'inflight' | 'data' | 'missing' | 'skipped' | 'rech
 export type ProbeResult = 'data' | 'missing';
 
 export interface SlotPlannerOptions {
-  /** at most this many probes of this stream in flight at once */
-  maxInflight: number;
+  /** at most this many probes of this stream in flight at once (asked anew each time: the worker's window moves) */
+  maxInflight: number | (() => number);
   /** results already known (a resumed shard): index → outcome */
   known?: ReadonlyMap<number, ProbeResult>;
 }
@@ -41,6 +41,11 @@ export class SlotPlanner {
     this.state = Array.from({ length: count }, (_, i) => opts.known?.get(i) ?? 'unknown');
   }
 
+  /** every slot is settled or in flight: nothing is left to start (in flight ones may still re-open slots) */
+  get exhausted(): boolean {
+    return !this.state.some((s) => s === 'unknown' || s === 'recheck');
+  }
+
   get done(): boolean {
     return this.inflight === 0 && !this.state.some((s) => s === 'unknown' || s === 'recheck');
   }
@@ -67,7 +72,8 @@ export class SlotPlanner {
 
   /** The next slot to probe now, or undefined when nothing can be decided until a result arrives (or all is done). */
   next(): number | undefined {
-    if (this.inflight >= this.opts.maxInflight) return undefined;
+    const { maxInflight } = this.opts;
+    if (this.inflight >= (typeof maxInflight === 'number' ? maxInflight : maxInflight())) return undefined;
     for (let u = 0; u < this.state.length; u++) {
       const kind = this.state[u];
       if (kind !== 'unknown' && kind !== 'recheck') continue;

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   minFreeBytes: number;
   /** a clip requested by an earlier attempt is polled, not requested again, if it was requested this recently */
   requestReuseMs: number;
+  /** shards run at once, at most: a new one starts once every slot of the others is under way and the window has room */
+  maxShards: number;
   /** epoch ms: claim no shard that cannot finish before it (from --deadline, else from the executor) */
   deadlineMs?: number;
   /** overrides of the campaign settings */
@@ -57,6 +59,7 @@ export const WORKER_DEFAULTS = Object.freeze({
   deadlineMarginMs: 60_000,
   minFreeBytes: 256 * 1024 * 1024,
   requestReuseMs: 30 * 60_000,
+  maxShards: 3,
   logLevel: 'info',
 } as const satisfies Partial<WorkerOptions>);
 
@@ -86,7 +89,15 @@ export function normalizeWorkerOptions(
 ): Readonly<WorkerOptions> {
   const { deadline, ...rest } = withoutUndefined(input) as WorkerOptionsInput;
   const o = { ...WORKER_DEFAULTS, ...rest };
-  for (const key of ['leaseMs', 'heartbeatMs', 'progressIntervalMs', 'flushIntervalMs', 'flushBatch', 'allowanceSeconds'] as const)
+  for (const key of [
+    'leaseMs',
+    'heartbeatMs',
+    'progressIntervalMs',
+    'flushIntervalMs',
+    'flushBatch',
+    'allowanceSeconds',
+    'maxShards',
+  ] as const)
     if (!(Number.isFinite(o[key]) && o[key] > 0)) throw new UsageError(`${key} must be a positive number, got ${o[key]}`);
   for (const key of ['graceMs', 'deadlineMarginMs', 'minFreeBytes', 'requestReuseMs'] as const)
     if (!(Number.isFinite(o[key]) && o[key] >= 0)) throw new UsageError(`${key} must be a number >= 0, got ${o[key]}`);

@@ -7,6 +7,7 @@ import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js
 import { clipFileName, placeClip, removeStaleTemporaries, slotIso, type WorkspaceGuard } from '../storage/index.js';
 import type { ClipDestination, ClipFetcher, ClipOutcome } from './clip.js';
 import { SlotPlanner, type ProbeResult } from './on-miss.js';
+import type { ClipWindow } from './window.js';
 
 const SLOTS = SHARD_SECONDS / SLOT_SECONDS;
 
@@ -27,6 +28,8 @@ export interface ShardReport {
   resumed: number;
   /** clip requests (/v1/video answered with a clip or a 404) this attempt made: what `--on-miss` cost */
   clipRequests: number;
+  /** of those, hedge requests: a job not ready long after the campaign's jobs usually are, asked for again */
+  hedges: number;
   strategy: string;
   bytes: number;
   durationMs: number;
@@ -40,7 +43,8 @@ export interface ShardContext {
   /** the campaign's output root, absolute */
   outDir: string;
   bucketCapBytes: number;
-  maxConcurrent: number;
+  /** the worker's clips in flight, over every shard it runs */
+  window: ClipWindow;
   workspace: WorkspaceGuard;
   /** stop starting clips (first signal); in-flight ones go on */
   graceful: AbortSignal;
@@ -54,6 +58,8 @@ export interface ShardContext {
   requestReuseMs: number;
   /** told about each final slot outcome (progress) */
   onOutcome?: (result: SlotResult) => void;
+  /** told once when every slot of the shard is settled or in flight: the worker may start another shard beside it */
+  onExhausted?: () => void;
 }
 
 /** What one clip came to: the pipeline's outcome, or a failure after its retries. */
@@ -65,7 +71,7 @@ function isShardFatal(err: unknown): boolean {
 }
 
 /**
- * Runs one claimed shard: every (slot, camera) gets a final outcome, slots concurrently (at most maxConcurrent clips in
+ * Runs one claimed shard: every (slot, camera) gets a final outcome, slots concurrently (as many clips as the worker's window allows, in
  * flight), outcomes batched into the manifest. Returns how the shard ended; re-throws AuthExpiredError, StorageError
  * (quota, disk) and LeaseLostError after releasing (or, for a lost lease, abandoning) the shard.
  */
@@ -87,6 +93,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     skipped: 0,
     resumed: 0,
     clipRequests: 0,
+    hedges: 0,
     strategy: formatOnMiss(strategy),
     bytes: 0,
     durationMs: 0,
@@ -109,7 +116,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
   ctx.workspace.measured(manifest.workspaceBytes());
 
-  const planner = new SlotPlanner(strategy, SLOTS, { maxInflight: Math.max(1, Math.ceil(ctx.maxConcurrent / cameras.length)), known });
+  const planner = new SlotPlanner(strategy, SLOTS, { maxInflight: () => Math.max(1, Math.ceil(ctx.window.size / cameras.length)), known });
   const shardAbort = new AbortController();
   const signal = AbortSignal.any([ctx.hard, shardAbort.signal]);
   setMaxListeners(0, signal); // every in-flight request listens to it
@@ -209,8 +216,11 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
         const before = settled.get(`${camera} ${start}`);
         if (before) return before.outcome === 'ok' ? 'data' : 'missing';
         inflightClips++;
+        ctx.window.started(1);
+        const clipStarted = Date.now();
         try {
           const o = await fetchOne(camera, start);
+          if (o !== 'aborted' && o.kind !== 'failed') report.hedges += o.hedges;
           if (o === 'aborted') return 'aborted';
           const base = { vehicle: claim.vehicle, camera, start, atMs: Date.now() };
           if (o.kind === 'ok')
@@ -232,6 +242,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           return 'aborted';
         } finally {
           inflightClips--;
+          ctx.window.finished(Date.now() - clipStarted, Date.now());
         }
       }),
     );
@@ -240,8 +251,17 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
 
   const stopping = Promise.race([abortOf(ctx.graceful), abortOf(signal)]);
   try {
+    let exhausted = false;
     while (!planner.done && fatal === undefined && !ctx.graceful.aborted && !signal.aborted) {
-      const index = inflightClips + cameras.length <= ctx.maxConcurrent || running.size === 0 ? planner.next() : undefined;
+      if (!exhausted && planner.exhausted) {
+        exhausted = true;
+        ctx.onExhausted?.();
+      }
+      if (!ctx.window.hasRoomFor(cameras.length)) {
+        await Promise.race([ctx.window.nextRoom(), stopping]); // room opens when any clip of the worker ends, or the window grows
+        continue;
+      }
+      const index = planner.next();
       if (index === undefined) {
         if (running.size === 0) break; // nothing in flight and nothing to decide: the planner is done
         await Promise.race([settledSignal(), stopping]);

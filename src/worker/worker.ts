@@ -12,8 +12,10 @@ import { hasTimeForShard, typicalShardMs } from './deadline.js';
 import { createWorkerLogger, workerLogPath } from './logger.js';
 import { normalizeWorkerOptions, type WorkerOptionsInput } from './options.js';
 import { ProgressReporter, RateMeter } from './progress.js';
+import { READINESS_MAX_COUNT, ReadinessHistogram } from './readiness.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
+import { ClipWindow } from './window.js';
 
 /** What a worker tells a supervising `fleetclip run` over its IPC channel (when it has one). */
 export type WorkerMessage = { type: 'claim'; claim: Claim } | { type: 'end'; shardId: number };
@@ -31,23 +33,44 @@ export interface WorkerRunResult {
   summary: string;
   shards: ShardReport[];
   peakRssBytes: number;
+  /**
+   * How much of its share of the campaign's budget the worker used while it had slots to start: requests per second
+   * from its first request until every slot of its last shards was under way (the tail after that, the last clips
+   * finishing, is left out: nothing was left to ask for). Undefined when it sent no request.
+   */
+  budget?: { requestsPerSec: number; sharePerSec: number; use: number };
 }
 
 /** the campaign's recent rate, for the typical shard duration: the same 10 minutes `status` shows as clips/min */
 const RECENT_RATE_WINDOW_MS = 10 * 60_000;
 
-/** Requests drawn from the campaign-wide budget in the manifest, a few seconds' worth per short transaction. */
-function campaignBudget(manifest: WorkerManifest, workerId: string, batch: number): RequestBudget {
+/**
+ * Requests drawn from the campaign-wide budget in the manifest, a few seconds' worth per short transaction. The window
+ * hears of every request (requests per clip) and every 429 (it shrinks).
+ */
+function campaignBudget(
+  manifest: WorkerManifest,
+  workerId: string,
+  window: ClipWindow,
+  batch: number,
+  onRequest: () => void,
+): RequestBudget {
   let tokens = 0;
   return {
     async acquire(signal) {
       while (tokens <= 0) {
         tokens += manifest.drawRequestAllowance(workerId, batch);
-        if (tokens <= 0) await delay(100 + Math.random() * 150, undefined, signal ? { signal } : {});
+        if (tokens <= 0) await delay(20 + Math.random() * 80, undefined, signal ? { signal } : {});
       }
       tokens--;
+      window.countRequest();
+      onRequest();
     },
-    rateLimited: () => manifest.report429(),
+    rateLimited: () => {
+      window.throttled(Date.now());
+      manifest.report429();
+    },
+    struggled: () => window.struggled(),
   };
 }
 
@@ -84,34 +107,49 @@ export async function runWorker(
   const ownShardMs: number[] = [];
   const meter = new RateMeter();
   const startedMs = Date.now();
-  let live: { claim: Claim; done: number; total: number } | undefined;
+  /** the shards this worker runs now (several at once: a new one starts while the last clips of the others finish) */
+  const active = new Map<number, { claim: Claim; done: number; total: number; exhausted: boolean }>();
   let totalDone = 0;
   let totalOk = 0;
-  reporter = new ProgressReporter(io.stderr, options.progress, options.progressIntervalMs, () =>
-    live
-      ? {
-          done: live.done,
-          total: live.total,
-          ok: totalOk,
-          rate: meter.perSecond(Date.now(), startedMs),
-          note: `shard ${live.claim.shardId} ${live.claim.vehicle} ${slotIso(live.claim.hourStart)}; ${shards.length} shard(s) and ${totalDone} slots done`,
-        }
-      : undefined,
-  );
+  reporter = new ProgressReporter(io.stderr, options.progress, options.progressIntervalMs, () => {
+    if (active.size === 0) return undefined;
+    const running = [...active.values()];
+    return {
+      done: running.reduce((n, a) => n + a.done, 0),
+      total: running.reduce((n, a) => n + a.total, 0),
+      ok: totalOk,
+      rate: meter.perSecond(Date.now(), startedMs),
+      note: `shard ${running.map((a) => `${a.claim.shardId} ${a.claim.vehicle} ${slotIso(a.claim.hourStart)}`).join(', ')}; ${shards.length} shard(s) and ${totalDone} slots done`,
+    };
+  });
   const send = (m: WorkerMessage): void => {
     if (process.send) process.send(m);
   };
 
+  /** requests sent while slots were left to start, and over how long (see WorkerRunResult.budget) */
+  const busy = { requests: 0, fromMs: 0, toMs: 0, requestsBusy: 0, sharePerSec: 0 };
   const end = async (exitCode: number, summary: string): Promise<WorkerRunResult> => {
     reporter?.stop();
     const peakRssBytes = ownPeakRssBytes();
     const level = exitCode === EXIT.ok ? 'info' : 'warn';
-    log.log(level, summary, { exitCode, shards: shards.length, peakRssMb: Math.round(peakRssBytes / 2 ** 20) });
+    const seconds = ((busy.toMs || Date.now()) - busy.fromMs) / 1000;
+    const requests = busy.toMs ? busy.requestsBusy : busy.requests;
+    const budget =
+      requests > 0 && seconds > 0
+        ? { requestsPerSec: requests / seconds, sharePerSec: busy.sharePerSec, use: requests / seconds / busy.sharePerSec }
+        : undefined;
+    log.log(level, summary, {
+      exitCode,
+      shards: shards.length,
+      peakRssMb: Math.round(peakRssBytes / 2 ** 20),
+      ...(budget && { budgetUse: Math.round(budget.use * 100) / 100 }),
+    });
     await close();
     manifest.close();
-    return { exitCode, summary, shards, peakRssBytes };
+    return { exitCode, summary, shards, peakRssBytes, ...(budget && { budget }) };
   };
 
+  let activityTimer: NodeJS.Timeout | undefined;
   try {
     const deadlineMs = options.deadlineMs;
     const workspace = new WorkspaceGuard({
@@ -120,15 +158,41 @@ export async function runWorker(
       minFreeBytes: options.minFreeBytes,
       clipBytesEstimate: settings.clipBytesEstimate,
     });
+    const window = new ClipWindow({ cap: maxConcurrent });
     const api = createBatchApiClient({
       apiBase: settings.apiBase,
       token: openTokenSource({ tokenFile: settings.tokenFile, env }),
+      // requests wait here only for their response headers: as many may be out as clips may be in flight
       limiter: new Bottleneck({ maxConcurrent, minTime: minTimeMs }),
-      budget: campaignBudget(manifest, workerId, Math.max(1, Math.ceil((1000 / Math.max(minTimeMs, 1)) * options.allowanceSeconds))),
+      budget: campaignBudget(manifest, workerId, window, Math.max(1, Math.ceil(settings.apiRatePerSec * options.allowanceSeconds)), () => {
+        if (busy.requests++ === 0) busy.fromMs = Date.now();
+      }),
       log,
       ...input.apiLimits,
     });
-    const clips = createClipFetcher(api, input.clipOptions, log);
+    const readiness = new ReadinessHistogram(manifest.readinessCounts());
+    const clips = createClipFetcher(api, input.clipOptions, log, readiness);
+    // this worker's share of the budget: the campaign's rate over the workers running (by their shards, which
+    // overcounts a worker running several: it then asks for a little less than its share)
+    const shareBudget = (): void => {
+      busy.sharePerSec = manifest.requestRate() / Math.max(1, manifest.runningShardCount() - active.size + 1);
+      window.share(busy.sharePerSec, Date.now());
+    };
+    // what it does and observed, every heartbeat: for status, and for the next worker to start informed
+    const reportActivity = (): void => {
+      const report = { inflight: window.inFlight, window: window.size, clipRequests: clips.ledger.requests, hedges: clips.ledger.hedges };
+      log.debug('activity', { ...report, target: window.target(), sharePerSec: busy.sharePerSec, requests: busy.requests });
+      manifest.reportActivity(workerId, { ...report, readiness: readiness.takeNew(), fadeAbove: READINESS_MAX_COUNT });
+      readiness.replace(manifest.readinessCounts());
+      shareBudget();
+    };
+    activityTimer = setInterval(() => {
+      try {
+        reportActivity();
+      } catch (err) {
+        log.warn(`could not report activity to the manifest: ${(err as Error).message}`);
+      }
+    }, options.heartbeatMs);
     log.info(`worker started on ${path.basename(options.manifestPath)}`, {
       strategy: strategy.kind,
       maxConcurrent,
@@ -136,9 +200,24 @@ export async function runWorker(
       ...(deadlineMs !== undefined ? { deadline: new Date(deadlineMs).toISOString() } : {}),
     });
     reporter.start();
+    shareBudget();
 
-    for (;;) {
-      if (stop.stopping) return await end(EXIT.interrupted, `stopped by ${stop.signal}; nothing left in progress`);
+    /** Why no more shards are claimed: a stop, the deadline, storage, auth; undefined while claiming goes on. */
+    let refusal: { exitCode: number; summary: string } | undefined;
+    let noWorkLeft = false;
+    let crash: unknown;
+    const runs = new Set<Promise<void>>();
+    let changed = false;
+    let wakeLoop: (() => void) | undefined;
+    const wake = (): void => {
+      changed = true;
+      wakeLoop?.();
+    };
+    stop.graceful.signal.addEventListener('abort', wake, { once: true });
+
+    /** Nothing stands against claiming another shard, or the reason that does. */
+    const claimRefusal = async (): Promise<{ exitCode: number; summary: string } | undefined> => {
+      if (stop.stopping) return { exitCode: EXIT.interrupted, summary: `stopped by ${stop.signal}; nothing left in progress` };
       const shardMs = typicalShardMs({
         ownShardMs,
         recentSlots: manifest.recentOutcomeCount(Date.now() - RECENT_RATE_WINDOW_MS),
@@ -146,32 +225,24 @@ export async function runWorker(
         runningShards: manifest.runningShardCount(),
         slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
       });
-      if (!hasTimeForShard(Date.now(), deadlineMs, shardMs, options.deadlineMarginMs)) {
-        return await end(
-          EXIT.interrupted,
-          `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`,
-        );
-      }
+      if (!hasTimeForShard(Date.now(), deadlineMs, shardMs, options.deadlineMarginMs))
+        return {
+          exitCode: EXIT.interrupted,
+          summary: `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`,
+        };
       workspace.measured(manifest.workspaceBytes());
       try {
-        await workspace.check(0);
+        await workspace.check(window.inFlight);
       } catch (err) {
-        if (err instanceof StorageError) return await end(err.exitCode, err.message);
+        if (err instanceof StorageError) return { exitCode: err.exitCode, summary: err.message };
         throw err;
       }
-      const claim = manifest.claimNextShard(options.identity, { leaseMs: options.leaseMs });
-      if (!claim) {
-        const failed = shards.filter((s) => s.state === 'failed').length;
-        return await end(failed > 0 ? EXIT.someFailed : EXIT.ok, `no work left; ${shards.length} shard(s) processed, ${failed} failed`);
-      }
-      send({ type: 'claim', claim });
-      log.info(`shard ${claim.shardId} claimed`, {
-        shardId: claim.shardId,
-        vehicle: claim.vehicle,
-        slot: slotIso(claim.hourStart),
-        attempt: claim.attempt,
-      });
-      live = { claim, done: 0, total: claim.cameras.length * (SHARD_SECONDS / SLOT_SECONDS) };
+      return undefined;
+    };
+
+    const runOne = async (claim: Claim): Promise<void> => {
+      const entry = { claim, done: 0, total: claim.cameras.length * (SHARD_SECONDS / SLOT_SECONDS), exhausted: false };
+      active.set(claim.shardId, entry);
       const shardStarted = Date.now();
       try {
         const report = await runShard(claim, {
@@ -181,7 +252,7 @@ export async function runWorker(
           strategy,
           outDir,
           bucketCapBytes: settings.bucketCapBytes,
-          maxConcurrent,
+          window,
           workspace,
           graceful: stop.graceful.signal,
           hard: stop.hard.signal,
@@ -191,15 +262,19 @@ export async function runWorker(
           flushBatch: options.flushBatch,
           requestReuseMs: options.requestReuseMs,
           onOutcome: (r) => {
-            live!.done++;
+            entry.done++;
             if (r.outcome === 'ok') totalOk++;
             totalDone++;
             meter.add(1, Date.now());
           },
+          onExhausted: () => {
+            entry.exhausted = true;
+            wake();
+          },
         });
         shards.push(report);
         if (report.state !== 'released') ownShardMs.push(Date.now() - shardStarted);
-        const { ok, missing, invalid, failed, skipped, resumed, clipRequests, bytes, durationMs } = report;
+        const { ok, missing, invalid, failed, skipped, resumed, clipRequests, hedges, bytes, durationMs } = report;
         log.info(`shard ${claim.shardId} ${report.state}`, {
           shardId: claim.shardId,
           vehicle: claim.vehicle,
@@ -211,24 +286,67 @@ export async function runWorker(
           skipped,
           resumed,
           clipRequests,
+          hedges,
           strategy: report.strategy,
           bytes,
           seconds: Math.round(durationMs / 100) / 10,
         });
       } catch (err) {
-        if (err instanceof LeaseLostError) {
-          log.warn(err.message, { shardId: claim.shardId });
-          continue;
-        }
-        if (err instanceof AuthExpiredError || err instanceof StorageError)
-          return await end(err.exitCode, `${err.message}; shard ${claim.shardId} released`);
-        throw err;
+        if (err instanceof LeaseLostError) log.warn(err.message, { shardId: claim.shardId });
+        else if (err instanceof AuthExpiredError || err instanceof StorageError)
+          refusal ??= { exitCode: err.exitCode, summary: `${err.message}; shard ${claim.shardId} released` };
+        else crash ??= err;
       } finally {
         send({ type: 'end', shardId: claim.shardId });
-        live = undefined;
+        active.delete(claim.shardId);
+        wake();
       }
+    };
+
+    for (;;) {
+      if (crash !== undefined) break;
+      // another shard starts beside the running ones only once each of them has every slot under way and the
+      // window has room: the last clips of one shard no longer leave the budget idle
+      const room =
+        active.size === 0 ||
+        (active.size < options.maxShards && [...active.values()].every((a) => a.exhausted) && window.hasRoomFor(settings.cameras.length));
+      if (refusal === undefined && !noWorkLeft && room) {
+        refusal = await claimRefusal();
+        if (refusal === undefined) {
+          const claim = manifest.claimNextShard(options.identity, { leaseMs: options.leaseMs });
+          if (claim) {
+            send({ type: 'claim', claim });
+            log.info(`shard ${claim.shardId} claimed`, {
+              shardId: claim.shardId,
+              vehicle: claim.vehicle,
+              slot: slotIso(claim.hourStart),
+              attempt: claim.attempt,
+            });
+            const run = runOne(claim).finally(() => runs.delete(run));
+            runs.add(run);
+            shareBudget();
+            continue;
+          }
+          noWorkLeft = true;
+        }
+      }
+      if (active.size === 0) break;
+      if ((noWorkLeft || refusal !== undefined) && busy.toMs === 0 && [...active.values()].every((a) => a.exhausted)) {
+        busy.toMs = Date.now();
+        busy.requestsBusy = busy.requests;
+      }
+      if (!changed) await new Promise<void>((resolve) => (wakeLoop = resolve));
+      changed = false;
     }
+    await Promise.all(runs);
+    clearInterval(activityTimer);
+    if (crash !== undefined) throw crash;
+    reportActivity();
+    if (refusal !== undefined) return await end(refusal.exitCode, refusal.summary);
+    const failed = shards.filter((s) => s.state === 'failed').length;
+    return await end(failed > 0 ? EXIT.someFailed : EXIT.ok, `no work left; ${shards.length} shard(s) processed, ${failed} failed`);
   } catch (err) {
+    clearInterval(activityTimer);
     reporter.stop();
     await close();
     manifest.close();

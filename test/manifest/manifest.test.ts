@@ -331,6 +331,48 @@ describe('counters', () => {
     a.close();
   });
 
+  test('activity: workers report in flight, window and hedges; readiness adds up and fades; grants count per minute', () => {
+    const { a, b } = planned(1);
+    const buckets = (pairs: [number, number][]) => Object.assign(Array<number>(64).fill(0), Object.fromEntries(pairs));
+    a.reportActivity(
+      'w1',
+      { inflight: 5, window: 8, clipRequests: 100, hedges: 2, readiness: buckets([[20, 10]]), fadeAbove: 1_000 },
+      60_000,
+    );
+    b.reportActivity(
+      'w2',
+      {
+        inflight: 3,
+        window: 4,
+        clipRequests: 50,
+        hedges: 1,
+        readiness: buckets([
+          [20, 5],
+          [30, 1],
+        ]),
+        fadeAbove: 1_000,
+      },
+      100_000,
+    );
+    a.reportActivity('w1', { inflight: 6, window: 9, clipRequests: 120, hedges: 2, readiness: buckets([]), fadeAbove: 1_000 }, 110_000);
+    expect(a.readinessCounts().slice(19, 31)).toEqual([0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(a.activity(120_000, 30_000, 5)).toMatchObject({ workers: 2, inflight: 9, window: 13, clipRequests: 170, hedges: 3 });
+    expect(a.activity(200_000, 30_000, 5)).toMatchObject({ workers: 0, inflight: 0, clipRequests: 170 });
+    b.reportActivity(
+      'w2',
+      { inflight: 0, window: 4, clipRequests: 50, hedges: 1, readiness: buckets([[20, 990]]), fadeAbove: 1_000 },
+      130_000,
+    );
+    expect(a.readinessCounts()[20]).toBe((15 + 990) / 2); // past 1,000 every count is halved
+    // grants: the budget holds one second's worth (rate 7 here)
+    expect(a.drawRequestAllowance('w1', 5, 600_000)).toBe(5);
+    expect(a.drawRequestAllowance('w1', 5, 601_000)).toBe(5);
+    expect(a.activity(660_000, 30_000, 1).grantedPerSec).toBeCloseTo(10 / 60);
+    expect(a.activity(720_000, 30_000, 1).grantedPerSec).toBe(0);
+    a.close();
+    b.close();
+  });
+
   test('progress: shard and slot totals from the counters, claimable shards counting a lapsed lease', () => {
     const { a } = planned(2);
     const shards = a.plannedShards().length;

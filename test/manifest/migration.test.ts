@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openManifest, readReceipts, rebuildManifest, verifyManifest, type SlotResult } from '../../src/manifest/index.js';
 import { writeCampaignFile } from '../../src/manifest/campaign-file.js';
-import { migrate } from '../../src/manifest/schema.js';
+import { SCHEMA_VERSION, migrate } from '../../src/manifest/schema.js';
 import { clipFileName } from '../../src/storage/index.js';
 import { counters, HOUR0, recount, settingsFor, shardsFor, tempRun } from './helpers.js';
 
@@ -153,7 +153,7 @@ describe('a v4 manifest migrated to v5', () => {
   test('reads back every row, counter, remembered request, bucket and setting', () => {
     const { file, settings, expected, bytes } = v4Run();
     const m = openManifest(file);
-    expect(m.schemaVersion).toBe(5);
+    expect(m.schemaVersion).toBe(SCHEMA_VERSION);
     expect(m.settings()).toEqual(settings);
     expect(m.outDir()).toBe(settings.outDir);
     expect(m.slotResults(1)).toEqual(expected[1]);

@@ -35,7 +35,7 @@ describe('planCampaign settings', () => {
       onMiss: { kind: 'probe-all' },
       apiRatePerSec: CAMPAIGN_DEFAULTS.apiRate,
       maxConcurrent: CAMPAIGN_DEFAULTS.maxConcurrent,
-      minTimeMs: 200,
+      minTimeMs: 10,
       bucketCapBytes: 10 * 2 ** 30,
       workspaceCapBytes: 20 * 2 ** 30,
       clipBytesEstimate: 2_000_000,
@@ -190,12 +190,18 @@ describe('forecast', () => {
       apiLimitedHours: (slots * REQUESTS_PER_CLIP) / 10 / 3600,
       coreHours: slots / 0.5 / 3600,
       serviceUnits: (slots / 0.5 / 3600) * 1.2,
+      workerClipsPerSec: 0.5,
+      // 10 requests/s at 3.5 a clip is 2.86 clips/s: six workers at 0.5
+      workersToFillBudget: 6,
       assumptions: {
         clipBytes: 2_000_000,
         apiRatePerSec: 10,
+        maxConcurrent: CAMPAIGN_DEFAULTS.maxConcurrent,
+        clipSeconds: CAMPAIGN_DEFAULTS.readyTime,
         throughputClipsPerSec: 0.5,
         suPerCoreHour: 1.2,
         requestsPerClip: REQUESTS_PER_CLIP,
+        typicalRequestsPerClip: 3.5,
       },
     });
     expect(forecast.slots).toBe(14_400);
@@ -203,10 +209,17 @@ describe('forecast', () => {
     expect(forecast.serviceUnits).toBeCloseTo(9.6, 10);
   });
 
-  test('defaults: savio3_htc rate and 1 clip/s', () => {
+  test("defaults: savio3_htc rate; a worker's clips/s from Little's law, as its window is sized", () => {
     const { forecast } = plan();
     expect(forecast.slots).toBe(2 * 24 * 2 * 120);
-    expect(forecast.serviceUnits).toBeCloseTo((forecast.slots / 3600) * 2.67, 10);
+    // the budget binds a worker first: 20 requests/s at 3.5 a clip (a window of 128 x 12 s would allow 10.7 clips/s)
+    expect(forecast.workerClipsPerSec).toBeCloseTo(20 / 3.5, 10);
+    expect(forecast.workersToFillBudget).toBe(1);
+    expect(forecast.serviceUnits).toBeCloseTo((forecast.slots / (20 / 3.5) / 3600) * 2.67, 10);
+    // a small window binds instead: 4 clips of 12 s is 1/3 clip/s, and 18 workers fill the budget
+    const small = plan({ maxConcurrent: '4' }).forecast;
+    expect(small.workerClipsPerSec).toBeCloseTo(4 / 12, 10);
+    expect(small.workersToFillBudget).toBe(18);
   });
 });
 

@@ -196,12 +196,17 @@ describe('fleetclip plan', () => {
       apiLimitedHours: (slots * REQUESTS_PER_CLIP) / 6 / 3600,
       coreHours: slots / 0.25 / 3600,
       serviceUnits: (slots / 0.25 / 3600) * 1.2,
+      workerClipsPerSec: 0.25,
+      workersToFillBudget: 7, // 6 requests/s at 3.5 a clip, 0.25 clips/s a worker
       assumptions: {
         clipBytes: 3_000_000,
         apiRatePerSec: 6,
+        maxConcurrent: CAMPAIGN_DEFAULTS.maxConcurrent,
+        clipSeconds: CAMPAIGN_DEFAULTS.readyTime,
         throughputClipsPerSec: 0.25,
         suPerCoreHour: 1.2,
         requestsPerClip: REQUESTS_PER_CLIP,
+        typicalRequestsPerClip: 3.5,
       },
     });
     expect(doc.settings).toMatchObject({ timeZone: 'America/Los_Angeles', hours: { from: 0, to: 3 }, days: ['2024-11-03'] });
@@ -219,7 +224,8 @@ describe('fleetclip plan', () => {
       '  slots         960 clips of 30 s in 4 shards',
       `  API requests  at most 2,880 (3 per clip, no retries); at ${CAMPAIGN_DEFAULTS.apiRate} requests/s that takes at most 0.04 h`,
       '  bytes         1.92 GB if every slot has a clip of 2,000,000 bytes',
-      '  worker time   0.27 core-hours at 1 clips/s per worker = 0.71 SU at 2.67 SU per core-hour',
+      '  worker time   0.05 core-hours at 5.71 clips/s per worker = 0.12 SU at 2.67 SU per core-hour',
+      '  workers       1 fill the 20 requests/s budget: each keeps up to 128 clips of ~12 s in flight (3.5 requests a clip)',
     ]);
   });
 

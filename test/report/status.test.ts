@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { readinessBucketOf } from '../../src/plan/model.js';
 import type { ShardStatusRow, SlotCountRow } from '../../src/manifest/types.js';
 import type { CampaignSettings } from '../../src/plan/index.js';
 import {
@@ -89,9 +90,33 @@ const input: StatusInput = {
   recent: [{ vehicle: 'mav', count: 50 }],
   rateWindowMs: 10 * 60_000,
   nowMs: Date.parse('2025-12-01T12:00:00Z'),
+  activity: { workers: 2, inflight: 37, window: 48, clipRequests: 2_400, hedges: 12, grantedPerSec: 18 },
+  // 90 jobs ready in ~2 s, 10 in ~20 s
+  readiness: Object.assign(Array<number>(64).fill(0), { [readinessBucketOf(2_000)]: 90, [readinessBucketOf(20_000)]: 10 }),
+  requestRate: 20,
 };
 
 describe('buildStatusReport', () => {
+  test('the workers: in flight, readiness quantiles, budget use and hedges', () => {
+    const { workers } = buildStatusReport(input);
+    expect(workers).toMatchObject({
+      active: 2,
+      clipsInFlight: 37,
+      window: 48,
+      budgetPerSec: 20,
+      grantedPerSec: 18,
+      budgetUse: 0.9,
+      clipRequests: 2_400,
+      hedges: 12,
+    });
+    expect(workers.readyP50Ms).toBeGreaterThanOrEqual(2_000);
+    expect(workers.readyP50Ms).toBeLessThan(2_500);
+    expect(workers.readyP99Ms).toBeGreaterThanOrEqual(20_000);
+    expect(renderStatusText(buildStatusReport(input))).toMatch(
+      /\nworkers: 2 active, 37 clips in flight \(windows 48\); clips ready in p50 2\.\ds, p99 2\ds; budget 18\.0 of 20\.0 requests\/s used \(90 %, last 5 min\); 12 hedge\(s\) in 2,400 clip requests\n/,
+    );
+  });
+
   test('per vehicle: shard states, clip outcomes, bytes, rate and ETA', () => {
     const report = buildStatusReport(input);
     expect(report.by).toBe('vehicle');
@@ -204,8 +229,9 @@ describe('renderStatusText', () => {
     expect(lines[4]?.split(/\s+/)).toEqual(['mav', '0', '1', '0', '1', '0', '120', '0', '1', '0', '359', '0.12', '5.0', '1h11m']);
     expect(lines[5]).toMatch(/^-+( +-+)+$/);
     expect(lines[6]?.split(/\s+/)).toEqual(['total', '1', '1', '0', '1', '1', '550', '10', '1', '40', '359', '0.55', '5.0', '1h11m']);
-    expect(lines[7]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
-    expect(lines[8]).toBe(
+    expect(lines[7]).toMatch(/^workers: 2 active/);
+    expect(lines[8]).toMatch(/^released: 1 shard \(quota\): the workspace or bucket cap was reached/);
+    expect(lines[9]).toBe(
       'failed: 1 shard: fleetclip status --failed lists them with their last error; fleetclip run --retry-failed tries them again',
     );
     // columns line up: every row is as wide as the header or narrower

@@ -29,6 +29,8 @@ export async function plannedCampaign(opts: {
   token?: string;
   /** the output root inside the run folder (stored relative to it), instead of beside it */
   outInRun?: boolean;
+  /** `plan`'s pacing flags; by default a generous budget and 8 clips in flight (`[]`: the campaign defaults) */
+  pacing?: string[];
 }): Promise<Campaign> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fc-worker-'));
   const tokenFile = path.join(dir, 'token');
@@ -44,15 +46,16 @@ export async function plannedCampaign(opts: {
   return { dir, manifest, out, tokenFile, sim };
 }
 
-/** `fleetclip plan` of a test campaign: 64 KiB clips, a generous budget, 8 clips in flight, `opts.plan` last. */
+/** `fleetclip plan` of a test campaign: 64 KiB clips, a generous budget, 8 clips in flight (or `opts.pacing`), `opts.plan` last. */
 export function planArgs(
   c: Pick<Campaign, 'manifest' | 'out' | 'tokenFile' | 'sim'>,
-  opts: { hours: string; vehicles: string; cameras: string; plan?: string[] },
+  opts: { hours: string; vehicles: string; cameras: string; plan?: string[]; pacing?: string[] },
 ): string[] {
   return [
     ...['plan', '--manifest', c.manifest, '--out', c.out, '--day', DAY, '--hours', opts.hours],
     ...['--vehicles', opts.vehicles, '--cameras', opts.cameras, '--api-base', c.sim.baseUrl, '--token-file', c.tokenFile],
-    ...['--api-rate', '500', '--max-concurrent', '8', '--min-time-ms', '5', '--clip-size', '65536', ...(opts.plan ?? [])],
+    ...(opts.pacing ?? ['--api-rate', '500', '--max-concurrent', '8', '--min-time-ms', '5']),
+    ...['--clip-size', '65536', ...(opts.plan ?? [])],
   ];
 }
 

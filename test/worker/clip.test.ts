@@ -108,7 +108,7 @@ describe('faults', () => {
       minClipBytes: 50_000,
       minTimeMs: 0,
       maxConcurrent: 8,
-      budget: { acquire: async () => undefined, rateLimited: (ms) => heard.push(ms) },
+      budget: { acquire: async () => undefined, rateLimited: (ms) => heard.push(ms), struggled: () => undefined },
     });
     const slots = slotsOf(rig, 6);
     const outcomes = await Promise.all(
@@ -171,7 +171,7 @@ describe('faults', () => {
     const [s] = slotsOf(r, 1) as [TruthSlot];
     const client = r.client({ invalidRetries: 2 });
     const o = await client.fetchSlot({ vehicle: s.vehicle, camera: s.camera, start: s.start, outDir: r.out });
-    expect(o).toEqual({ kind: 'invalid', reason: expect.stringMatching(/^too small: \d+ bytes < 50000$/), attempts: 3 });
+    expect(o).toEqual({ kind: 'invalid', reason: expect.stringMatching(/^too small: \d+ bytes < 50000$/), attempts: 3, hedges: 0 });
     expect(r.sim.stats().requests.video?.['200']).toBe(3);
     expect(await filesUnder(r.out)).toEqual([]);
 
@@ -219,6 +219,7 @@ describe('requests', () => {
     expect(await client.fetchSlot({ vehicle: idle, camera: 'front-center', start, outDir: r.out })).toEqual({
       kind: 'missing',
       attempts: 1,
+      hedges: 0,
     });
 
     const today = Math.floor(Date.now() / 1000 / 30) * 30 - 30;

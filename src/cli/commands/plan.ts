@@ -134,10 +134,16 @@ export const planCommand: CommandFactory = (io) => ({
         describe: `expected size of one clip (default ${D.clipSize})`,
         group: FORECAST,
       })
+      .option('ready-time', {
+        type: 'string',
+        requiresArg: true,
+        describe: `seconds a clip takes from its request to its file, the API's processing mostly (default ${D.readyTime}); with --max-concurrent and --api-rate it gives each worker's clips/s (Little's law, as workers size their window)`,
+        group: FORECAST,
+      })
       .option('throughput', {
         type: 'string',
         requiresArg: true,
-        describe: `clips/s one worker finishes (default ${D.throughput})`,
+        describe: 'clips/s one worker finishes, instead of the model (measured on your campaign: status shows clips/min)',
         group: FORECAST,
       })
       .option('su-rate', {

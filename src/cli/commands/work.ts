@@ -19,6 +19,7 @@ function workInputFromFlags(a: Record<string, unknown>): Parameters<typeof runTh
   const authGrace = msOf('auth-grace', a.authGrace);
   if (authGrace !== undefined) apiLimits.authGraceMs = authGrace;
   const minClipBytes = single('min-clip-bytes', a.minClipBytes as number | undefined);
+  const hedgeFloorMs = msOf('hedge-floor', a.hedgeFloor);
   const onMiss = single('on-miss', a.onMiss as string | undefined);
   const workerId = single('worker-id', a.workerId as string | undefined);
   return {
@@ -35,7 +36,7 @@ function workInputFromFlags(a: Record<string, unknown>): Parameters<typeof runTh
     progress: single('progress', a.progress as WorkerRunInput['progress']),
     logLevel: single('log-level', a.logLevel as WorkerRunInput['logLevel']),
     apiLimits,
-    clipOptions: minClipBytes !== undefined ? { minClipBytes } : {},
+    clipOptions: { ...(minClipBytes !== undefined && { minClipBytes }), ...(hedgeFloorMs !== undefined && { hedgeFloorMs }) },
   };
 }
 
@@ -46,7 +47,14 @@ export function workerFlags<T>(y: Argv<T>): Argv<T> {
       type: 'string',
       describe: "override the campaign's missing-data strategy: probe-all, skip:SECS or gallop[:MAXSTRIDE_SECS]",
     })
-    .option('max-concurrent', { type: 'number', describe: "override the campaign's clips in flight per worker" })
+    .option('max-concurrent', {
+      type: 'number',
+      describe: "override the campaign's cap of clips in flight per worker (the window itself follows the budget, up to the cap)",
+    })
+    .option('hedge-floor', {
+      type: 'number',
+      describe: `seconds a clip job is waited for at least before it is hedged (requested again); the hedge comes at ${CLIP_DEFAULTS.hedgeFactor} x the campaign's observed p90 readiness time, not before this (default ${CLIP_DEFAULTS.hedgeFloorMs / 1000})`,
+    })
     .option('min-time-ms', { type: 'number', describe: "override the campaign's minimum gap between two API requests of a worker, ms" })
     .option('lease', { type: 'number', describe: `shard lease, seconds (default ${D.leaseMs / 1000})` })
     .option('heartbeat', {
