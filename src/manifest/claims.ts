@@ -3,7 +3,7 @@ import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { MANIFEST_DEFAULTS } from './defaults.js';
 import type { ShardKey } from './slot-row.js';
 import type { Store } from './store.js';
-import type { Claim, ShardState, WorkerIdentity } from './types.js';
+import type { Claim, RunningClaim, ShardState, WorkerIdentity } from './types.js';
 
 /** A `shard` row. */
 export interface ShardRow {
@@ -66,8 +66,10 @@ export class Claims {
       failedShards: p(`SELECT id, fence FROM shard WHERE state = 'failed' ORDER BY id`),
       resettable: p(`SELECT id, fence FROM shard WHERE id = ? AND state != 'running'`),
       reset: p(
-        `UPDATE shard SET state = 'pending', attempts = 0, owner_worker = NULL, lease_until_ms = NULL, updated_ms = @now WHERE id = @id`,
+        `UPDATE shard SET state = 'pending', attempts = CASE WHEN @keepAttempts THEN attempts ELSE 0 END,
+           owner_worker = NULL, lease_until_ms = NULL, updated_ms = @now WHERE id = @id`,
       ),
+      running: p(`SELECT * FROM shard WHERE state = 'running' ORDER BY id`),
     };
   }
 
@@ -136,17 +138,40 @@ export class Claims {
     return this.resetWhere(() => this.sql.failedShards.all() as { id: number; fence: number }[]);
   }
 
-  resetShards(ids: readonly number[]): number {
-    return this.resetWhere(() => ids.flatMap((id) => this.sql.resettable.all(id) as { id: number; fence: number }[]));
+  resetShards(ids: readonly number[], opts: { keepAttempts?: boolean } = {}): number {
+    return this.resetWhere(() => ids.flatMap((id) => this.sql.resettable.all(id) as { id: number; fence: number }[]), opts.keepAttempts ?? false);
   }
 
-  private resetWhere(select: () => { id: number; fence: number }[]): number {
+  private resetWhere(select: () => { id: number; fence: number }[], keepAttempts = false): number {
     const now = Date.now();
     return this.store.write(this.store.adminJournalId(), (receipt) => {
       const shards = select();
-      for (const s of shards) this.sql.reset.run({ id: s.id, now });
-      if (shards.length > 0) receipt({ t: 'reset', shards, atMs: now });
+      for (const s of shards) this.sql.reset.run({ id: s.id, now, keepAttempts: keepAttempts ? 1 : 0 });
+      if (shards.length > 0) receipt({ t: 'reset', shards, atMs: now, ...(keepAttempts && { keepAttempts }) });
       return shards.length;
     });
+  }
+
+  /** The shards running now, each as the claim its holder has (for an operator who releases the shards of dead workers). */
+  runningClaims(): RunningClaim[] {
+    return this.store.read(() =>
+      (this.sql.running.all() as ShardRow[]).map((r) => ({
+        shardId: r.id,
+        vehicle: r.vehicle,
+        hourStart: r.hour_start,
+        cameras: JSON.parse(r.cameras) as string[],
+        fence: r.fence,
+        attempt: r.attempts,
+        leaseUntilMs: r.lease_until_ms ?? 0,
+        workerId: r.owner_worker ?? '',
+        owner: {
+          workerId: r.owner_worker ?? '',
+          host: r.owner_host ?? '',
+          pid: r.owner_pid ?? 0,
+          ...(r.owner_job !== null && { slurmJobId: r.owner_job }),
+          ...(r.owner_task !== null && { slurmArrayTaskId: r.owner_task }),
+        },
+      })),
+    );
   }
 }

@@ -70,7 +70,8 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     failShard: (claim, error) => claims.end(claim, 'failed', error),
     releaseShard: (claim, reason) => claims.end(claim, 'released', reason),
     resetFailed: () => claims.resetFailed(),
-    resetShards: (ids) => claims.resetShards(ids),
+    resetShards: (ids, resetOpts) => claims.resetShards(ids, resetOpts),
+    runningClaims: () => claims.runningClaims(),
 
     recordSlots: (claim, results) => slots.recordSlots(claim, results),
     slotResults: (shardId) => slots.slotResults(shardId),

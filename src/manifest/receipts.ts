@@ -17,7 +17,7 @@ export type ReceiptEvent =
   | { t: 'claim'; shardId: number; fence: number; attempt: number; owner: WorkerIdentity; leaseUntilMs: number; atMs: number }
   | SlotsEvent
   | { t: 'end'; shardId: number; fence: number; state: 'done' | 'failed' | 'released'; note?: string; atMs: number }
-  | { t: 'reset'; shards: { id: number; fence: number }[]; atMs: number }
+  | { t: 'reset'; shards: { id: number; fence: number }[]; atMs: number; keepAttempts?: boolean }
   | { t: 'submission'; submission: SlurmSubmission }
   /** the receipt at byte `offset` of this journal belongs to a transaction that rolled back (and was retried) */
   | { t: 'void'; offset: number };

@@ -109,7 +109,7 @@ export function replayReceipts(
             rank: RANK.reset,
             index,
             apply: (s) => {
-              Object.assign(s, { state: 'pending', attempts: 0 });
+              Object.assign(s, { state: 'pending', attempts: e.keepAttempts ? s.attempts : 0 });
               delete s.owner;
               delete s.leaseUntilMs;
             },

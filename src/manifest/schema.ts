@@ -97,6 +97,10 @@ const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
    CREATE TABLE request_minute (
      minute INTEGER PRIMARY KEY,
      granted INTEGER NOT NULL);`,
+  // v7: what a Slurm submission was (workers or the healing job), its script and options, so resubmit asks alike
+  `ALTER TABLE slurm_submission ADD COLUMN kind TEXT NOT NULL DEFAULT 'workers' CHECK (kind IN ('workers', 'heal'));
+   ALTER TABLE slurm_submission ADD COLUMN script TEXT;
+   ALTER TABLE slurm_submission ADD COLUMN options TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

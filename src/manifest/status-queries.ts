@@ -55,6 +55,7 @@ export class StatusQueries {
       running: p(`SELECT count(*) FROM shard WHERE state = 'running'`).pluck(),
       shardTotals: p(`SELECT count(*) AS total, coalesce(sum(state = 'failed'), 0) AS failed,
                         coalesce(sum(state IN ('pending', 'released') OR (state = 'running' AND lease_until_ms < ?)), 0) AS claimable,
+                        coalesce(sum(state IN ('pending', 'released', 'running')), 0) AS unfinished,
                         coalesce(sum(json_array_length(cameras)), 0) * ${SLOTS_PER_SHARD} AS slots
                       FROM shard`),
       slotTotals: p(`SELECT coalesce(sum(ok), 0) AS ok, coalesce(sum(ok + missing + invalid + failed), 0) AS done FROM shard_count`),
@@ -130,12 +131,9 @@ export class StatusQueries {
   /** The campaign in a few numbers (two aggregate reads, no rows to the client): what a progress bar shows each second. */
   progress(nowMs: number): CampaignProgress {
     return this.store.read(() => {
-      const shards = this.sql.shardTotals.get(nowMs) as { total: number; failed: number; claimable: number; slots: number };
+      const { slots: slotsTotal, ...shards } = this.sql.shardTotals.get(nowMs) as CampaignProgress['shards'] & { slots: number };
       const slots = this.sql.slotTotals.get() as { ok: number; done: number };
-      return {
-        shards: { total: shards.total, failed: shards.failed, claimable: shards.claimable },
-        slots: { total: shards.slots, ...slots },
-      };
+      return { shards, slots: { total: slotsTotal, ...slots } };
     });
   }
 

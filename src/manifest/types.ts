@@ -87,9 +87,20 @@ export interface PlannedShard extends ShardSpec {
 /** One `sbatch` of an array: what `submit` records and `status` shows. */
 export interface SlurmSubmission {
   jobId: string;
-  /** the `--array` value, e.g. `0-99%20` */
+  /** the `--array` value, e.g. `0-99%20` (empty for a plain job) */
   arrayRange: string;
   atMs: number;
+  /** `workers`: an array of `fleetclip work`; `heal`: the small job that resubmits after them (`--auto-resubmit`) */
+  kind?: 'workers' | 'heal';
+  /** the script submitted, relative to the run folder */
+  script?: string;
+  /** the submit options (profile, account, time…), so a resubmission asks for the same */
+  options?: Record<string, unknown>;
+}
+
+/** A running shard as the claim its holder has, with who the holder is. */
+export interface RunningClaim extends Claim {
+  owner: WorkerIdentity;
 }
 
 /** The server's file name for a requested clip, kept so a restarted worker polls it instead of asking again. */
@@ -203,8 +214,8 @@ export interface CampaignActivity {
 
 /** The whole campaign in a few numbers. */
 export interface CampaignProgress {
-  /** `claimable`: pending, released, or running with a lapsed lease */
-  shards: { total: number; failed: number; claimable: number };
+  /** `claimable`: pending, released, or running with a lapsed lease; `unfinished`: pending, released or running */
+  shards: { total: number; failed: number; claimable: number; unfinished: number };
   /** `done`: with a final outcome (ok, missing, invalid or failed) */
   slots: { total: number; done: number; ok: number };
 }
@@ -220,6 +231,8 @@ export interface StatusSource {
   readinessCounts(): number[];
   /** the campaign-wide request rate now (the budget's AIMD rate), requests/s */
   requestRate(nowMs?: number): number;
+  /** the Slurm jobs submitted, oldest first */
+  submissions(): SlurmSubmission[];
   /** every shard with its outcome counters, ordered by id */
   shardRows(): ShardStatusRow[];
   slotCounts(): SlotCountRow[];
@@ -245,8 +258,12 @@ export interface AdminManifest {
   plan(settings: CampaignSettings, shards: readonly ShardSpec[], opts?: { extend?: boolean }): PlanOutcome;
   /** failed shards become pending with a fresh attempt count; returns how many */
   resetFailed(): number;
-  /** the given shards (any state but running) become pending with a fresh attempt count; returns how many */
-  resetShards(ids: readonly number[]): number;
+  /** the given shards (any state but running) become pending, with a fresh attempt count unless `keepAttempts`; returns how many */
+  resetShards(ids: readonly number[], opts?: { keepAttempts?: boolean }): number;
+  /** the running shards, each as its holder's claim (to release those of workers the scheduler says are dead) */
+  runningClaims(): RunningClaim[];
+  /** ends a claim as released, fenced like a worker's own release (LeaseLostError once the shard moved on) */
+  releaseShard(claim: Claim, reason: string): void;
   recordSubmission(submission: SlurmSubmission): void;
   submissions(): SlurmSubmission[];
   close(): void;

@@ -11,7 +11,10 @@ import {
   renderFailedShards,
   renderStatusText,
 } from '../../report/index.js';
+import { EXIT } from '../../errors.js';
+import { slurmView } from '../../executor/index.js';
 import { onStopSignals } from '../../signals.js';
+import { slurmDeps } from '../slurm.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
 import { manifestFlag } from '../flags.js';
@@ -22,26 +25,93 @@ interface StatusFlags {
   failed?: boolean;
   json?: boolean;
   watch?: string;
+  wait?: boolean;
+  slurm?: boolean;
+  verbose?: boolean;
 }
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+/** The scheduler is asked at most this often, however often the manifest is read (HPC citizenship). */
+const SLURM_POLL_MS = 60_000;
+/** `--wait` reads the manifest this often (a cheap read), and says how far it got this often without a terminal. */
+const WAIT_POLL_MS = 5_000;
+const WAIT_LINE_MS = 60_000;
 
-/** One snapshot of the manifest, rendered. */
-function snapshot(manifest: StatusSource, options: StatusOptions, flags: StatusFlags, compactJson: boolean): string {
+type SlurmView = Awaited<ReturnType<typeof slurmView>>;
+
+/** The scheduler's view of the campaign's jobs, asked for again only once it is a minute old. */
+function slurmViewer(manifest: StatusSource): { view(): Promise<SlurmView>; calls(): number } {
+  const deps = slurmDeps();
+  let cached: { atMs: number; view: SlurmView } | undefined;
+  return {
+    async view() {
+      if (!cached || Date.now() - cached.atMs >= SLURM_POLL_MS) cached = { atMs: Date.now(), view: await slurmView(manifest, deps.slurm) };
+      return cached.view;
+    },
+    calls: () => deps.slurm.calls,
+  };
+}
+
+function renderSlurm(view: SlurmView): string {
+  if (view.submissions.length === 0) return 'slurm: nothing submitted\n';
+  return view.submissions
+    .map((s) => {
+      const tasks = Object.entries(s.tasks).map(([state, n]) => `${n} ${state}`);
+      return `slurm job ${s.jobId} (${s.kind}${s.arrayRange ? ` ${s.arrayRange}` : ''}, ${s.submittedAt}): ${tasks.join(', ') || 'not known to the scheduler (yet)'}\n`;
+    })
+    .join('');
+}
+
+/** One snapshot of the manifest (and, with --slurm, of the scheduler), rendered. */
+async function snapshot(
+  manifest: StatusSource,
+  options: StatusOptions,
+  flags: StatusFlags,
+  compactJson: boolean,
+  slurm?: ReturnType<typeof slurmViewer>,
+): Promise<string> {
   const report = readStatusReport(manifest, options.by, options.rateWindowMs);
-  if (flags.json) return `${compactJson ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`;
-  return flags.failed ? renderFailedShards(report) : renderStatusText(report);
+  const view = slurm ? await slurm.view() : undefined;
+  if (flags.json) {
+    const doc = view ? { ...report, slurm: view } : report;
+    return `${compactJson ? JSON.stringify(doc) : JSON.stringify(doc, null, 2)}\n`;
+  }
+  return (flags.failed ? renderFailedShards(report) : renderStatusText(report)) + (view ? renderSlurm(view) : '');
 }
 
 /** Refreshes until SIGINT or SIGTERM: in place on a terminal, one frame after another otherwise (JSON: one per line). */
-async function watch(io: Io, seconds: number, frame: () => string): Promise<void> {
+async function watch(io: Io, seconds: number, frame: () => Promise<string>): Promise<void> {
   const stop = new AbortController();
   const stopListening = onStopSignals(() => stop.abort());
   try {
     while (!stop.signal.aborted) {
-      const text = frame();
+      const text = await frame();
       io.stdout.write(io.stdout.isTTY ? `${CLEAR_SCREEN}${text}every ${seconds} s; Ctrl-C stops\n` : text);
       await sleep(seconds * 1000, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    stopListening();
+  }
+}
+
+/**
+ * `--wait`: until no shard is pending, released or running (exit 0; 1 when some failed), a line now and then on
+ * stderr. Ctrl-C ends the wait (exit 10); the campaign goes on.
+ */
+async function waitUntilSettled(io: Io, manifest: StatusSource): Promise<number> {
+  const stop = new AbortController();
+  const stopListening = onStopSignals(() => stop.abort());
+  let lastLineMs = 0;
+  try {
+    for (;;) {
+      const { shards, slots } = manifest.progress();
+      if (shards.unfinished === 0) return shards.failed > 0 ? EXIT.someFailed : EXIT.ok;
+      if (Date.now() - lastLineMs >= WAIT_LINE_MS) {
+        io.stderr.write(`fleetclip status: waiting: ${shards.unfinished} of ${shards.total} shard(s) unfinished, ${slots.done}/${slots.total} slots done\n`);
+        lastLineMs = Date.now();
+      }
+      await sleep(WAIT_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted) return EXIT.interrupted;
     }
   } finally {
     stopListening();
@@ -54,7 +124,7 @@ export const statusCommand: CommandFactory = (io) => ({
   builder: (y: Argv) =>
     y
       .usage(
-        '$0 status --manifest FILE [--by vehicle|hour|camera|shard] [--failed] [--json] [--watch [SECS]]\n\n' +
+        '$0 status --manifest FILE [--by vehicle|hour|camera|shard] [--failed] [--json] [--watch [SECS]] [--wait] [--slurm]\n\n' +
           'Read the manifest (never blocking workers) and print shards and clips done, rates and ETA. See docs/campaign.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })
@@ -67,14 +137,26 @@ export const statusCommand: CommandFactory = (io) => ({
       .option('watch', {
         type: 'string',
         describe: `refresh every SECS seconds (default ${STATUS_DEFAULTS.watchSeconds}, at least ${MIN_WATCH_SECONDS}) until Ctrl-C; with --json one document per line`,
-      }),
+      })
+      .option('wait', {
+        type: 'boolean',
+        describe: 'block until no shard is pending or running, then print the status; exit 0 when every shard is done, 1 when some failed',
+      })
+      .option('slurm', {
+        type: 'boolean',
+        describe: "add the scheduler's view of each submission (tasks by state); asked at most once a minute, however often --watch refreshes",
+      })
+      .option('verbose', { type: 'boolean', describe: 'with --slurm: say how many scheduler commands were run' }),
   handler: async (argv: ArgumentsCamelCase<StatusFlags>) => {
     const manifestPath = manifestFlag(argv);
     const options = normalizeStatusOptions({ by: argv.by, watch: argv.watch });
     const manifest = openStatusSource(manifestPath);
+    const slurm = argv.slurm ? slurmViewer(manifest) : undefined;
     try {
-      if (options.watchSeconds === undefined) io.stdout.write(snapshot(manifest, options, argv, false));
-      else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true));
+      if (argv.wait) io.exitCode = await waitUntilSettled(io, manifest);
+      if (options.watchSeconds === undefined || argv.wait) io.stdout.write(await snapshot(manifest, options, argv, false, slurm));
+      else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true, slurm));
+      if (slurm && argv.verbose) io.stderr.write(`fleetclip: ${slurm.calls()} scheduler command(s) run\n`);
     } finally {
       manifest.close();
     }
