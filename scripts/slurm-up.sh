@@ -53,6 +53,8 @@ for v in MAX_ARRAY_SIZE MIN_JOB_AGE KILL_WAIT CRED_EXPIRE TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "SLURM_LOCAL_$v must be a whole number, got '${!v}'"
 done
 [ "$CRED_EXPIRE" -ge 5 ] || die "SLURM_LOCAL_CRED_EXPIRE must be at least 5 (it is also the launch credential's lifetime)"
+for p in $PARTITIONS; do [[ $p =~ ^[A-Za-z0-9_]+$ ]] || die "SLURM_LOCAL_PARTITIONS: '$p' is not a partition name"; done
+[ -n "${PARTITIONS// /}" ] || die "SLURM_LOCAL_PARTITIONS is empty"
 [[ -z $CPUS_WANTED || $CPUS_WANTED == real || $CPUS_WANTED =~ ^[1-9][0-9]*$ ]] ||
   die "SLURM_LOCAL_CPUS must be a positive number or 'real', got '$CPUS_WANTED'"
 
@@ -181,7 +183,7 @@ if [ "$ACCOUNTING" = slurmdbd ]; then
     setsid /usr/sbin/mariadbd --user=mysql --skip-networking --innodb-buffer-pool-size=256M \
       --innodb-lock-wait-timeout=900 </dev/null >>"$LOG_DIR/mariadb.log" 2>&1 &
     disown
-    wait_for "mariadbd" "$TIMEOUT" mariadb-admin --silent ping
+    wait_daemon mariadbd /run/mysqld/mysqld.pid "$LOG_DIR/mariadb.log" "$TIMEOUT" mariadb-admin --silent ping
   fi
   if [ -e "$WIPE_DB_MARK" ]; then
     stop_daemon slurmdbd /run/slurmdbd.pid
@@ -201,7 +203,7 @@ if [ "$ACCOUNTING" = slurmdbd ]; then
     say "starting slurmdbd"
     slurmdbd </dev/null >>"$LOG_DIR/slurmdbd.out" 2>&1 || die "slurmdbd did not start"
   fi
-  wait_for "slurmdbd" "$TIMEOUT" bash -c 'sacctmgr -n list cluster >/dev/null 2>&1'
+  wait_daemon slurmdbd /run/slurmdbd.pid "$LOG_DIR/slurmdbd.log" "$TIMEOUT" bash -c 'sacctmgr -n list cluster >/dev/null 2>&1'
 fi
 
 # --- 7. slurmctld and slurmd -------------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ if ! daemon_pid slurmctld /run/slurmctld.pid >/dev/null; then
   say "starting slurmctld"
   slurmctld </dev/null >>"$LOG_DIR/slurmctld.out" 2>&1 || die "slurmctld did not start"
 fi
-wait_for "slurmctld" "$TIMEOUT" bash -c 'scontrol ping 2>/dev/null | grep -q "is UP"'
+wait_daemon slurmctld /run/slurmctld.pid "$LOG_DIR/slurmctld.log" "$TIMEOUT" bash -c 'scontrol ping 2>/dev/null | grep -q "is UP"'
 if ! daemon_pid slurmd /run/slurmd.pid >/dev/null; then
   say "starting slurmd"
   slurmd </dev/null >>"$LOG_DIR/slurmd.out" 2>&1 || die "slurmd did not start"
@@ -237,6 +239,10 @@ while :; do
       fi
       ;;
   esac
+  if ! daemon_pid slurmd /run/slurmd.pid >/dev/null; then
+    tail -n 8 "$LOG_DIR/slurmd.log" >&2 || true
+    die "slurmd exited while starting (the last lines of $LOG_DIR/slurmd.log are above)"
+  fi
   [ $SECONDS -lt $deadline ] || die "node $HOST is '$state' after ${TIMEOUT}s, not idle: $(scontrol show node "$HOST" | grep -o 'Reason=.*')"
   sleep 0.2
 done

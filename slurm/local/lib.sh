@@ -71,6 +71,25 @@ wait_for() {
   done
 }
 
+# wait_daemon NAME PIDFILE LOG SECONDS COMMAND...: like wait_for, but fails at once when daemon NAME is no longer
+# alive, and either way shows the last lines of its LOG.
+wait_daemon() {
+  local name=$1 pidfile=$2 log=$3 seconds=$4 deadline
+  shift 4
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ! daemon_pid "$name" "$pidfile" >/dev/null; then
+      tail -n 8 "$log" >&2 2>/dev/null || true
+      die "$name exited while starting (the last lines of $log are above)"
+    fi
+    if [ $SECONDS -ge "$deadline" ]; then
+      tail -n 8 "$log" >&2 2>/dev/null || true
+      die "$name not ready after ${seconds}s (the last lines of $log are above)"
+    fi
+    sleep 0.2
+  done
+}
+
 # Cancels every pending/running job when slurmctld answers, and waits (up to KillWait + 10 s) until none runs, so
 # no job process outlives the daemons.
 cancel_all_jobs() {
