@@ -19,8 +19,8 @@ export interface SlurmClient {
   /** `sbatch --parsable <script>` → the job id; SlurmCommandError with sbatch's stderr when it refuses */
   submit(scriptPath: string): Promise<string>;
   /**
-   * Every task of these jobs (array job ids or plain job ids) in ONE sacct call. When accounting storage is disabled,
-   * ONE `squeue -r -t all` call instead (jobs that ended within MinJobAge). A job slurmdbd has not recorded yet (about
+   * Every task of these jobs (array job ids or plain job ids) in ONE sacct call. When accounting storage is disabled
+   * or slurmdbd does not answer, ONE `squeue -r -t all` call instead (it knows jobs that ended within MinJobAge). A job slurmdbd has not recorded yet (about
    * half a second after sbatch) is asked of squeue in one more call. A job neither knows is absent from `tasks`.
    */
   taskStates(jobIds: readonly string[]): Promise<{ source: 'sacct' | 'squeue'; tasks: TaskState[] }>;
@@ -47,7 +47,8 @@ export interface SlurmClientOptions {
  */
 export const SUBMIT_ENV_DROPPED: readonly string[] = ['FLEETCLIP_TOKEN'];
 
-const ACCOUNTING_OFF = /accounting storage is disabled/i;
+/** sacct cannot answer, but slurmctld can: accounting is off, or slurmdbd is down (`Problem talking to the database`) */
+const SACCT_UNAVAILABLE = /accounting storage is disabled|Problem talking to the database/i;
 const DEFAULT_MAX_ARRAY_SIZE = 1001;
 
 export function execaSlurmClient({ timeoutMs = 60_000, bin = {}, env = process.env }: SlurmClientOptions = {}): SlurmClient {
@@ -111,7 +112,8 @@ export function execaSlurmClient({ timeoutMs = 60_000, bin = {}, env = process.e
       try {
         tasks = parseSacct(await run('sacct', ['-X', '--parsable2', '--noheader', `--format=${SACCT_FORMAT}`, '-j', ids.join(',')]));
       } catch (err) {
-        if (err instanceof SlurmCommandError && ACCOUNTING_OFF.test(err.stderr)) return { source: 'squeue', tasks: await squeueTasks(ids) };
+        if (err instanceof SlurmCommandError && SACCT_UNAVAILABLE.test(err.stderr))
+          return { source: 'squeue', tasks: await squeueTasks(ids) };
         throw err;
       }
       const baseOf = (id: string): string => id.split('_')[0] ?? id;

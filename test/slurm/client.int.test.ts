@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execa } from 'execa';
@@ -162,6 +162,30 @@ describeWithSlurm('execaSlurmClient on the local cluster', () => {
     expect(kept.map((r) => r.event)).toEqual(['start', 'USR1', 'TERM']);
     expect(kept[1]!.ms).toBeLessThan(kept[2]!.ms);
   }, 170_000);
+
+  test('taskStates goes through squeue while slurmdbd is down', async () => {
+    if (process.env.SLURM_LOCAL_ACCOUNTING === 'none') return; // nothing to stop
+    const id = await submit('dbd-down', { array: '0-1', workerArgs: ['--exit-codes', '0,6'] });
+    const { tasks } = await until(() => slurm.taskStates([id]), allFinal(2), 60_000);
+    const env = await readFile('/run/slurm-local.env', 'utf8');
+    const pid = Number(/^slurmdbd=(\d+)$/m.exec(env)?.[1]);
+    expect(pid).toBeGreaterThan(1);
+    process.kill(pid, 'SIGTERM');
+    try {
+      await until(
+        () => execa('sacct', ['-n', '-X', '-j', id], { reject: false }),
+        (r) => /Problem talking to the database/.test(r.stderr),
+        20_000,
+        200,
+      );
+      const viaSqueue = await slurm.taskStates([id]);
+      expect(viaSqueue.source).toBe('squeue');
+      expect(viaSqueue.tasks.map((t) => [t.taskId, t.state, t.exitCode])).toEqual(tasks.map((t) => [t.taskId, t.state, t.exitCode]));
+    } finally {
+      await execa('bash', ['scripts/slurm-up.sh'], { env: { SLURM_LOCAL_FRESH: '0' }, timeout: 120_000 });
+    }
+    expect((await slurm.taskStates([id])).source).toBe('sacct');
+  }, 90_000);
 
   test('taskStates reads sacct with accounting and squeue without (flips the cluster with scripts/slurm-up.sh)', async () => {
     const mode = process.env.SLURM_LOCAL_ACCOUNTING === 'none' ? 'none' : 'slurmdbd';
