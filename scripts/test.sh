@@ -2,7 +2,7 @@
 # The whole test suite: jest (ESM through ts-jest), then one plain summary line `N passed, N failed`.
 #
 # As root on Debian (apt-get available) it first brings up the local one-node Slurm cluster (scripts/slurm-up.sh:
-# installs the packages on a new machine, ~15 s; ~0.3 s when it is already up) and runs jest with FLEETCLIP_SLURM=1,
+# installs the packages on a new machine, ~10-15 s; ~0.3 s when it is already up) and runs jest with FLEETCLIP_SLURM=1,
 # so test/slurm/*.int.test.ts run against it. If that bring-up fails, the run fails: it never quietly skips them.
 # Elsewhere (not root, no apt) it does not try, and those tests show as skipped ("skipped: no Slurm").
 #   FLEETCLIP_SLURM=0      do not touch Slurm; the Slurm tests are skipped
