@@ -1,8 +1,33 @@
 #!/usr/bin/env bash
 # The whole test suite: jest (ESM through ts-jest), then one plain summary line `N passed, N failed`.
+#
+# As root on Debian (apt-get available) it first brings up the local one-node Slurm cluster (scripts/slurm-up.sh:
+# installs the packages on a new machine, ~10-15 s; ~0.3 s when it is already up) and runs jest with FLEETCLIP_SLURM=1,
+# so test/slurm/*.int.test.ts run against it. If that bring-up fails, the run fails: it never quietly skips them.
+# Elsewhere (not root, no apt) it does not try, and those tests show as skipped ("skipped: no Slurm").
+#   FLEETCLIP_SLURM=0      do not touch Slurm; the Slurm tests are skipped
+#   SLURM_LOCAL_FRESH=1    wipe the cluster's jobs and job ids first (the default under CI=true; off by default on a
+#                          shared developer machine, where another test run may be using the cluster)
+#   SLURM_LOCAL_*          passed on to scripts/slurm-up.sh (slurm/README.md)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NODE_OPTIONS='--experimental-vm-modules --disable-warning=ExperimentalWarning'
+
+if [ "${FLEETCLIP_SLURM:-}" = 0 ]; then
+  echo "scripts/test.sh: FLEETCLIP_SLURM=0: the Slurm tests are skipped" >&2
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+  echo "scripts/test.sh: bringing up the local Slurm cluster (scripts/slurm-up.sh)" >&2
+  if ! SLURM_LOCAL_FRESH=${SLURM_LOCAL_FRESH:-$([ -n "${CI:-}" ] && echo 1 || echo 0)} bash scripts/slurm-up.sh; then
+    echo "scripts/test.sh: FAILED: the local Slurm cluster did not come up (see the lines above and /var/log/slurm/);" \
+      "set FLEETCLIP_SLURM=0 to run without Slurm" >&2
+    exit 1
+  fi
+  export FLEETCLIP_SLURM=1
+else
+  unset FLEETCLIP_SLURM
+  echo "scripts/test.sh: not root on Debian: no local Slurm cluster, the Slurm tests are skipped" >&2
+fi
+
 rm -f jest-results.json
 npx jest --json --outputFile=jest-results.json "$@"
 status=$?

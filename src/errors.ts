@@ -24,6 +24,7 @@ export const EXIT = {
   authExpired: 5,
   storage: 6,
   manifest: 7,
+  slurm: 8,
   interrupted: 10,
   internal: 70,
 } as const;
@@ -100,6 +101,26 @@ export class ManifestError extends FleetclipError {
 
 export class LeaseLostError extends ManifestError {
   override readonly code = 'E_LEASE_LOST';
+}
+
+/**
+ * A scheduler command (sbatch, squeue, sacct, scancel, scontrol) failed, timed out or printed something unreadable.
+ * Keeps the command line and what the command wrote on stderr (sbatch's refusals say exactly what is wrong).
+ */
+export class SlurmCommandError extends FleetclipError {
+  readonly code = 'E_SLURM';
+  readonly exitCode = EXIT.slurm;
+  constructor(
+    readonly argv: readonly string[],
+    readonly stderr: string,
+    options: ErrorOptions & { message?: string } = {},
+  ) {
+    const said = stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '');
+    super(options.message ?? `${argv[0]?.split('/').pop() ?? 'slurm'} failed: ${said ?? 'no message'}`, {}, options);
+  }
 }
 
 /** A signal asked us to stop; the shard in progress was released with its progress kept. */

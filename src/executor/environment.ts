@@ -19,7 +19,7 @@ export async function workerEnvironment({
   env = process.env,
   workerId,
   slurm = execaSlurmClient(),
-}: { env?: NodeJS.ProcessEnv; workerId?: string; slurm?: SlurmClient } = {}): Promise<WorkerEnvironment> {
+}: { env?: NodeJS.ProcessEnv; workerId?: string; slurm?: Pick<SlurmClient, 'jobEndTime'> } = {}): Promise<WorkerEnvironment> {
   const task = slurmTaskOf(env);
   if (!task) return { identity: localIdentity(workerId) };
   const identity: WorkerIdentity = {

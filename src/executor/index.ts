@@ -5,13 +5,14 @@ export type { LocalExecutorOptions, LocalRunResult } from './local.js';
 export { workerNodeOptions } from './node-options.js';
 export type { Executor, LaunchRequest, LaunchResult } from './types.js';
 export { runThisWorker } from './this-worker.js';
-export {
-  SUBMIT_DEFAULTS,
-  cancelCampaign,
-  reconcileCampaign,
-  resubmitCampaign,
-  slurmExecutor,
-  slurmView,
-  submitCampaign,
+export { SUBMIT_DEFAULTS, cancelCampaign, reconcileCampaign, resubmitCampaign, slurmExecutor, slurmView, submitCampaign } from './slurm.js';
+export type {
+  CancelResult,
+  ReconcileReport,
+  ResubmitOptions,
+  ResubmitResult,
+  SlurmDeps,
+  SubmissionView,
+  SubmitOptions,
+  SubmitResult,
 } from './slurm.js';
-export type { CancelResult, ReconcileReport, ResubmitOptions, ResubmitResult, SlurmDeps, SubmissionView, SubmitOptions, SubmitResult } from './slurm.js';

@@ -5,10 +5,10 @@ import { UsageError } from '../errors.js';
 import { openManifest, type Manifest, type SlurmSubmission } from '../manifest/index.js';
 import {
   arraySpec,
-  formatSlurmTime,
+  checkTimeLimit,
   isFinalState,
   loadProfile,
-  parseSlurmTime,
+  parseTimeLimit,
   renderArrayScript,
   splitArray,
   type SlurmClient,
@@ -89,11 +89,11 @@ function profileOf(opts: SubmitOptions): SlurmProfile & { timeSeconds: number } 
     ...(opts.mem !== undefined && { mem: opts.mem }),
   });
   if (profile.accountRequired && !profile.account)
-    throw new UsageError(`--account is required on ${profile.name} (your Savio project, e.g. fc_myproject; \`sacctmgr -p show associations user=$USER\` lists yours)`);
-  const timeSeconds = parseSlurmTime(profile.timeLimit);
-  if (profile.maxTime !== undefined && timeSeconds > parseSlurmTime(profile.maxTime))
-    throw new UsageError(`--time ${profile.timeLimit} is longer than ${profile.name} allows (${profile.maxTime})`);
-  return { ...profile, timeSeconds };
+    throw new UsageError(
+      `--account is required on ${profile.name} (your Savio project, e.g. fc_myproject; \`sacctmgr -p show associations user=$USER\` lists yours)`,
+    );
+  checkTimeLimit(profile, profile.timeLimit);
+  return { ...profile, timeSeconds: parseTimeLimit(profile.timeLimit)! };
 }
 
 /** Refuses (one line) a token that expires before the tasks' time limit would end, unless asked not to. */
@@ -105,7 +105,7 @@ async function checkTokenOutlives(manifest: Manifest, timeSeconds: number, nowMs
   const endsAtSec = nowMs / 1000 + timeSeconds;
   if (report.expiresAtSec < endsAtSec)
     throw new UsageError(
-      `the token in ${tokenFile} expires ${new Date(report.expiresAtSec * 1000).toISOString()}, before --time ${formatSlurmTime(timeSeconds)} would end: ` +
+      `the token in ${tokenFile} expires ${new Date(report.expiresAtSec * 1000).toISOString()}, before a task's time limit would end (${new Date(endsAtSec * 1000).toISOString()}): ` +
         'put a fresh token in it, ask for less --time, or pass --allow-token-expiry (workers pick up a renewed token file)',
     );
 }
@@ -141,7 +141,10 @@ async function submitScripts(
   const runDir = path.dirname(manifest.path);
   const slurmDir = path.join(runDir, 'slurm');
   const logsDir = path.join(runDir, 'logs');
-  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const jobName = `fleetclip-${path.basename(runDir)}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
   const ranges = splitArray(tasks, await deps.slurm.maxArraySize());
   const scripts: PlannedScript[] = ranges.map((range, i) => {
@@ -188,7 +191,7 @@ async function submitScripts(
   const heals = opts.autoResubmit ?? SUBMIT_DEFAULTS.autoResubmit;
   if (heals > 0) {
     const file = path.join(slurmDir, `heal-${stamp}.sh`);
-    const dependency = `afterany:${dryRun ? '<array job ids>' : arrayIds.join(':')}`;
+    const dependency = `afterany:${dryRun ? 'ARRAY_JOB_ID' : arrayIds.join(':')}`;
     const text = renderArrayScript({
       profile: { ...profile, setup: [...profile.setup, ...(opts.setup ?? [])] },
       jobName: `${jobName}-heal`,
@@ -225,7 +228,15 @@ export async function submitCampaign(manifestPath: string, opts: SubmitOptions, 
   try {
     const claimable = manifest.progress(deps.nowMs).shards.claimable;
     if (claimable === 0)
-      return { exitCode: 0, dryRun, scripts: [], submissions: [], tasks: 0, summary: 'nothing to submit: no shard is pending', schedulerCalls: deps.slurm.calls };
+      return {
+        exitCode: 0,
+        dryRun,
+        scripts: [],
+        submissions: [],
+        tasks: 0,
+        summary: 'nothing to submit: no shard is pending',
+        schedulerCalls: deps.slurm.calls,
+      };
     const tasks = defaultWorkers(claimable, opts.workers);
     const { scripts, submissions } = await submitScripts(manifest, opts, tasks, deps, dryRun);
     const ids = submissions.map((s) => `${s.jobId}${s.kind === 'heal' ? ' (heal)' : ''}`).join(', ');
@@ -242,7 +253,8 @@ export async function submitCampaign(manifestPath: string, opts: SubmitOptions, 
 export function slurmExecutor(opts: SubmitOptions, deps: SlurmDeps): Executor<SubmitResult> {
   return {
     kind: 'slurm',
-    launch: (request) => submitCampaign(request.manifestPath, { ...opts, workers: request.workers, workerArgs: [...request.workerArgs] }, deps),
+    launch: (request) =>
+      submitCampaign(request.manifestPath, { ...opts, workers: request.workers, workerArgs: [...request.workerArgs] }, deps),
   };
 }
 
@@ -267,7 +279,13 @@ export async function reconcileCampaign(manifest: Manifest, slurm: SlurmClient, 
   const released: ReconcileReport['released'] = [];
   for (const claim of running) {
     const task = byTask.get(`${claim.owner.slurmJobId}_${claim.owner.slurmArrayTaskId ?? ''}`);
-    const reason = task ? (isFinalState(task.state) ? reasonOf(task) : undefined) : claim.leaseUntilMs < nowMs ? 'slurm: task unknown, lease expired' : undefined;
+    const reason = task
+      ? isFinalState(task.state)
+        ? reasonOf(task)
+        : undefined
+      : claim.leaseUntilMs < nowMs
+        ? 'slurm: task unknown, lease expired'
+        : undefined;
     if (reason === undefined) continue;
     try {
       manifest.releaseShard(claim, reason);
@@ -302,7 +320,12 @@ export interface ResubmitResult extends SubmitResult {
  * times; their ok and missing slots are kept), and submit an array sized to what is left, with the options of the last
  * submission unless told otherwise. Nothing left: "nothing to resubmit".
  */
-export async function resubmitCampaign(manifestPath: string, opts: ResubmitOptions, deps: SlurmDeps, dryRun = false): Promise<ResubmitResult> {
+export async function resubmitCampaign(
+  manifestPath: string,
+  opts: ResubmitOptions,
+  deps: SlurmDeps,
+  dryRun = false,
+): Promise<ResubmitResult> {
   const manifest = openManifest(manifestPath);
   try {
     const nowMs = deps.nowMs ?? Date.now();
@@ -320,7 +343,10 @@ export async function resubmitCampaign(manifestPath: string, opts: ResubmitOptio
     const base = { exitCode: 0, reconciled, reset, gaveUp, dryRun };
     if (left === 0) {
       const running = manifest.runningClaims().length;
-      const summary = running > 0 ? `nothing to resubmit: ${running} shard(s) still running` : 'nothing to resubmit: every shard is done or failed for good';
+      const summary =
+        running > 0
+          ? `nothing to resubmit: ${running} shard(s) still running`
+          : 'nothing to resubmit: every shard is done or failed for good';
       return { ...base, scripts: [], submissions: [], tasks: 0, summary, schedulerCalls: deps.slurm.calls };
     }
     const last = [...manifest.submissions()].reverse().find((s) => s.kind !== 'heal')?.options as Partial<SubmitOptions> | undefined;
@@ -350,7 +376,8 @@ export async function cancelCampaign(manifestPath: string, deps: SlurmDeps): Pro
   const manifest = openManifest(manifestPath);
   try {
     const jobIds = [...new Set(manifest.submissions().map((s) => s.jobId))];
-    if (jobIds.length === 0) return { cancelled: [], released: 0, summary: 'nothing to cancel: nothing was submitted', schedulerCalls: deps.slurm.calls };
+    if (jobIds.length === 0)
+      return { cancelled: [], released: 0, summary: 'nothing to cancel: nothing was submitted', schedulerCalls: deps.slurm.calls };
     await deps.slurm.cancel(jobIds);
     let released = 0;
     for (const claim of manifest.runningClaims()) {
@@ -362,7 +389,12 @@ export async function cancelCampaign(manifestPath: string, deps: SlurmDeps): Pro
         // already ended by its worker on the way out (SIGTERM releases the shard itself)
       }
     }
-    return { cancelled: jobIds, released, summary: `cancelled job(s) ${jobIds.join(', ')}; ${released} running shard(s) released`, schedulerCalls: deps.slurm.calls };
+    return {
+      cancelled: jobIds,
+      released,
+      summary: `cancelled job(s) ${jobIds.join(', ')}; ${released} running shard(s) released`,
+      schedulerCalls: deps.slurm.calls,
+    };
   } finally {
     manifest.close();
   }
@@ -377,7 +409,10 @@ export interface SubmissionView {
   tasks: Record<string, number>;
 }
 
-export async function slurmView(manifest: Pick<Manifest, 'submissions'>, slurm: SlurmClient): Promise<{ source?: string; submissions: SubmissionView[] }> {
+export async function slurmView(
+  manifest: Pick<Manifest, 'submissions'>,
+  slurm: SlurmClient,
+): Promise<{ source?: string; submissions: SubmissionView[] }> {
   const subs = manifest.submissions();
   if (subs.length === 0) return { submissions: [] };
   const { source, tasks } = await slurm.taskStates(subs.map((s) => s.jobId));
@@ -386,7 +421,13 @@ export async function slurmView(manifest: Pick<Manifest, 'submissions'>, slurm: 
     submissions: subs.map((s) => {
       const counts: Record<string, number> = {};
       for (const t of tasks) if (t.arrayJobId === s.jobId) counts[t.state] = (counts[t.state] ?? 0) + 1;
-      return { jobId: s.jobId, kind: s.kind ?? 'workers', arrayRange: s.arrayRange, submittedAt: new Date(s.atMs).toISOString(), tasks: counts };
+      return {
+        jobId: s.jobId,
+        kind: s.kind ?? 'workers',
+        arrayRange: s.arrayRange,
+        submittedAt: new Date(s.atMs).toISOString(),
+        tasks: counts,
+      };
     }),
   };
 }

@@ -139,7 +139,10 @@ export class Claims {
   }
 
   resetShards(ids: readonly number[], opts: { keepAttempts?: boolean } = {}): number {
-    return this.resetWhere(() => ids.flatMap((id) => this.sql.resettable.all(id) as { id: number; fence: number }[]), opts.keepAttempts ?? false);
+    return this.resetWhere(
+      () => ids.flatMap((id) => this.sql.resettable.all(id) as { id: number; fence: number }[]),
+      opts.keepAttempts ?? false,
+    );
   }
 
   private resetWhere(select: () => { id: number; fence: number }[], keepAttempts = false): number {

@@ -50,7 +50,19 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
   test('plan → submit → array tasks run the workers → every shard done, the clips are the truth; status --wait returns 0', async () => {
     const c = await plannedCampaign({ hours: '16-18', vehicles: 'mav,megalodon', cameras: 'front-center', sim: { timeScale: 0.05 } });
     campaigns.push(c);
-    const submitted = await runCli(['submit', '--manifest', c.manifest, ...SUBMIT, '--workers', '2', '--json', '--verbose']);
+    const submitted = await runCli([
+      'submit',
+      '--manifest',
+      c.manifest,
+      ...SUBMIT,
+      '--time',
+      '20',
+      '--workers',
+      '2',
+      '--json',
+      '--verbose',
+    ]);
+    expect(submitted.stderr).toMatch(/^fleetclip: \d+ scheduler command\(s\) run\n$/);
     expect(submitted.code).toBe(0);
     const outcome = JSON.parse(submitted.stdout) as { submissions: { jobId: string; arrayRange: string }[]; tasks: number };
     expect(outcome.tasks).toBe(2);
@@ -59,7 +71,9 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
     const waited = await runCli(['status', '--manifest', c.manifest, '--wait', '--slurm'], { timeoutMs: 240_000 });
     expect(waited.code).toBe(0);
     expect(waited.stdout).toMatch(new RegExp(`slurm job ${outcome.submissions[0]!.jobId} \\(workers 0-1, [^)]+\\): 2 COMPLETED`));
-    expect(await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '18:00' })).toMatchObject({
+    expect(
+      await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '18:00' }),
+    ).toMatchObject({
       missing: [],
       duplicated: [],
       differ: [],
@@ -79,20 +93,35 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
       sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
     });
     campaigns.push(c);
-    const submitted = await runCli(['submit', '--manifest', c.manifest, ...SUBMIT, '--workers', '1', '--json']);
+    const submitted = await runCli(['submit', '--manifest', c.manifest, ...SUBMIT, '--time', '20', '--workers', '1', '--json']);
     expect(submitted.code).toBe(0);
     const jobId = (JSON.parse(submitted.stdout) as { submissions: { jobId: string }[] }).submissions[0]!.jobId;
-    await until('a shard running under the task', () => shardStates(c), (s) => s.some((r) => r.state === 'running'), 60_000);
-    // SIGKILL: the worker cannot release its shard; the manifest still says running, with a lease 2 minutes long
-    await run('scancel', ['--signal=KILL', '--full', `${jobId}_0`]);
-    await until('the task ended', () => squeueTasks(jobId), (t) => t.length > 0 && t.every((l) => !/RUNNING|PENDING|COMPLETING/.test(l)), 60_000);
-    expect(shardStates(c).some((r) => r.state === 'running')).toBe(true);
+    await until(
+      'a shard running under the task',
+      () => shardStates(c),
+      (s) => s.some((r) => r.state === 'running'),
+      60_000,
+    );
+    // SIGKILL of the worker (what the OOM killer or a dying node does): it cannot release its shard; the manifest still
+    // says running, with a lease 2 minutes long. (A plain scancel sends SIGTERM: the worker releases the shard itself.)
+    const m = openManifest(c.manifest, { readonly: true });
+    const [holder] = m.runningClaims();
+    m.close();
+    expect(holder?.owner).toMatchObject({ slurmJobId: jobId, slurmArrayTaskId: '0' });
+    process.kill(holder!.owner.pid, 'SIGKILL');
+    await until(
+      'the task ended',
+      () => squeueTasks(jobId),
+      (t) => t.length > 0 && t.every((l) => !/RUNNING|PENDING|COMPLETING/.test(l)),
+      60_000,
+    );
+    expect(shardStates(c).filter((r) => r.state !== 'pending')).toEqual([expect.objectContaining({ state: 'running' })]);
 
     const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--json', '--verbose']);
     expect(resubmitted.code).toBe(0);
     const again = JSON.parse(resubmitted.stdout) as { reconciled: { released: { shardId: number; reason: string }[] }; tasks: number };
     expect(again.reconciled.released).toHaveLength(1);
-    expect(again.reconciled.released[0]!.reason).toMatch(/^slurm (CANCELLED|FAILED)/);
+    expect(again.reconciled.released[0]!.reason).toMatch(/^slurm FAILED/);
     expect(again.tasks).toBeGreaterThanOrEqual(1);
 
     const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
@@ -109,8 +138,9 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
   }, 420_000);
 
   test('--auto-resubmit heals a campaign with no command typed after submit; USR1 before the time limit releases the shard (not lost)', async () => {
-    // a shard takes about 2 minutes here (1 camera, 120 slots of 1-2 s, a window of 2): one task with --time 1
-    // cannot finish one, gets USR1 before its limit and releases it; the healing job resubmits, twice if need be
+    // a shard takes about 90 s here (1 camera, 120 slots of 1-2 s, a window of 2): a task with --time 2 gets USR1 a
+    // minute before its limit (the local profile's grace) and releases the shard half done; the healing job that
+    // follows the array resubmits, and the next task finishes it
     const c = await plannedCampaign({
       hours: '16-17',
       vehicles: 'mav',
@@ -119,11 +149,22 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
       pacing: ['--api-rate', '50', '--max-concurrent', '2', '--min-time-ms', '5'],
     });
     campaigns.push(c);
-    const submitted = await runCli(['submit', '--manifest', c.manifest, ...SUBMIT, '--workers', '1', '--time', '1', '--auto-resubmit', '3', '--json']);
+    const submitted = await runCli([
+      'submit',
+      '--manifest',
+      c.manifest,
+      ...SUBMIT,
+      ...['--workers', '1', '--time', '2', '--auto-resubmit', '3', '--json'],
+    ]);
     expect(submitted.code).toBe(0);
     const subs = (JSON.parse(submitted.stdout) as { submissions: { kind: string }[] }).submissions;
     expect(subs.map((s) => s.kind)).toEqual(['workers', 'heal']);
-    await until('the first task released its shard on USR1', () => shardStates(c), (s) => s.some((r) => r.state === 'released' && r.release === 'signal'), 150_000);
+    await until(
+      'the first task released its shard on USR1',
+      () => shardStates(c),
+      (s) => s.some((r) => r.state === 'released' && r.release === 'signal'),
+      150_000,
+    );
     const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 480_000 });
     expect(waited.code).toBe(0);
     const m = openManifest(c.manifest, { readonly: true });

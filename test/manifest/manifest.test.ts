@@ -377,7 +377,10 @@ describe('counters', () => {
     const { a } = planned(2);
     const shards = a.plannedShards().length;
     const slotsTotal = a.shardRows().reduce((n, r) => n + r.slotsTotal, 0);
-    expect(a.progress()).toEqual({ shards: { total: shards, failed: 0, claimable: shards, unfinished: shards }, slots: { total: slotsTotal, done: 0, ok: 0 } });
+    expect(a.progress()).toEqual({
+      shards: { total: shards, failed: 0, claimable: shards, unfinished: shards },
+      slots: { total: slotsTotal, done: 0, ok: 0 },
+    });
     const one = a.claimNextShard(owner('w'), { nowMs: 1_000, leaseMs: 1_000 })!;
     a.recordSlots(one, [slot(one, 0), slot(one, 1, { outcome: 'missing' })]);
     a.failShard(a.claimNextShard(owner('w'), { nowMs: 1_200 })!, 'broken');

@@ -107,7 +107,9 @@ async function waitUntilSettled(io: Io, manifest: StatusSource): Promise<number>
       const { shards, slots } = manifest.progress();
       if (shards.unfinished === 0) return shards.failed > 0 ? EXIT.someFailed : EXIT.ok;
       if (Date.now() - lastLineMs >= WAIT_LINE_MS) {
-        io.stderr.write(`fleetclip status: waiting: ${shards.unfinished} of ${shards.total} shard(s) unfinished, ${slots.done}/${slots.total} slots done\n`);
+        io.stderr.write(
+          `fleetclip status: waiting: ${shards.unfinished} of ${shards.total} shard(s) unfinished, ${slots.done}/${slots.total} slots done\n`,
+        );
         lastLineMs = Date.now();
       }
       await sleep(WAIT_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
@@ -144,7 +146,8 @@ export const statusCommand: CommandFactory = (io) => ({
       })
       .option('slurm', {
         type: 'boolean',
-        describe: "add the scheduler's view of each submission (tasks by state); asked at most once a minute, however often --watch refreshes",
+        describe:
+          "add the scheduler's view of each submission (tasks by state); asked at most once a minute, however often --watch refreshes",
       })
       .option('verbose', { type: 'boolean', describe: 'with --slurm: say how many scheduler commands were run' }),
   handler: async (argv: ArgumentsCamelCase<StatusFlags>) => {
