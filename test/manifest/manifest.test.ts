@@ -177,9 +177,11 @@ describe('slot results and reads', () => {
     const { a } = planned(1);
     a.recordSubmission({ jobId: '101', arrayRange: '0-9%4', atMs: 1 });
     a.recordSubmission({ jobId: '102', arrayRange: '0-2', atMs: 2 });
+    a.recordSubmission({ jobId: '103', arrayRange: '0', atMs: 3, kind: 'heal', script: '/run/slurm/heal.sh' });
     expect(a.submissions()).toEqual([
-      { jobId: '101', arrayRange: '0-9%4', atMs: 1 },
-      { jobId: '102', arrayRange: '0-2', atMs: 2 },
+      { jobId: '101', arrayRange: '0-9%4', atMs: 1, kind: 'workers' },
+      { jobId: '102', arrayRange: '0-2', atMs: 2, kind: 'workers' },
+      { jobId: '103', arrayRange: '0', atMs: 3, kind: 'heal', script: '/run/slurm/heal.sh' },
     ]);
     a.close();
   });
@@ -385,7 +387,7 @@ describe('counters', () => {
     a.recordSlots(one, [slot(one, 0), slot(one, 1, { outcome: 'missing' })]);
     a.failShard(a.claimNextShard(owner('w'), { nowMs: 1_200 })!, 'broken');
     expect(a.progress(1_500)).toEqual({
-      shards: { total: shards, failed: 1, claimable: shards - 2 },
+      shards: { total: shards, failed: 1, claimable: shards - 2, unfinished: shards - 1 },
       slots: { total: slotsTotal, done: 2, ok: 1 },
     });
     expect(a.progress(3_000).shards.claimable).toBe(shards - 1); // the first claim's lease has lapsed

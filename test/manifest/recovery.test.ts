@@ -242,7 +242,10 @@ describe('receipt journals', () => {
     fs.rmSync(file);
     await rebuildManifest(file);
     const m = openManifest(file);
-    expect(view(m)).toEqual({ ...before, submissions: [...before.submissions, { jobId: '556', arrayRange: '0', atMs: 43 }] });
+    expect(view(m)).toEqual({
+      ...before,
+      submissions: [...before.submissions, { jobId: '556', arrayRange: '0', atMs: 43, kind: 'workers' }],
+    });
     m.close();
   });
 
