@@ -5,8 +5,20 @@
 # same factor (processing 0.3-2.5 s -> 30-250 ms; a 20 req/s API limit -> 200 req/s; the 10 ms floor between a
 # worker's requests -> 1 ms; the 20 s hedge floor -> 2 s). The light fault mix includes the vendor's tail: 1 % of jobs
 # take 150-225 s (15-22.5 s here), 0.5 % never become ready.
+#
+# `npm run demo -- --slurm`: the same campaign through the local Slurm cluster instead of the local executor: brings
+# the cluster up (scripts/slurm-up.sh; root on Debian), `submit`s an array of 4 workers with the `local` profile, and
+# follows it with `status --wait --slurm` until every shard is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+EXECUTOR=local
+for arg in "$@"; do
+  case "$arg" in
+    --slurm) EXECUTOR=slurm ;;
+    *) echo "demo: unknown argument '$arg' (the only one is --slurm)" >&2; exit 2 ;;
+  esac
+done
 
 TIME_SCALE=0.1
 DAY=2025-11-17            # a past day on which the simulator (seed 1, its default fleet) has data for both vehicles then
@@ -22,8 +34,16 @@ started=$(date +%s)
 echo "== build"
 npm run --silent build
 
+if [ "$EXECUTOR" = slurm ]; then
+  echo "== local Slurm cluster"
+  bash scripts/slurm-up.sh
+fi
+
 SIM_PID=''
 cleanup() {
+  if [ "$EXECUTOR" = slurm ] && [ -f "$RUN/manifest.sqlite" ]; then
+    "${CLI[@]}" cancel --manifest "$RUN/manifest.sqlite" >/dev/null 2>&1 || true
+  fi
   if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
     kill "$SIM_PID" 2>/dev/null || true
     wait "$SIM_PID" 2>/dev/null || true
@@ -49,9 +69,17 @@ echo "== plan"
   --vehicles "$VEHICLES" --cameras "$CAMERAS" --api-base "$BASE" --token-file "$RUN/token" \
   --api-rate 150 --min-time-ms 1 --clip-size "$CLIP_BYTES"
 
-echo "== run"
 status=0
-"${CLI[@]}" run --manifest "$RUN/manifest.sqlite" --min-clip-bytes 65536 --hedge-floor 2 --progress-interval 5 ${DEMO_RUN_FLAGS:-} || status=$?
+if [ "$EXECUTOR" = slurm ]; then
+  echo "== submit"
+  "${CLI[@]}" submit --manifest "$RUN/manifest.sqlite" --profile local --workers 4 --time 30 \
+    --worker-arg=--min-clip-bytes=65536 --worker-arg=--hedge-floor=2
+  echo "== status --wait --slurm"
+  "${CLI[@]}" status --manifest "$RUN/manifest.sqlite" --wait --slurm || status=$?
+else
+  echo "== run"
+  "${CLI[@]}" run --manifest "$RUN/manifest.sqlite" --min-clip-bytes 65536 --hedge-floor 2 --progress-interval 5 ${DEMO_RUN_FLAGS:-} || status=$?
+fi
 
 echo "== status"
 "${CLI[@]}" status --manifest "$RUN/manifest.sqlite"

@@ -27,6 +27,11 @@ export interface ClipOptions {
    * more at once buys little time and costs tens of MB of resident memory (docs/performance.md)
    */
   validateConcurrent: number;
+  /**
+   * clips streaming to disk at once: the window keeps many clips in flight, but nearly all of them wait on the API's
+   * processing; a few streams fill a core's bandwidth, and each open one holds socket buffers (docs/performance.md)
+   */
+  downloadConcurrent: number;
   /** a clip an earlier attempt requested (`knownFilename`) and still not ready after this is requested afresh: the server may have forgotten it */
   rememberedReadyMaxWaitMs: number;
   /** a job still not ready after this many times the campaign's observed p90 readiness time is hedged (requested again) */
@@ -47,6 +52,7 @@ export const CLIP_DEFAULTS: Readonly<ClipOptions> = Object.freeze({
   minClipBytes: 1_000_000,
   invalidRetries: 4,
   validateConcurrent: 1,
+  downloadConcurrent: 6,
   rememberedReadyMaxWaitMs: 60_000,
   hedgeFactor: HEDGE_DEFAULTS.factor,
   hedgeFloorMs: HEDGE_DEFAULTS.floorMs,
@@ -70,8 +76,8 @@ export function normalizeClipOptions(input: Partial<ClipOptions> = {}): ClipOpti
     if (!(Number.isInteger(o[key]) && o[key] >= 0)) throw new UsageError(`${key} must be an integer >= 0, got ${String(o[key])}`);
   if (!(o.hedgeFactor >= 1)) throw new UsageError(`hedgeFactor must be a number >= 1, got ${String(o.hedgeFactor)}`);
   if (!(o.hedgeShare >= 0 && o.hedgeShare <= 1)) throw new UsageError(`hedgeShare must be between 0 and 1, got ${String(o.hedgeShare)}`);
-  if (!(Number.isInteger(o.validateConcurrent) && o.validateConcurrent >= 1))
-    throw new UsageError(`validateConcurrent must be an integer >= 1, got ${String(o.validateConcurrent)}`);
+  for (const key of ['validateConcurrent', 'downloadConcurrent'] as const)
+    if (!(Number.isInteger(o[key]) && o[key] >= 1)) throw new UsageError(`${key} must be an integer >= 1, got ${String(o[key])}`);
   return o;
 }
 
@@ -140,6 +146,7 @@ export function createClipFetcher(
 ): ClipFetcher {
   const options = normalizeClipOptions(input);
   const validations = new Bottleneck({ maxConcurrent: options.validateConcurrent });
+  const downloads = new Bottleneck({ maxConcurrent: options.downloadConcurrent });
   const ledger = new HedgeLedger(options.hedgeShare);
   const waits: ReadyWaitContext = {
     api,
@@ -185,11 +192,15 @@ export function createClipFetcher(
       }
       let tmpPath: string | undefined;
       try {
-        tmpPath = await newPartialPath(partialDirOf(destination.outDir), fileName);
-        await api.downloadClip(ready, tmpPath, call);
+        const partial = await newPartialPath(partialDirOf(destination.outDir), fileName);
+        tmpPath = partial;
+        const clip = ready;
+        await downloads.schedule(async () => {
+          signal?.throwIfAborted(); // stopped while it waited its turn
+          await api.downloadClip(clip, partial, call);
+        });
         await fsyncFile(tmpPath);
-        const clip = tmpPath;
-        const check = await validations.schedule(() => checkClipFile(clip, { minBytes: options.minClipBytes }));
+        const check = await validations.schedule(() => checkClipFile(partial, { minBytes: options.minClipBytes }));
         if (check.ok) {
           signal?.throwIfAborted();
           const { bytes, sha256, bag } = check;

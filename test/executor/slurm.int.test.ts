@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openManifest } from '../../src/manifest/index.js';
@@ -19,8 +19,25 @@ afterEach(async () => {
   }
 });
 
-/** `flags` every submission of these tests gets: the local cluster's profile, clips of the simulator's size. */
-const SUBMIT = ['--profile', 'local', '--worker-arg=--min-clip-bytes=32768'];
+/** `fleetclip submit --json` with the local cluster's profile and clips of the simulator's size, then `flags`; exit 0 expected. */
+async function submit(c: Campaign, flags: string[]): Promise<{ stderr: string; outcome: SubmitOutcome }> {
+  const r = await runCli([
+    'submit',
+    '--manifest',
+    c.manifest,
+    '--profile',
+    'local',
+    '--worker-arg=--min-clip-bytes=32768',
+    '--json',
+    ...flags,
+  ]);
+  expect(r).toMatchObject({ code: 0 });
+  return { stderr: r.stderr, outcome: JSON.parse(r.stdout) as SubmitOutcome };
+}
+interface SubmitOutcome {
+  submissions: { jobId: string; arrayRange: string; kind: string }[];
+  tasks: number;
+}
 
 async function until<T>(what: string, read: () => Promise<T> | T, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const giveUpAt = Date.now() + timeoutMs;
@@ -41,6 +58,15 @@ function shardStates(c: Campaign) {
   }
 }
 
+/** A folder holding a `sacct` that fails as it does on a cluster without accounting storage. */
+async function accountingOff(dir: string): Promise<string> {
+  const bin = path.join(dir, 'no-accounting');
+  await mkdir(bin, { recursive: true });
+  const sacct = path.join(bin, 'sacct');
+  await writeFile(sacct, '#!/bin/sh\necho "sacct: error: Slurm accounting storage is disabled" >&2\nexit 1\n', { mode: 0o755 });
+  return bin;
+}
+
 async function squeueTasks(jobId: string): Promise<string[]> {
   const { stdout } = await run('squeue', ['-h', '-r', '-t', 'all', '-j', jobId, '-o', '%i|%T']);
   return stdout.trim().split('\n').filter(Boolean);
@@ -50,24 +76,10 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
   test('plan → submit → array tasks run the workers → every shard done, the clips are the truth; status --wait returns 0', async () => {
     const c = await plannedCampaign({ hours: '16-18', vehicles: 'mav,megalodon', cameras: 'front-center', sim: { timeScale: 0.05 } });
     campaigns.push(c);
-    const submitted = await runCli([
-      'submit',
-      '--manifest',
-      c.manifest,
-      ...SUBMIT,
-      '--time',
-      '20',
-      '--workers',
-      '2',
-      '--json',
-      '--verbose',
-    ]);
-    expect(submitted.stderr).toMatch(/^fleetclip: \d+ scheduler command\(s\) run\n$/);
-    expect(submitted.code).toBe(0);
-    const outcome = JSON.parse(submitted.stdout) as { submissions: { jobId: string; arrayRange: string }[]; tasks: number };
+    const { stderr, outcome } = await submit(c, ['--time', '20', '--workers', '2', '--verbose']);
+    expect(stderr).toMatch(/^fleetclip: \d+ scheduler command\(s\) run\n$/);
     expect(outcome.tasks).toBe(2);
     expect(outcome.submissions[0]!.arrayRange).toBe('0-1');
-    expect(submitted.stderr).toMatch(/\d+ scheduler command\(s\) run/);
     const waited = await runCli(['status', '--manifest', c.manifest, '--wait', '--slurm'], { timeoutMs: 240_000 });
     expect(waited.code).toBe(0);
     expect(waited.stdout).toMatch(new RegExp(`slurm job ${outcome.submissions[0]!.jobId} \\(workers 0-1, [^)]+\\): 2 COMPLETED`));
@@ -84,58 +96,76 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
     expect(owners.every((s) => s.state === 'done')).toBe(true);
   }, 300_000);
 
-  test('a task killed mid-shard is reconciled by resubmit (its shard released with the scheduler reason), and the campaign completes with nothing duplicated', async () => {
-    // slow jobs (1-2 s each) so that a task is mid-shard when it is killed
-    const c = await plannedCampaign({
-      hours: '16-18',
-      vehicles: 'mav',
-      cameras: 'front-center',
-      sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
-    });
-    campaigns.push(c);
-    const submitted = await runCli(['submit', '--manifest', c.manifest, ...SUBMIT, '--time', '20', '--workers', '1', '--json']);
-    expect(submitted.code).toBe(0);
-    const jobId = (JSON.parse(submitted.stdout) as { submissions: { jobId: string }[] }).submissions[0]!.jobId;
-    await until(
-      'a shard running under the task',
-      () => shardStates(c),
-      (s) => s.some((r) => r.state === 'running'),
-      60_000,
-    );
-    // SIGKILL of the worker (what the OOM killer or a dying node does): it cannot release its shard; the manifest still
-    // says running, with a lease 2 minutes long. (A plain scancel sends SIGTERM: the worker releases the shard itself.)
-    const m = openManifest(c.manifest, { readonly: true });
-    const [holder] = m.runningClaims();
-    m.close();
-    expect(holder?.owner).toMatchObject({ slurmJobId: jobId, slurmArrayTaskId: '0' });
-    process.kill(holder!.owner.pid, 'SIGKILL');
-    await until(
-      'the task ended',
-      () => squeueTasks(jobId),
-      (t) => t.length > 0 && t.every((l) => !/RUNNING|PENDING|COMPLETING/.test(l)),
-      60_000,
-    );
-    expect(shardStates(c).filter((r) => r.state !== 'pending')).toEqual([expect.objectContaining({ state: 'running' })]);
+  // accounting off: a `sacct` first on PATH that answers as on a cluster without slurmdbd, so that reconcile reads
+  // squeue (slurmctld keeps finished tasks for MinJobAge) against the same real cluster
+  test.each(['sacct', 'squeue'] as const)(
+    'one task SIGKILLed and one scancelled mid-shard: resubmit reconciles (scheduler view from %s), resubmits only those shards, nothing duplicated',
+    async (source) => {
+      // slow jobs (1-2 s each) so that both tasks are mid-shard when they are ended
+      const c = await plannedCampaign({
+        hours: '16-17',
+        vehicles: 'mav,megalodon',
+        cameras: 'front-center',
+        sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
+      });
+      campaigns.push(c);
+      const env = source === 'squeue' ? { PATH: `${await accountingOff(c.dir)}:${process.env.PATH}` } : {};
+      const jobId = (await submit(c, ['--time', '20', '--workers', '2'])).outcome.submissions[0]!.jobId;
+      await until(
+        'a shard running under each task',
+        () => shardStates(c),
+        (s) => s.filter((r) => r.state === 'running').length === 2,
+        60_000,
+      );
+      const m = openManifest(c.manifest, { readonly: true });
+      const holders = m.runningClaims();
+      m.close();
+      const killed = holders.find((h) => h.owner.slurmArrayTaskId === '0')!;
+      const cancelled = holders.find((h) => h.owner.slurmArrayTaskId === '1')!;
+      expect(killed.owner).toMatchObject({ slurmJobId: jobId });
+      // SIGKILL (what the OOM killer or a dying node does): the worker cannot release its shard, the manifest still says
+      // running with a lease minutes long. scancel sends SIGTERM: that worker releases its shard on the way out.
+      process.kill(killed.owner.pid, 'SIGKILL');
+      await run('scancel', [`${jobId}_1`]);
+      await until(
+        'both tasks ended',
+        () => squeueTasks(jobId),
+        (t) => t.length === 2 && t.every((l) => !/RUNNING|PENDING|COMPLETING/.test(l)),
+        60_000,
+      );
+      expect(shardStates(c)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ id: killed.shardId, state: 'running' }),
+          expect.objectContaining({ id: cancelled.shardId, state: 'released' }),
+        ]),
+      );
 
-    const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--json', '--verbose']);
-    expect(resubmitted.code).toBe(0);
-    const again = JSON.parse(resubmitted.stdout) as { reconciled: { released: { shardId: number; reason: string }[] }; tasks: number };
-    expect(again.reconciled.released).toHaveLength(1);
-    expect(again.reconciled.released[0]!.reason).toMatch(/^slurm FAILED/);
-    expect(again.tasks).toBeGreaterThanOrEqual(1);
+      const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--json', '--verbose'], { env });
+      expect(resubmitted.code).toBe(0);
+      const again = JSON.parse(resubmitted.stdout) as {
+        reconciled: { released: { shardId: number; reason: string }[]; source: string };
+        tasks: number;
+      };
+      expect(again.reconciled).toEqual({ source, released: [{ shardId: killed.shardId, reason: expect.stringMatching(/^slurm FAILED/) }] });
+      // the new array works on the two ended tasks' shards, one task each
+      expect(again.tasks).toBe(2);
 
-    const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
-    expect(waited.code).toBe(0);
-    expect(await compareWithTruth(c, { vehicles: ['mav'], cameras: ['front-center'], from: '16:00', to: '18:00' })).toMatchObject({
-      missing: [],
-      duplicated: [],
-      differ: [],
-      extra: [],
-    });
-    const nothing = await runCli(['resubmit', '--manifest', c.manifest]);
-    expect(nothing.stdout).toMatch(/^nothing to resubmit/);
-    expect(nothing.code).toBe(0);
-  }, 420_000);
+      const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
+      expect(waited.code).toBe(0);
+      expect(
+        await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '17:00' }),
+      ).toMatchObject({
+        missing: [],
+        duplicated: [],
+        differ: [],
+        extra: [],
+      });
+      const nothing = await runCli(['resubmit', '--manifest', c.manifest], { env });
+      expect(nothing.stdout).toMatch(/^nothing to resubmit/);
+      expect(nothing.code).toBe(0);
+    },
+    420_000,
+  );
 
   test('--auto-resubmit heals a campaign with no command typed after submit; USR1 before the time limit releases the shard (not lost)', async () => {
     // a shard takes about 90 s here (1 camera, 120 slots of 1-2 s, a window of 2): a task with --time 2 gets USR1 a
@@ -149,15 +179,7 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
       pacing: ['--api-rate', '50', '--max-concurrent', '2', '--min-time-ms', '5'],
     });
     campaigns.push(c);
-    const submitted = await runCli([
-      'submit',
-      '--manifest',
-      c.manifest,
-      ...SUBMIT,
-      ...['--workers', '1', '--time', '2', '--auto-resubmit', '3', '--json'],
-    ]);
-    expect(submitted.code).toBe(0);
-    const subs = (JSON.parse(submitted.stdout) as { submissions: { kind: string }[] }).submissions;
+    const subs = (await submit(c, ['--workers', '1', '--time', '2', '--auto-resubmit', '3'])).outcome.submissions;
     expect(subs.map((s) => s.kind)).toEqual(['workers', 'heal']);
     await until(
       'the first task released its shard on USR1',
