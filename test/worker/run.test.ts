@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { rename, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { openManifest } from '../../src/manifest/index.js';
@@ -107,9 +108,14 @@ describe('fleetclip run', () => {
     expect(seen).toMatchObject({ missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] });
   }, 90_000);
 
-  test('a bad --workers is a one-line usage error', async () => {
-    const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', '0']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe('fleetclip: --workers must be an integer >= 1, got 0\n');
-  });
+  test.each(['0', '1.5', String(4 * os.availableParallelism() + 1), '100000'])(
+    '--workers %s is a one-line usage error',
+    async (workers) => {
+      const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', workers]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `fleetclip: --workers must be an integer from 1 to ${4 * os.availableParallelism()} (4 per core), got ${workers}\n`,
+      );
+    },
+  );
 });

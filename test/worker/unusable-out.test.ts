@@ -1,10 +1,8 @@
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { CLI, runCli } from '../helpers/cli.js';
+import { TmpfsMounts, whyNoTmpfs } from '../helpers/mounts.js';
 import { openManifest } from '../../src/manifest/index.js';
 import { slotIso } from '../../src/storage/index.js';
 import { DAY, WORKER_FLAGS, filesUnder, plannedCampaign, type Campaign } from './campaign.js';
@@ -15,27 +13,11 @@ import { DAY, WORKER_FLAGS, filesUnder, plannedCampaign, type Campaign } from '.
  * made for real: a file in the way, no permission, a read-only and a full filesystem (tmpfs mounts, as root).
  */
 
-const isRoot = process.getuid?.() === 0;
 const NOBODY = { uid: 65534, gid: 65534 };
-
-/** Why a tmpfs cannot be mounted here, if it cannot (CI runs as root on a VM, where it can). */
-function whyNoMount(): string | undefined {
-  if (!isRoot) return 'mounting a tmpfs needs root';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
-    execFileSync('umount', [dir], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'mount -t tmpfs was refused (no CAP_SYS_ADMIN here)';
-  } finally {
-    fs.rmdirSync(dir);
-  }
-}
 
 /** Root reads and writes past any permission: as root, the CLI runs as nobody to meet EACCES. */
 function unprivileged(): { as?: typeof NOBODY; skip?: string } {
-  if (!isRoot) return {};
+  if (process.getuid?.() !== 0) return {};
   try {
     execFileSync(process.execPath, [CLI, '--version'], { ...NOBODY, stdio: 'ignore' });
     return { as: NOBODY };
@@ -44,28 +26,18 @@ function unprivileged(): { as?: typeof NOBODY; skip?: string } {
   }
 }
 
-const noMount = whyNoMount();
+const noMount = whyNoTmpfs();
 const asNobody = unprivileged();
-const mounts: string[] = [];
-
-async function mountTmpfs(dir: string, options: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
-  mounts.push(dir);
-}
-
-function unmountAll(): void {
-  for (const dir of mounts.splice(0).reverse()) execFileSync('umount', ['--lazy', dir]);
-}
+const mounts = new TmpfsMounts();
 
 let campaign: Campaign | undefined;
 afterEach(async () => {
-  unmountAll();
+  mounts.unmountAll();
   await campaign?.sim.close();
   if (campaign) await rm(campaign.dir, { recursive: true, force: true });
   campaign = undefined;
 });
-afterAll(unmountAll);
+afterAll(() => mounts.unmountAll());
 
 interface Unusable {
   name: string;
@@ -103,7 +75,7 @@ const UNUSABLE: Unusable[] = [
   {
     name: 'a read-only filesystem',
     errno: 'EROFS',
-    spoil: (out) => mountTmpfs(out, 'ro,size=1g'), // 1 GiB "free": the worker's free-space check lets it start
+    spoil: async (out) => mounts.mount(out, 'ro,size=1g'), // 1 GiB "free": the worker's free-space check lets it start
     ...(noMount && { skip: noMount }),
     workerSays: 'EROFS',
     shard: { state: 'released', releaseReason: 'storage' },
@@ -111,7 +83,7 @@ const UNUSABLE: Unusable[] = [
   {
     name: 'a full filesystem',
     errno: 'ENOSPC',
-    spoil: (out) => mountTmpfs(out, 'size=1m'), // a clip is 2 MB
+    spoil: async (out) => mounts.mount(out, 'size=1m'), // a clip is 2 MB
     ...(noMount && { skip: noMount }),
     workerSays: 'disk nearly full', // the worker's free-space check refuses to claim a shard at all
     shard: { state: 'pending' },
