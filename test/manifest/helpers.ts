@@ -58,11 +58,11 @@ export function shardsFor(settings: CampaignSettings, hours: number): ShardSpec[
 
 export const owner = (workerId: string) => ({ workerId, host: 'test-host', pid: 4242 });
 
-const CHILD = path.resolve('test/manifest/fixtures/claim-worker.ts');
+const CHILD = path.resolve('test/manifest/fixtures/claim-worker.mjs');
 
 /** Starts the stand-in worker as a real process. */
 export function startWorker(manifest: string, workerId: string, mode: 'drain' | 'hold'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CHILD, manifest, workerId, mode], {
+  return spawn(process.execPath, [CHILD, manifest, workerId, mode], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
