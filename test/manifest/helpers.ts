@@ -26,6 +26,23 @@ export function plannedManifest(
   return { run, file, settings };
 }
 
+/**
+ * A manifest in `run` (added to `runs`, for cleanup) with one vehicle-hour per vehicle, the first of them done (one
+ * slot recorded, missing), closed: a campaign with some history in its receipts.
+ */
+export function plannedWithWork(runs: string[], run = tempRun()): string {
+  runs.push(run);
+  const file = path.join(run, 'manifest.sqlite');
+  const settings = settingsFor(run);
+  const m = openManifest(file, { create: true });
+  m.plan(settings, shardsFor(settings, 1));
+  const c = m.claimNextShard(owner('w'))!;
+  m.recordSlots(c, [{ vehicle: c.vehicle, camera: 'front', start: c.hourStart, outcome: 'missing', attempts: 1, atMs: 1 }]);
+  m.completeShard(c);
+  m.close();
+  return file;
+}
+
 export const HOUR0 = Date.UTC(2026, 5, 15) / 1000;
 
 export function settingsFor(runDir: string, over: Partial<CampaignSettings> = {}): CampaignSettings {

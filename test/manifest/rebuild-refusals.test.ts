@@ -1,10 +1,9 @@
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openManifest } from '../../src/manifest/index.js';
 import { runMain } from '../helpers/cli.js';
 import { TmpfsMounts, whyNoTmpfs } from '../helpers/mounts.js';
-import { owner, settingsFor, shardsFor, tempRun } from './helpers.js';
+import { plannedWithWork, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 const mounts = new TmpfsMounts();
@@ -16,15 +15,7 @@ afterAll(() => {
 
 /** A run folder with a campaign that has done some work and has then lost its manifest (truncated to 0 bytes). */
 function lostManifest(run = tempRun()): { run: string; file: string } {
-  runs.push(run);
-  const file = path.join(run, 'manifest.sqlite');
-  const settings = settingsFor(run);
-  const m = openManifest(file, { create: true });
-  m.plan(settings, shardsFor(settings, 2));
-  const c = m.claimNextShard(owner('w'))!;
-  m.recordSlots(c, [{ vehicle: c.vehicle, camera: 'front', start: c.hourStart, outcome: 'missing', attempts: 1, atMs: 1 }]);
-  m.completeShard(c);
-  m.close();
+  const file = plannedWithWork(runs, run);
   fs.truncateSync(file, 0);
   return { run, file };
 }
