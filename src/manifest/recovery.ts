@@ -121,7 +121,9 @@ function removeDatabase(file: string): void {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // not `instanceof Error`: better-sqlite3's SqliteError is of the realm that first loaded the addon (jest: another file's)
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
 
 export interface RebuildOptions {
