@@ -30,7 +30,7 @@ async function stallingApi(
     } else if (url.pathname === '/v1/download' && req.method === 'HEAD') {
       res.writeHead(200).end();
     } else if (url.pathname === '/v1/download') {
-      trickle(res, 50_000_000, Buffer.alloc(256 * 1024, 7));
+      trickle(res, 4_000_000, Buffer.alloc(256 * 1024, 7)); // never all of it: the stall comes first
     } else {
       res.writeHead(404).end();
     }
