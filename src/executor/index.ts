@@ -1,6 +1,6 @@
 export { workerEnvironment } from './environment.js';
 export type { WorkerEnvironment } from './environment.js';
-export { EXECUTOR_DEFAULTS, defaultWorkerCount, judgeWorkerExit, localExecutor } from './local.js';
+export { EXECUTOR_DEFAULTS, defaultWorkerCount, judgeWorkerExit, localExecutor, maxWorkerCount } from './local.js';
 export type { LocalExecutorOptions, LocalRunResult } from './local.js';
 export { workerNodeOptions } from './node-options.js';
 export type { Executor, LaunchRequest, LaunchResult } from './types.js';

@@ -14,6 +14,12 @@ export const EXECUTOR_DEFAULTS = Object.freeze({
   progress: 'auto' as ProgressMode,
   /** the last stderr lines of a worker, printed when it dies */
   tailLines: 20,
+  /**
+   * `run --workers` at most this many per core: a worker is a single-core process of ~150 MB that already keeps up to
+   * its window of clips in flight, and the request budget is campaign-wide, so more only contend for CPU and memory
+   * (and a typo such as 1000 would start a thousand processes)
+   */
+  maxWorkersPerCore: 4,
 });
 
 /** Exit codes after which a replacement would only meet the same wall: the whole run stops claiming. */
@@ -200,4 +206,8 @@ async function runLocalWorkers(
 
 export function defaultWorkerCount(): number {
   return os.availableParallelism();
+}
+
+export function maxWorkerCount(): number {
+  return EXECUTOR_DEFAULTS.maxWorkersPerCore * os.availableParallelism();
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
-import type { CampaignSettings } from '../plan/types.js';
+import { JOURNAL_MODES, type CampaignSettings } from '../plan/types.js';
 import { upgradeLegacySettings } from './legacy.js';
 import type { PlannedShard } from './types.js';
 
@@ -47,6 +47,11 @@ export function readCampaignFile(runDir: string): CampaignRecord {
   if (parsed.format !== FORMAT || parsed.version !== 1 || !parsed.settings || !Array.isArray(parsed.shards)) {
     throw new ManifestError(`${file} is not a fleetclip campaign record (format ${FORMAT} v1)`, { path: file });
   }
+  // a rebuild puts the journal mode into a pragma's text: only the known modes, whatever an edited file holds
+  if (!JOURNAL_MODES.some((mode) => mode === parsed.settings?.journal))
+    throw new ManifestError(`${file}: journal must be ${JOURNAL_MODES.join(' or ')}, got '${String(parsed.settings.journal)}'`, {
+      path: file,
+    });
   return {
     settings: upgradeLegacySettings(parsed.settings),
     shards: parsed.shards.map(([id, vehicle, hourStart, cameras]) => ({ id, vehicle, hourStart, cameras })),

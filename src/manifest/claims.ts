@@ -122,6 +122,17 @@ export class Claims {
     });
   }
 
+  /**
+   * Runs `act` (synchronous, no SQL of its own) in a write transaction, after checking that the claim still holds its
+   * shard. A takeover is a write as well, so it cannot come between the check and `act`.
+   */
+  whileHolding(claim: Claim, act: () => void): void {
+    this.store.write(undefined, () => {
+      this.assertHolds(claim);
+      act();
+    });
+  }
+
   /** Inside a write: the claim still holds its shard, or LeaseLostError. */
   assertHolds(claim: Claim): void {
     const row = this.sql.shard.get(claim.shardId) as Pick<ShardRow, 'fence' | 'state' | 'owner_worker'> | undefined;

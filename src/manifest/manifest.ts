@@ -78,6 +78,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     rememberRequests: (claim, requested) => requests.rememberRequests(claim, requested),
     rememberedRequests: (shardId) => requests.rememberedRequests(shardId),
     reserveBucket: (claim, slot, bytes, capBytes) => buckets.reserveBucket(claim, slot, bytes, capBytes),
+    placeUnderFence: (claim, rename) => claims.whileHolding(claim, rename),
     adjustBucket: (vehicle, bucket, deltaBytes) => buckets.adjustBucket(vehicle, bucket, deltaBytes),
     workspaceBytes: () => buckets.workspaceBytes(),
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ManifestError } from '../errors.js';
+import { FleetclipError, ManifestError } from '../errors.js';
 import { clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
 import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
@@ -113,8 +113,17 @@ async function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: Ve
   return checked;
 }
 
+/** A SQLite database is its file and the journal files beside it. */
+const DATABASE_SUFFIXES = ['', '-journal', '-wal', '-shm'];
+
+function removeDatabase(file: string): void {
+  for (const suffix of DATABASE_SUFFIXES) fs.rmSync(file + suffix, { force: true });
+}
+
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // not `instanceof Error`: better-sqlite3's SqliteError is of the realm that first loaded the addon (jest: another file's)
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
 
 export interface RebuildOptions {
@@ -160,20 +169,26 @@ export async function rebuildManifest(manifestPath: string, opts: RebuildOptions
   }
 
   const fresh = `${file}.rebuild-${process.pid}`;
-  fs.rmSync(fresh, { force: true });
-  const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal });
+  removeDatabase(fresh);
   let slotResults: number;
   try {
-    slotResults = manifest.restore(content);
-  } finally {
-    manifest.close();
+    const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal });
+    try {
+      slotResults = manifest.restore(content);
+    } finally {
+      manifest.close();
+    }
+  } catch (err) {
+    removeDatabase(fresh); // half a rebuild is no manifest: leave nothing of it behind
+    const why = err instanceof FleetclipError && err.cause !== undefined ? err.cause : err; // not the advice about a file now gone
+    throw new ManifestError(`cannot rebuild ${file}, nothing was changed: ${messageOf(why)}`, { path: file }, { cause: err });
   }
 
   let movedAside: string | undefined;
   if (fs.existsSync(file)) {
     movedAside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const moved: string[] = [];
-    for (const suffix of ['', '-journal', '-wal', '-shm']) {
+    for (const suffix of DATABASE_SUFFIXES) {
       if (!fs.existsSync(file + suffix)) continue;
       try {
         fs.renameSync(file + suffix, movedAside + suffix);

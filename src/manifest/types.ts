@@ -161,6 +161,13 @@ export interface WorkerManifest {
    * with room under `capBytes` is counted and remembered for the slot. A clip larger than the cap gets a fresh bucket.
    */
   reserveBucket(claim: Claim, slot: { camera: string; start: number }, bytes: number, capBytes: number): number;
+  /**
+   * Runs `rename` (the synchronous rename that puts a clip under its final name) in a write transaction that first
+   * checks the fence. Every claim takes the same lock, so no takeover comes between the check and the rename: once
+   * the shard was taken over this throws LeaseLostError and nothing is renamed, and a newer owner's rename of the
+   * clip always comes after this one, so a worker that lost its lease never replaces the newer owner's file.
+   */
+  placeUnderFence(claim: Claim, rename: () => void): void;
   /** corrects a bucket's count (negative to give bytes back) */
   adjustBucket(vehicle: string, bucket: number, deltaBytes: number): void;
   /** bytes counted in all buckets: the clips not yet archived, from the manifest (no walk of the folders) */

@@ -6,7 +6,7 @@ import { API_FLOW_ASSUMPTIONS } from './model.js';
 import { parseApiBase, parseNameList, parseOnMiss } from './grammar.js';
 import { planShards, windowEndOf } from './shards.js';
 import { parseByteSize } from './sizes.js';
-import type { CampaignSettings, ShardSpec } from './types.js';
+import { JOURNAL_MODES, type CampaignSettings, type JournalMode, type ShardSpec } from './types.js';
 import { parseHourRange, validateTimeZone } from './window.js';
 
 /**
@@ -173,7 +173,8 @@ function refuseUnservedWindow(windowEndSeconds: number, nowMs: number): void {
     );
 }
 
-function parseJournal(raw: string): 'delete' | 'wal' {
-  if (raw === 'delete' || raw === 'wal') return raw;
-  throw new UsageError(`--journal must be delete or wal, got '${raw}'`);
+function parseJournal(raw: string): JournalMode {
+  const mode = JOURNAL_MODES.find((m) => m === raw);
+  if (mode) return mode;
+  throw new UsageError(`--journal must be ${JOURNAL_MODES.join(' or ')}, got '${raw}'`);
 }

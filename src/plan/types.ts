@@ -18,6 +18,10 @@ export interface HourRange {
  */
 export type MissStrategy = { kind: 'probe-all' } | { kind: 'skip'; skipSeconds: number } | { kind: 'gallop'; maxStrideSeconds: number };
 
+/** The manifest's SQLite journal modes: a rollback journal for shared filesystems, WAL on one host only. */
+export const JOURNAL_MODES = ['delete', 'wal'] as const;
+export type JournalMode = (typeof JOURNAL_MODES)[number];
+
 /**
  * Everything a worker needs to run a campaign, stored in the manifest so that a worker takes only `--manifest`.
  * Never the token itself: only the path of the file that holds it.
@@ -44,7 +48,7 @@ export interface CampaignSettings {
   workspaceCapBytes: number;
   /** expected size of one clip, for forecasts */
   clipBytesEstimate: number;
-  journal: 'delete' | 'wal';
+  journal: JournalMode;
 }
 
 /** One vehicle-hour. `hourStart` is a UTC instant in epoch seconds. */

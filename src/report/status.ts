@@ -164,6 +164,8 @@ function workersView({ activity, readiness, requestRate }: StatusInput): Workers
 
 const RELEASE_ADVICE: Record<string, (s: CampaignSettings) => string> = {
   quota: () => 'the workspace or bucket cap was reached: move finished clips off the workspace (or raise the cap), then resubmit',
+  storage: () =>
+    "the output folder could not be written (a file in the way, permissions, read-only): see the worker's log, fix it, then resubmit",
   auth: (s) => `the token expired: put a fresh token in ${s.tokenFile}, then resubmit`,
   signal: () => 'a worker was stopped by a signal (preemption, time limit, cancel): resubmit to continue where it stopped',
   error: () => 'a worker could not record its outcomes in the manifest: see its log, run `fleetclip manifest verify`, then resubmit',

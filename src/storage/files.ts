@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 
@@ -20,7 +21,7 @@ async function guarded<T>(filePath: string, doing: string, run: () => Promise<T>
 
 /** A fresh, unique temporary path for `finalName` inside `partialDir` (created if needed); nothing is written yet. */
 export async function newPartialPath(partialDir: string, finalName: string): Promise<string> {
-  await guarded(partialDir, 'create folder', () => mkdir(partialDir, { recursive: true }));
+  await guarded(partialDir, 'create folder', () => makeFolder(partialDir));
   return path.join(partialDir, `${finalName}.${process.pid}-${randomBytes(4).toString('hex')}.part`);
 }
 
@@ -49,11 +50,36 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Atomically moves a complete, fsynced temporary to its final path (replacing an older copy). */
-export async function moveIntoPlace(tmpPath: string, finalPath: string): Promise<string> {
+/** `mkdir -p`. Node's recursive mkdir says ENOENT where a folder cannot be made for another reason (EROFS): a plain one names it. */
+async function makeFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dir); // the real reason, or ENOENT again when a parent folder is missing
+  }
+}
+
+/**
+ * Runs the rename that puts a file under its final name. A worker passes its manifest's fence check
+ * (`WorkerManifest.placeUnderFence`), which runs the rename synchronously under the manifest's write lock.
+ */
+export type RenameGuard = (rename: () => void) => void;
+
+/**
+ * Atomically moves a complete, fsynced temporary to its final path (replacing an older copy), the rename itself
+ * through `guard`; the folder is made before and fsynced after, outside it.
+ */
+export async function moveIntoPlace(tmpPath: string, finalPath: string, guard: RenameGuard = (rename) => rename()): Promise<string> {
   const dir = path.dirname(finalPath);
-  await guarded(dir, 'create folder', () => mkdir(dir, { recursive: true }));
-  await guarded(finalPath, 'rename into', () => rename(tmpPath, finalPath));
+  await guarded(dir, 'create folder', () => makeFolder(dir));
+  guard(() => {
+    try {
+      renameSync(tmpPath, finalPath);
+    } catch (err) {
+      throw storageErrorFrom(err, finalPath, 'rename into');
+    }
+  });
   await fsyncDir(dir);
   return finalPath;
 }

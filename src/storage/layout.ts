@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { moveIntoPlace } from './files.js';
+import { moveIntoPlace, storageErrorFrom, type RenameGuard } from './files.js';
 
 /**
  * The disk layout of a campaign's output root (`<out>`):
@@ -23,9 +23,19 @@ export function clipPathOf(outDir: string, vehicle: string, bucket: number, file
   return path.join(bucketDirOf(outDir, vehicle, bucket), fileName);
 }
 
-/** Moves a complete, fsynced, validated temporary into its bucket (replacing an earlier attempt's copy of that clip). */
-export function placeClip(tmpPath: string, outDir: string, vehicle: string, bucket: number, fileName: string): Promise<string> {
-  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName));
+/**
+ * Moves a complete, fsynced, validated temporary into its bucket (replacing an earlier attempt's copy of that clip);
+ * a worker's `guard` is its fence check (the rename happens only while it holds the shard).
+ */
+export function placeClip(
+  tmpPath: string,
+  outDir: string,
+  vehicle: string,
+  bucket: number,
+  fileName: string,
+  guard?: RenameGuard,
+): Promise<string> {
+  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName), guard);
 }
 
 /** Deletes temporaries left by a dead or interrupted attempt at these clips (the caller's claim makes them its own). */
@@ -37,13 +47,16 @@ export async function removeStaleTemporaries(outDir: string, fileNames: readonly
     entries = await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
+    throw storageErrorFrom(err, dir, 'read folder'); // a file in the way, no permission: the output folder is unusable
   }
   let removed = 0;
   for (const entry of entries) {
     const clip = /^(.+\.bag)\.[^.]+\.part$/.exec(entry)?.[1];
     if (clip && names.has(clip)) {
-      await rm(path.join(dir, entry), { force: true });
+      const file = path.join(dir, entry);
+      await rm(file, { force: true }).catch((err: unknown) => {
+        throw storageErrorFrom(err, file, 'remove');
+      });
       removed++;
     }
   }

@@ -1,11 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
-import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
+import { AuthExpiredError, FleetclipError, LeaseLostError, QuotaError, StorageError } from '../errors.js';
 import type { Claim, RememberedRequest, SlotResult, WorkerManifest } from '../manifest/index.js';
 import { formatOnMiss } from '../plan/grammar.js';
 import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
-import { clipFileName, placeClip, removeStaleTemporaries, slotIso, type WorkspaceGuard } from '../storage/index.js';
-import type { ClipDestination, ClipFetcher, ClipOutcome } from './clip.js';
+import { clipFileName, removeStaleTemporaries, slotIso, type WorkspaceGuard } from '../storage/index.js';
+import type { ClipFetcher, ClipOutcome } from './clip.js';
+import { campaignDestination } from './destination.js';
 import { SlotPlanner, type ProbeResult } from './on-miss.js';
 import type { ClipWindow } from './window.js';
 
@@ -70,6 +71,14 @@ function isShardFatal(err: unknown): boolean {
   return err instanceof AuthExpiredError || err instanceof StorageError || err instanceof LeaseLostError;
 }
 
+/** Why a fatal condition released the shard; `status` advises per reason. */
+function releaseReasonOf(err: unknown): string {
+  if (err instanceof AuthExpiredError) return 'auth';
+  if (err instanceof QuotaError) return 'quota';
+  if (err instanceof StorageError) return 'storage'; // an unusable output folder: a file in the way, no permission, read-only
+  return 'error'; // e.g. the manifest refused a batch: release, never complete with outcomes missing
+}
+
 /**
  * Runs one claimed shard: every (slot, camera) gets a final outcome, slots concurrently (as many clips as the worker's window allows, in
  * flight), outcomes batched into the manifest. Returns how the shard ended; re-throws AuthExpiredError, StorageError
@@ -112,7 +121,10 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const names = cameras.flatMap((c) =>
     Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)),
   );
-  const stale = await removeStaleTemporaries(ctx.outDir, names);
+  const stale = await removeStaleTemporaries(ctx.outDir, names).catch((err: unknown) => {
+    if (err instanceof StorageError) manifest.releaseShard(claim, releaseReasonOf(err)); // nothing of it has started
+    throw err;
+  });
   if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
   ctx.workspace.measured(manifest.workspaceBytes());
 
@@ -173,15 +185,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   const settledSignal = (): Promise<void> => new Promise((resolve) => (wake = resolve));
   const running = new Set<Promise<void>>();
 
-  // A clip's bucket is chosen and counted in one fenced manifest transaction (workers on different nodes never overfill
-  // one); a slot an earlier, interrupted attempt already placed keeps its bucket, so the file is replaced where it is.
-  const destination: ClipDestination = {
-    outDir: ctx.outDir,
-    async place(tmpPath, clip) {
-      const bucket = manifest.reserveBucket(current, { camera: clip.camera, start: clip.start }, clip.bytes, ctx.bucketCapBytes);
-      return { bucket, path: await placeClip(tmpPath, ctx.outDir, clip.vehicle, bucket, clip.fileName) };
-    },
-  };
+  const destination = campaignDestination(manifest, () => current, ctx);
 
   async function fetchOne(camera: string, start: number): Promise<ClipResult | 'aborted'> {
     const slot = { vehicle: claim.vehicle, camera, slot: slotIso(start) };
@@ -293,16 +297,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
     log.warn(`shard ${claim.shardId} abandoned: ${fatal.message}`, where);
     throw fatal;
   }
-  const stopReason =
-    fatal instanceof AuthExpiredError
-      ? 'auth'
-      : fatal instanceof StorageError
-        ? 'quota'
-        : fatal !== undefined
-          ? 'error' // e.g. the manifest refused a batch: release, never complete with outcomes missing
-          : signal.aborted || ctx.graceful.aborted
-            ? 'signal'
-            : undefined;
+  const stopReason = fatal !== undefined ? releaseReasonOf(fatal) : signal.aborted || ctx.graceful.aborted ? 'signal' : undefined;
   if (stopReason || !planner.done) {
     report.state = 'released';
     report.note = stopReason ?? 'stopped';

@@ -24,13 +24,16 @@ export async function runMain(argv: string[]): Promise<CliResult> {
   return { code, stdout, stderr };
 }
 
-/** Runs the built binary (`npm run build` first; `npm test` does) as a child process. */
-export function runCli(argv: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs the built binary (`npm run build` first; `npm test` does) as a child process; `as` another user (root only). */
+export function runCli(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; as?: { uid: number; gid: number } } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [CLI, ...argv],
-      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 30_000 },
+      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 30_000, ...opts.as },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });

@@ -1,30 +1,15 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openManifest } from '../../src/manifest/index.js';
 import { runMain } from '../helpers/cli.js';
-import { owner, settingsFor, shardsFor, tempRun } from './helpers.js';
+import { plannedWithWork, tempRun } from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function plannedWithWork(): string {
-  const run = tempRun();
-  runs.push(run);
-  const file = path.join(run, 'manifest.sqlite');
-  const settings = settingsFor(run);
-  const m = openManifest(file, { create: true });
-  m.plan(settings, shardsFor(settings, 1));
-  const c = m.claimNextShard(owner('w'))!;
-  m.recordSlots(c, [{ vehicle: c.vehicle, camera: 'front', start: c.hourStart, outcome: 'missing', attempts: 1, atMs: 1 }]);
-  m.completeShard(c);
-  m.close();
-  return file;
-}
-
 describe('fleetclip manifest verify | rebuild', () => {
   test('verify says OK; after the file is lost verify exits 7 and rebuild restores it', async () => {
-    const file = plannedWithWork();
+    const file = plannedWithWork(runs);
     const ok = await runMain(['manifest', 'verify', '--manifest', file]);
     expect(ok).toEqual({
       code: 0,

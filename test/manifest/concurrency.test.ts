@@ -13,10 +13,10 @@ describe('many real processes on one manifest file', () => {
     const { run, file } = plannedManifest(runs, 24);
 
     const outs = await Promise.all(Array.from({ length: 16 }, (_, i) => finished(startWorker(file, `w${i}`, 'drain'))));
-    for (const out of outs) {
-      expect(out.stderr).toBe('');
-      expect(out.code).toBe(0);
-    }
+    // all at once, so a failure shows what every worker said
+    expect(outs.map((o, i) => ({ worker: `w${i}`, code: o.code, stderr: o.stderr }))).toEqual(
+      outs.map((_, i) => ({ worker: `w${i}`, code: 0, stderr: '' })),
+    );
     const holds = outs.flatMap((o) =>
       o.stdout
         .trim()
@@ -37,7 +37,7 @@ describe('many real processes on one manifest file', () => {
     expect(readReceipts(run).journals.length).toBe(16);
     const verdict = await verifyManifest(file);
     expect(verdict.problems.filter((p) => !p.includes('missing on disk'))).toEqual([]);
-  }, 60_000);
+  }, 180_000); // a guard against a hang only: 16 processes on a shared 2-core machine take 5-30 s
 
   test('a worker SIGKILLed while holding a shard loses it once its lease lapses', async () => {
     const run = tempRun();

@@ -26,6 +26,23 @@ export function plannedManifest(
   return { run, file, settings };
 }
 
+/**
+ * A manifest in `run` (added to `runs`, for cleanup) with one vehicle-hour per vehicle, the first of them done (one
+ * slot recorded, missing), closed: a campaign with some history in its receipts.
+ */
+export function plannedWithWork(runs: string[], run = tempRun()): string {
+  runs.push(run);
+  const file = path.join(run, 'manifest.sqlite');
+  const settings = settingsFor(run);
+  const m = openManifest(file, { create: true });
+  m.plan(settings, shardsFor(settings, 1));
+  const c = m.claimNextShard(owner('w'))!;
+  m.recordSlots(c, [{ vehicle: c.vehicle, camera: 'front', start: c.hourStart, outcome: 'missing', attempts: 1, atMs: 1 }]);
+  m.completeShard(c);
+  m.close();
+  return file;
+}
+
 export const HOUR0 = Date.UTC(2026, 5, 15) / 1000;
 
 export function settingsFor(runDir: string, over: Partial<CampaignSettings> = {}): CampaignSettings {
@@ -58,11 +75,11 @@ export function shardsFor(settings: CampaignSettings, hours: number): ShardSpec[
 
 export const owner = (workerId: string) => ({ workerId, host: 'test-host', pid: 4242 });
 
-const CHILD = path.resolve('test/manifest/fixtures/claim-worker.ts');
+const CHILD = path.resolve('test/manifest/fixtures/claim-worker.mjs');
 
 /** Starts the stand-in worker as a real process. */
 export function startWorker(manifest: string, workerId: string, mode: 'drain' | 'hold'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CHILD, manifest, workerId, mode], {
+  return spawn(process.execPath, [CHILD, manifest, workerId, mode], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });

@@ -30,6 +30,11 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
 });
 
+/** Resolves once `reached()` holds, checked every 20 ms: waits for an instant without guessing a sleep. */
+async function waitUntil(reached: () => boolean): Promise<void> {
+  while (!reached()) await new Promise((r) => setTimeout(r, 20));
+}
+
 /** The first n slots with data of one vehicle's front camera within some ten minutes (a narrow, cheap truth query). */
 function someSlots(s: RunningSimulator, n = 3, camera = 'front-center'): TruthSlot[] {
   for (let h = 6; h < 24; h++)
@@ -158,16 +163,18 @@ describe('authorization', () => {
     expect((await request(url, { headers: bearer(TOKEN) })).status).toBe(200);
   });
 
-  test('the token file is re-read on change: an expiring token, then a renewal, then revocation', async () => {
+  test('the token file is re-read on change: a token that then expires, a renewal, then revocation', async () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'fc-sim-auth-')), 'token');
     const s = await sim({ tokens: undefined, tokenFile: file });
     const [slot] = someSlots(s, 1) as [TruthSlot];
     const url = videoUrl(s, slot.vehicle, slot.camera, slot.start);
     expect((await request(url, { headers: bearer(TOKEN) })).status).toBe(401);
-    const old = mintToken({ expiresAtSec: Date.now() / 1000 + 1 });
+    // a JWT's exp is whole seconds: from the next whole second on, 2 more, it lives at least 2 s
+    const expiresAtSec = Math.ceil(Date.now() / 1000) + 2;
+    const old = mintToken({ expiresAtSec });
     writeTokenFile(file, old);
     expect((await request(url, { headers: bearer(old) })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
+    await waitUntil(() => Date.now() / 1000 >= expiresAtSec);
     const stale = await request(url, { headers: bearer(old) });
     expect([stale.status, stale.body.toString().trim()]).toEqual([401, 'token expired']);
     const renewed = mintToken({ expiresAtSec: Date.now() / 1000 + 3600 });
@@ -179,22 +186,35 @@ describe('authorization', () => {
 });
 
 describe('GET|HEAD /v1/download', () => {
-  test('is not ready at once: 404, 503 or 500 until the processing delay has passed, then ready', async () => {
-    const s = await sim({ timeScale: 1, processingDelayMs: { min: 400, max: 400 } });
+  test('is not ready at once: it answers 404, 503 or 500 while processing, a mix of them', async () => {
+    const s = await sim({ timeScale: 1, processingDelayMs: { min: 600_000, max: 600_000 } }); // far longer than this test
     const [slot] = someSlots(s, 1) as [TruthSlot];
     const filename = await requestClip(s, slot);
     const statuses: number[] = [];
-    const began = Date.now();
-    while (Date.now() - began < 300) {
+    for (let i = 0; i < 12; i++)
       for (const method of ['GET', 'HEAD'])
         statuses.push((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method, headers: bearer(TOKEN) })).status);
-    }
-    expect(statuses.length).toBeGreaterThan(10);
-    expect(new Set(statuses).size).toBeGreaterThan(1);
     for (const st of statuses) expect([404, 500, 503]).toContain(st);
-    await new Promise((r) => setTimeout(r, 150));
-    expect((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method: 'HEAD', headers: bearer(TOKEN) })).status).toBe(200);
-    expect([200, 302, 307]).toContain((await request(`${s.baseUrl}/v1/download?filename=${filename}`, { headers: bearer(TOKEN) })).status);
+    expect(new Set(statuses).size).toBeGreaterThan(1);
+  });
+
+  test('becomes ready once the processing delay has passed, not before, and stays ready', async () => {
+    const s = await sim({ timeScale: 1, processingDelayMs: { min: 400, max: 400 } });
+    const [slot] = someSlots(s, 1) as [TruthSlot];
+    const requestedMs = Date.now(); // the job's clock starts when the server takes the request, no earlier
+    const filename = await requestClip(s, slot);
+    const polls: { status: number; answeredMs: number }[] = [];
+    const poll = async (method: string) => {
+      const res = await request(`${s.baseUrl}/v1/download?filename=${filename}`, { method, headers: bearer(TOKEN) });
+      polls.push({ status: res.status, answeredMs: Date.now() });
+      return res.status;
+    };
+    while ((await poll('HEAD')) !== 200) await new Promise((r) => setTimeout(r, 10));
+    const ready = polls.at(-1)!;
+    expect(ready.answeredMs - requestedMs).toBeGreaterThanOrEqual(400);
+    for (const p of polls.slice(0, -1)) expect([404, 500, 503]).toContain(p.status);
+    expect([200, 302, 307]).toContain(await poll('GET'));
+    expect(await poll('HEAD')).toBe(200);
   });
 
   test('an unknown filename is 404; a missing one 400', async () => {
@@ -279,12 +299,20 @@ describe('GET /presigned', () => {
   });
 
   test('a presigned URL lives presignTtlSec', async () => {
-    const s = await sim({ downloadShapes: ['json-url'], presignTtlSec: 1 });
+    const ttlSec = 3;
+    const s = await sim({ downloadShapes: ['json-url'], presignTtlSec: ttlSec });
     const [slot] = someSlots(s, 1) as [TruthSlot];
-    const ready = await readyDownload(s, await requestClip(s, slot), TOKEN);
+    const filename = await requestClip(s, slot);
+    const issuedFromSec = Math.floor(Date.now() / 1000);
+    const ready = await readyDownload(s, filename, TOKEN);
+    const issuedToSec = Math.floor(Date.now() / 1000);
     const url = (JSON.parse(ready.body.toString()) as { url: string }).url;
+    // `expires` is whole seconds: the second it was issued in plus the TTL; it is valid through that second
+    const expiresSec = Number(new URL(url).searchParams.get('expires'));
+    expect(expiresSec).toBeGreaterThanOrEqual(issuedFromSec + ttlSec);
+    expect(expiresSec).toBeLessThanOrEqual(issuedToSec + ttlSec);
     expect((await request(url)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
+    await waitUntil(() => Date.now() / 1000 > expiresSec);
     expect((await request(url)).status).toBe(403);
   });
 

@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { rename, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../helpers/cli.js';
-import { openManifest } from '../../src/manifest/index.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../helpers/cli.js';
+import { openManifest, readReceipts, type RunningClaim } from '../../src/manifest/index.js';
 import { clipFileName } from '../../src/storage/index.js';
-import { WORKER_FLAGS, compareWithTruth, filesUnder, plannedCampaign, type Campaign } from './campaign.js';
+import { WORKER_FLAGS, compareWithTruth, exitOf, filesUnder, plannedCampaign, waitFor, type Campaign } from './campaign.js';
 
 let campaign: Campaign | undefined;
 afterEach(async () => {
@@ -107,9 +109,78 @@ describe('fleetclip run', () => {
     expect(seen).toMatchObject({ missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] });
   }, 90_000);
 
-  test('a bad --workers is a one-line usage error', async () => {
-    const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', '0']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe('fleetclip: --workers must be an integer >= 1, got 0\n');
-  });
+  test('a worker SIGKILLed mid-shard: its shard is released at once (not when its lease lapses), a replacement finishes it, every clip exactly once', async () => {
+    const c = (campaign = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav',
+      cameras: 'front-center,left-center',
+      sim: { clipBytes: 512 * 1024 },
+    }));
+    const run = spawn(process.execPath, [CLI, 'run', '--manifest', c.manifest, '--workers', '1', ...WORKER_FLAGS], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const ran = exitOf(run);
+    let victim: RunningClaim | undefined;
+    await waitFor(
+      () => {
+        const m = openManifest(c.manifest, { readonly: true });
+        try {
+          if ((m.shardRows()[0]?.ok ?? 0) >= 20) victim = m.runningClaims()[0]; // mid-shard: some clips recorded, most not
+          return victim !== undefined;
+        } finally {
+          m.close();
+        }
+      },
+      30_000,
+      'a worker 20 clips into its shard',
+    );
+    const killedAtMs = Date.now();
+    process.kill(victim!.owner.pid, 'SIGKILL');
+    const r = await ran;
+    expect(r.stderr).toMatch(new RegExp(`worker w1/${victim!.owner.pid} died \\(SIGKILL\\); shard 1 released`));
+    expect(r.stderr).toContain('fleetclip run: every shard done (2 worker(s) started, 1 replacement(s))');
+    expect(r.code).toBe(0);
+
+    // the receipts tell the story in order: the claim and its lease, the release for the death (after the kill, long before
+    // that lease could lapse), the replacement's claim of the same shard (fence + 1), which then finished it
+    const story = readReceipts(path.dirname(c.manifest))
+      .receipts.map((receipt) => receipt.event)
+      .filter((e) => e.t === 'claim' || e.t === 'end')
+      .sort((a, b) => a.atMs - b.atMs);
+    const fence = victim!.fence;
+    expect(story).toEqual([
+      expect.objectContaining({ t: 'claim', shardId: 1, fence, owner: expect.objectContaining({ pid: victim!.owner.pid }) }),
+      expect.objectContaining({ t: 'end', shardId: 1, fence, state: 'released', note: `worker w1/${victim!.owner.pid} died (SIGKILL)` }),
+      expect.objectContaining({ t: 'claim', shardId: 1, fence: fence + 1, attempt: 2 }),
+      expect.objectContaining({ t: 'end', shardId: 1, fence: fence + 1, state: 'done' }),
+    ]);
+    const [releasedAtMs, replacedAtMs] = [story[1]!.atMs, story[2]!.atMs];
+    const leaseUntilMs = story[0]?.t === 'claim' ? story[0].leaseUntilMs : NaN;
+    expect(releasedAtMs).toBeGreaterThanOrEqual(killedAtMs);
+    expect(releasedAtMs).toBeLessThan(leaseUntilMs);
+    expect(replacedAtMs).toBeLessThan(leaseUntilMs);
+
+    expect(
+      await compareWithTruth(c, { vehicles: ['mav'], cameras: ['front-center', 'left-center'], from: '16:00', to: '17:00' }),
+    ).toMatchObject({
+      missing: [],
+      duplicated: [],
+      differ: [],
+      misplaced: [],
+      extra: [],
+      other: [],
+    });
+    expect(await filesUnder(`${c.out}/.partial`)).toEqual([]);
+  }, 90_000);
+
+  test.each(['0', '1.5', String(4 * os.availableParallelism() + 1), '100000'])(
+    '--workers %s is a one-line usage error',
+    async (workers) => {
+      const r = await runCli(['run', '--manifest', '/nonexistent/m.sqlite', '--workers', workers]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `fleetclip: --workers must be an integer from 1 to ${4 * os.availableParallelism()} (4 per core), got ${workers}\n`,
+      );
+    },
+  );
 });

@@ -143,18 +143,17 @@ describe('fleetclip work', () => {
   }, 60_000);
 
   test('a token that expires mid-run is picked up renewed from the token file; every clip arrives', async () => {
-    const nowSec = Math.floor(Date.now() / 1000);
-    const c = (campaign = await plannedCampaign({
-      hours: '16-17',
-      vehicles: 'mav',
-      cameras: 'front-center,left-center',
-      token: mintToken({ expiresAtSec: nowSec + 4 }),
-    }));
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center,left-center' }));
+    // minted now, not before planning: it lives at least 3 s of the worker's run (JWT exp is whole seconds)
+    await writeFile(c.tokenFile, `${mintToken({ expiresAtSec: Math.ceil(Date.now() / 1000) + 3 })}\n`);
     const worker = startWork(c);
     const exited = exitOf(worker);
-    await waitFor(() => Date.now() / 1000 > nowSec + 6, 15_000, 'the token to expire');
-    expect(worker.exitCode).toBeNull(); // still waiting for a renewal
-    await writeFile(c.tokenFile, `${mintToken({ expiresAtSec: nowSec + 3600 })}\n`);
+    let stderr = '';
+    worker.stderr!.on('data', (t: string) => (stderr += t));
+    await waitFor(() => stderr.includes('the Batch API refused the token'), 30_000, 'the worker to meet the expired token');
+    expect(stderr).toContain(`put a new token in ${c.tokenFile}; waiting up to 15m for it`);
+    expect(worker.exitCode).toBeNull(); // it said it waits for a renewal
+    await writeFile(c.tokenFile, `${mintToken({ expiresAtSec: Date.now() / 1000 + 3600 })}\n`);
     const r = await exited;
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`picked up a new token from ${c.tokenFile}`);

@@ -91,7 +91,10 @@ export const fetchCommand: CommandFactory = (io) => ({
     const stop = new AbortController();
     const stopListening = onStopSignals((signal) => stop.abort(new InterruptedError(`stopped by ${signal}; nothing was saved`)));
     try {
-      const outcome = await clips.fetch(slot, folderDestination(path.resolve(argv.out)), { signal: stop.signal });
+      const outcome = await clips.fetch(slot, folderDestination(path.resolve(argv.out)), { signal: stop.signal }).catch((err: unknown) => {
+        // a stop aborts whatever was under way, and some layers (got reading an answer) say so with their own AbortError
+        throw stop.signal.aborted ? stop.signal.reason : err;
+      });
       if (outcome.kind === 'missing') {
         io.stdout.write('no data\n');
         io.exitCode = EXIT.noData;

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
 import { STATUS_DEFAULTS, plural, readStatusReport, renderStatusText } from '../../report/index.js';
-import { EXECUTOR_DEFAULTS, defaultWorkerCount, localExecutor } from '../../executor/index.js';
+import { EXECUTOR_DEFAULTS, defaultWorkerCount, localExecutor, maxWorkerCount } from '../../executor/index.js';
 import type { ProgressMode } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
 import { progressFlags, single } from '../flags.js';
@@ -46,7 +46,10 @@ export const runCommand: CommandFactory = (io) => ({
             'stops them at once. Exits 1 if any shard failed (docs/exit-codes.md). See docs/worker.md.',
         )
         .option('manifest', { type: 'string', demandOption: true, describe: 'the campaign manifest (from `fleetclip plan`)' })
-        .option('workers', { type: 'number', describe: `worker processes (default: the number of cores, ${defaultWorkerCount()} here)` })
+        .option('workers', {
+          type: 'number',
+          describe: `worker processes, at most ${EXECUTOR_DEFAULTS.maxWorkersPerCore} per core (${maxWorkerCount()} here) (default: the number of cores, ${defaultWorkerCount()} here)`,
+        })
         .option('retry-failed', {
           type: 'boolean',
           describe: 'queue the failed shards again before starting (their ok and missing slots are kept)',
@@ -56,7 +59,11 @@ export const runCommand: CommandFactory = (io) => ({
     const manifestPath = argv.manifest;
     if (typeof manifestPath !== 'string') throw new UsageError('--manifest is required, once');
     const workers = (argv.workers as number | undefined) ?? defaultWorkerCount();
-    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be an integer >= 1, got ${String(argv.workers)}`);
+    const most = maxWorkerCount();
+    if (!Number.isInteger(workers) || workers < 1 || workers > most)
+      throw new UsageError(
+        `--workers must be an integer from 1 to ${most} (${EXECUTOR_DEFAULTS.maxWorkersPerCore} per core), got ${String(argv.workers)}`,
+      );
     const interval = argv.progressInterval as number | undefined;
     if (interval !== undefined && !(interval > 0)) throw new UsageError(`--progress-interval must be > 0 seconds, got ${interval}`);
     // a missing or foreign manifest is a one-line error before anything starts
