@@ -41,11 +41,12 @@ export class ActivityTable {
   }
 
   /** One short write: the worker's row, and its new readiness observations added to the campaign's (halved past `fadeAbove`). */
-  reportActivity(workerId: string, activity: WorkerActivity, nowMs: number): void {
-    this.store.write(undefined, () => {
+  reportActivity(workerId: string, activity: WorkerActivity, nowMs: number): { clipRequests: number; hedges: number } {
+    return this.store.write(undefined, () => {
       this.sql.worker.run({ worker: workerId, ...activity, nowMs });
       activity.readiness.forEach((count, bucket) => count > 0 && this.sql.addReadiness.run(bucket, count));
       if ((this.sql.readinessTotal.get() as number) > activity.fadeAbove) this.sql.halveReadiness.run();
+      return this.sql.totals.get() as { clipRequests: number; hedges: number };
     });
   }
 

@@ -51,7 +51,7 @@ export class StatusQueries {
                        WHERE (c.shard_id, c.camera_no, c.outcome) > (?, ?, ?) AND c.count > 0
                        ORDER BY c.shard_id, c.camera_no, c.outcome LIMIT ${ROWS_PER_READ}`).raw(),
       recent: p(`SELECT vehicle, sum(count) AS count FROM recent_outcome WHERE minute >= ? GROUP BY vehicle ORDER BY vehicle`),
-      recentTotal: p(`SELECT coalesce(sum(count), 0) FROM recent_outcome WHERE minute >= ?`).pluck(),
+      recentTotal: p(`SELECT coalesce(sum(count), 0) AS slots, min(minute) AS firstMinute FROM recent_outcome WHERE minute >= ?`),
       running: p(`SELECT count(*) FROM shard WHERE state = 'running'`).pluck(),
       shardTotals: p(`SELECT count(*) AS total, coalesce(sum(state = 'failed'), 0) AS failed,
                         coalesce(sum(state IN ('pending', 'released') OR (state = 'running' AND lease_until_ms < ?)), 0) AS claimable,
@@ -124,8 +124,9 @@ export class StatusQueries {
     return this.store.read(() => this.sql.recent.all(firstMinute(sinceMs)) as { vehicle: string; count: number }[]);
   }
 
-  recentOutcomeCount(sinceMs: number): number {
-    return this.store.read(() => this.sql.recentTotal.get(firstMinute(sinceMs)) as number);
+  recentOutcomeCount(sinceMs: number): { slots: number; fromMs?: number } {
+    const row = this.store.read(() => this.sql.recentTotal.get(firstMinute(sinceMs)) as { slots: number; firstMinute: number | null });
+    return { slots: row.slots, ...(row.firstMinute !== null && { fromMs: row.firstMinute * MINUTE_MS }) };
   }
 
   /** The campaign in a few numbers (two aggregate reads, no rows to the client): what a progress bar shows each second. */

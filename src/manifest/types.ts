@@ -174,8 +174,11 @@ export interface WorkerManifest {
   workspaceBytes(): number;
   /** shards running now (leases lapsed or not) */
   runningShardCount(): number;
-  /** slot results recorded since `sinceMs`, counted per whole minute (see `recentOutcomes`) */
-  recentOutcomeCount(sinceMs: number): number;
+  /**
+   * slot results recorded since `sinceMs`, counted per whole minute (see `recentOutcomes`), and the start of the first
+   * minute that holds any (how old the evidence really is: a campaign minutes old has no 10 minutes of history)
+   */
+  recentOutcomeCount(sinceMs: number): { slots: number; fromMs?: number };
   /** campaign-wide token bucket at the current AIMD rate; returns how many requests (0..wanted) may be sent now */
   drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
   /** a 429 anywhere halves the campaign-wide rate (at most once per second); it recovers linearly */
@@ -184,8 +187,11 @@ export interface WorkerManifest {
   requestRate(nowMs?: number): number;
   /** how long jobs took to become ready, campaign-wide: counts per log-scale bucket (src/worker/readiness.ts) */
   readinessCounts(): number[];
-  /** one short write per heartbeat: what this worker is doing, and its new readiness observations */
-  reportActivity(workerId: string, activity: WorkerActivity, nowMs?: number): void;
+  /**
+   * one short write per heartbeat: what this worker is doing, and its new readiness observations; returns every
+   * worker's clip requests and hedges so far (this one's included), one row per worker summed
+   */
+  reportActivity(workerId: string, activity: WorkerActivity, nowMs?: number): { clipRequests: number; hedges: number };
   /** a shard's results, by camera then slot */
   slotResults(shardId: number): SlotResult[];
   close(): void;

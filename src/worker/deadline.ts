@@ -1,7 +1,10 @@
+/** The campaign-wide rate is evidence only once it covers this long. */
+export const MIN_EVIDENCE_MS = 3 * 60_000;
+
 export interface ShardDurationEvidence {
   /** how long this worker's own shards took, ms */
   ownShardMs: readonly number[];
-  /** from the manifest: final slot outcomes recorded campaign-wide in the last `windowMs` */
+  /** from the manifest: final slot outcomes recorded campaign-wide over the last `windowMs` (at most) */
   recentSlots: number;
   windowMs: number;
   /** shards running now, campaign-wide (each is one worker's stream of outcomes) */
@@ -18,7 +21,8 @@ export function typicalShardMs(e: ShardDurationEvidence): number | undefined {
     const sorted = [...e.ownShardMs].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
   }
-  if (e.recentSlots <= 0 || e.runningShards <= 0) return undefined;
+  // a rate over less than this is mostly start-up (workers starting, windows growing): too early to judge by
+  if (e.recentSlots <= 0 || e.runningShards <= 0 || e.windowMs < MIN_EVIDENCE_MS) return undefined;
   const slotsPerMsPerShard = e.recentSlots / e.windowMs / e.runningShards;
   return e.slotsPerShard / slotsPerMsPerShard;
 }

@@ -5,7 +5,10 @@ import { hedgeAfterMs, type HedgePolicy, type ReadinessHistogram } from './readi
 export interface HedgeLimits {
   /** hedge requests of one slot, at most */
   maxHedgesPerSlot: number;
-  /** hedge requests of this worker, at most this share of its clip requests (plus `HEDGE_BURST`) */
+  /**
+   * hedge requests, at most this share of the clip requests: of this worker's own (plus `HEDGE_BURST`), or of the
+   * whole campaign's when the worker knows them (a short-lived worker would otherwise run out of hedges)
+   */
   hedgeShare: number;
   /** rounds of fresh requests after every job of a slot timed out, before the slot fails */
   freshRequests: number;
@@ -16,15 +19,31 @@ const HEDGE_BURST = 2;
 /** A job whose hedge is not due yet (or not known yet: too few jobs seen) is looked at again this often. */
 const HEDGE_RECHECK_MS = 5_000;
 
-/** This worker's clip requests and hedges: hedges stay a small share of the requests. */
+/**
+ * This worker's clip requests and hedges, and the other workers' (from the manifest, each heartbeat): hedges stay a
+ * small share of the requests. Counted per worker only, a worker that lives for a shard or two (an array task near
+ * its time limit, one of many) had a handful of hedges, and a job that never finished then held its shard until the
+ * 600 s ceiling; the campaign's share is the one that matters for the API.
+ */
 export class HedgeLedger {
   requests = 0;
   hedges = 0;
+  private others = { requests: 0, hedges: 0 };
 
   constructor(private readonly share: number) {}
 
+  /** the whole campaign's totals, this worker's own included (as last reported) */
+  campaignTotals(totals: { clipRequests: number; hedges: number }, ownReported: { clipRequests: number; hedges: number }): void {
+    this.others = {
+      requests: Math.max(0, totals.clipRequests - ownReported.clipRequests),
+      hedges: Math.max(0, totals.hedges - ownReported.hedges),
+    };
+  }
+
   mayHedge(): boolean {
-    return this.hedges + 1 <= Math.max(HEDGE_BURST, this.share * this.requests);
+    const ownShare = this.hedges + 1 <= Math.max(HEDGE_BURST, this.share * this.requests);
+    const campaignShare = this.others.hedges + this.hedges + 1 <= this.share * (this.others.requests + this.requests);
+    return ownShare || campaignShare;
   }
 }
 

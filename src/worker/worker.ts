@@ -182,7 +182,8 @@ export async function runWorker(
     const reportActivity = (): void => {
       const report = { inflight: window.inFlight, window: window.size, clipRequests: clips.ledger.requests, hedges: clips.ledger.hedges };
       log.debug('activity', { ...report, target: window.target(), sharePerSec: busy.sharePerSec, requests: busy.requests });
-      manifest.reportActivity(workerId, { ...report, readiness: readiness.takeNew(), fadeAbove: READINESS_MAX_COUNT });
+      const totals = manifest.reportActivity(workerId, { ...report, readiness: readiness.takeNew(), fadeAbove: READINESS_MAX_COUNT });
+      clips.ledger.campaignTotals(totals, report);
       readiness.replace(manifest.readinessCounts());
       shareBudget();
     };
@@ -218,14 +219,17 @@ export async function runWorker(
     /** Nothing stands against claiming another shard, or the reason that does. */
     const claimRefusal = async (): Promise<{ exitCode: number; summary: string } | undefined> => {
       if (stop.stopping) return { exitCode: EXIT.interrupted, summary: `stopped by ${stop.signal}; nothing left in progress` };
+      const nowMs = Date.now();
+      const recent = manifest.recentOutcomeCount(nowMs - RECENT_RATE_WINDOW_MS);
       const shardMs = typicalShardMs({
         ownShardMs,
-        recentSlots: manifest.recentOutcomeCount(Date.now() - RECENT_RATE_WINDOW_MS),
-        windowMs: RECENT_RATE_WINDOW_MS,
+        recentSlots: recent.slots,
+        // the rate is over the evidence's real age: a campaign seconds old has no 10 minutes of outcomes to divide by
+        windowMs: Math.min(RECENT_RATE_WINDOW_MS, nowMs - (recent.fromMs ?? nowMs)),
         runningShards: manifest.runningShardCount(),
         slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
       });
-      if (!hasTimeForShard(Date.now(), deadlineMs, shardMs, options.deadlineMarginMs))
+      if (!hasTimeForShard(nowMs, deadlineMs, shardMs, options.deadlineMarginMs))
         return {
           exitCode: EXIT.interrupted,
           summary: `time limit near (${new Date(deadlineMs!).toISOString()}): not claiming a shard that typically takes ${Math.round((shardMs ?? 0) / 1000)} s`,

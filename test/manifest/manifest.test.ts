@@ -153,7 +153,7 @@ describe('slot results and reads', () => {
     // per whole minute: the two first results in minute 0, the overwrite in minute 5
     expect(a.recentOutcomes(240_000)).toEqual([{ vehicle: 'veh-1', count: 1 }]);
     expect(a.recentOutcomes(0)).toEqual([{ vehicle: 'veh-1', count: 3 }]);
-    expect(a.recentOutcomeCount(240_000)).toBe(1);
+    expect(a.recentOutcomeCount(240_000).slots).toBe(1);
     a.close();
   });
 
@@ -326,9 +326,10 @@ describe('counters', () => {
     a.recordSlots(two, [slot(two, 0, { atMs: 180_001 })]);
     a.completeShard(one);
     expect(a.runningShardCount()).toBe(1);
-    expect(a.recentOutcomeCount(0)).toBe(4);
-    expect(a.recentOutcomeCount(80_000)).toBe(4); // from minute 1 on: 80 s is nearer 60 s than 120 s
-    expect(a.recentOutcomeCount(100_000)).toBe(2); // from minute 2 on
+    expect(a.recentOutcomeCount(0)).toEqual({ slots: 4, fromMs: 60_000 });
+    expect(a.recentOutcomeCount(80_000)).toEqual({ slots: 4, fromMs: 60_000 }); // from minute 1 on: 80 s is nearer 60 s than 120 s
+    expect(a.recentOutcomeCount(100_000)).toEqual({ slots: 2, fromMs: 180_000 }); // from minute 2 on: the first with any is minute 3
+    expect(a.recentOutcomeCount(10_000_000)).toEqual({ slots: 0 });
     expect(a.recentOutcomes(100_000)).toEqual([{ vehicle: 'veh-1', count: 2 }]);
     a.close();
   });

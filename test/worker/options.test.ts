@@ -39,9 +39,11 @@ describe('worker options', () => {
 describe('time limit', () => {
   test('a shard typically takes the median of own shards, else the campaign rate per running shard', () => {
     expect(typicalShardMs({ ownShardMs: [300, 100, 200], recentSlots: 0, windowMs: 1, runningShards: 0, slotsPerShard: 240 })).toBe(200);
-    // 480 slots in 60 s over 4 running shards = 2 slots/s per shard → 240 slots in 120 s
-    expect(typicalShardMs({ ownShardMs: [], recentSlots: 480, windowMs: 60_000, runningShards: 4, slotsPerShard: 240 })).toBe(120_000);
-    expect(typicalShardMs({ ownShardMs: [], recentSlots: 0, windowMs: 60_000, runningShards: 4, slotsPerShard: 240 })).toBeUndefined();
+    // 1,440 slots in 180 s over 4 running shards = 2 slots/s per shard → 240 slots in 120 s
+    expect(typicalShardMs({ ownShardMs: [], recentSlots: 1_440, windowMs: 180_000, runningShards: 4, slotsPerShard: 240 })).toBe(120_000);
+    expect(typicalShardMs({ ownShardMs: [], recentSlots: 0, windowMs: 180_000, runningShards: 4, slotsPerShard: 240 })).toBeUndefined();
+    // a campaign 20 s old: too little to judge by (divided by the whole window it once said 49,846 s for a 60 s shard)
+    expect(typicalShardMs({ ownShardMs: [], recentSlots: 160, windowMs: 20_000, runningShards: 64, slotsPerShard: 120 })).toBeUndefined();
   });
 
   test('no claim when shard + margin would pass the deadline', () => {

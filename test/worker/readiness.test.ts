@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { READINESS_BUCKETS, readinessBucketOf as bucketOfWait, readinessUpperEdgeMs as upperEdgeMs } from '../../src/plan/model.js';
 import { HEDGE_DEFAULTS, ReadinessHistogram, hedgeAfterMs } from '../../src/worker/readiness.js';
+import { HedgeLedger } from '../../src/worker/ready.js';
 
 describe('the readiness histogram', () => {
   test('a wait falls in the bucket whose upper edge is above it', () => {
@@ -78,5 +79,21 @@ describe('when to hedge', () => {
     expect(rare).toBeLessThan(90_000);
     for (let i = 0; i < 150; i++) h.observe(150_000 + (i % 10) * 7_500); // now 14 % of jobs are long
     expect(hedgeAfterMs(h, { ...HEDGE_DEFAULTS, ceilingMs: 600_000 })).toBeGreaterThan(225_000);
+  });
+});
+
+describe('the hedge ledger', () => {
+  test("hedges stay within the share: a worker's own (after a burst of 2), or the campaign's once it knows it", () => {
+    const ledger = new HedgeLedger(0.05);
+    ledger.requests = 40;
+    expect(ledger.mayHedge()).toBe(true); // 1 <= max(2, 2)
+    ledger.hedges = 2;
+    expect(ledger.mayHedge()).toBe(false); // its own share is spent: 3 > 2
+    // the other workers have made 2,000 clip requests and 20 hedges: 23 of 2,040 is well under 5 %
+    ledger.campaignTotals({ clipRequests: 2_040, hedges: 22 }, { clipRequests: 40, hedges: 2 });
+    expect(ledger.mayHedge()).toBe(true);
+    // the campaign at its share: 102 others + 2 own + this one = 105 > 5 % of 2,080
+    ledger.campaignTotals({ clipRequests: 2_080, hedges: 104 }, { clipRequests: 40, hedges: 2 });
+    expect(ledger.mayHedge()).toBe(false);
   });
 });
