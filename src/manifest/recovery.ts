@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { fileModesOf } from '../file-modes.js';
 import { clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
 import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
@@ -161,7 +162,7 @@ export async function rebuildManifest(manifestPath: string, opts: RebuildOptions
 
   const fresh = `${file}.rebuild-${process.pid}`;
   fs.rmSync(fresh, { force: true });
-  const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal });
+  const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal, modes: fileModesOf(campaign.settings) });
   let slotResults: number;
   try {
     slotResults = manifest.restore(content);

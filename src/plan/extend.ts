@@ -19,6 +19,8 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   workspaceCapBytes: '--workspace-cap',
   clipBytesEstimate: '--clip-size',
   journal: '--journal',
+  shareWithGroup: '--share-with-group',
+  insecureHttp: '--insecure-http',
 };
 
 const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])].sort();
@@ -29,8 +31,11 @@ const union = (a: readonly string[], b: readonly string[]): string[] => [...new 
  */
 export function extendCampaignSettings(stored: CampaignSettings, extension: CampaignSettings): CampaignSettings {
   const keys = new Set([...Object.keys(stored), ...Object.keys(extension)] as (keyof CampaignSettings)[]);
+  // opting in to plain http is never silent: an extension may add it to a campaign planned before the flag existed
+  const addsInsecureHttp = (key: keyof CampaignSettings): boolean => key === 'insecureHttp' && extension.insecureHttp === true;
   const differing = [...keys].filter(
-    (key) => key !== 'days' && key !== 'vehicles' && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
+    (key) =>
+      key !== 'days' && key !== 'vehicles' && !addsInsecureHttp(key) && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
   );
   if (differing.length > 0) {
     const what = differing.map(
@@ -38,5 +43,10 @@ export function extendCampaignSettings(stored: CampaignSettings, extension: Camp
     );
     throw new UsageError(`--extend adds days or vehicles only, but these differ from the campaign: ${what.join('; ')}`);
   }
-  return { ...stored, days: union(stored.days, extension.days), vehicles: union(stored.vehicles, extension.vehicles) };
+  return {
+    ...stored,
+    days: union(stored.days, extension.days),
+    vehicles: union(stored.vehicles, extension.vehicles),
+    ...(extension.insecureHttp && { insecureHttp: true }),
+  };
 }

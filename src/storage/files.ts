@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
+import { type FileModes, OWNER_ONLY, makeDir } from '../file-modes.js';
 
 /** Turns a filesystem failure into a StorageError (QuotaError for a full disk or quota) naming the path. */
 export function storageErrorFrom(err: unknown, filePath: string, doing: string): StorageError {
@@ -18,9 +19,9 @@ async function guarded<T>(filePath: string, doing: string, run: () => Promise<T>
   }
 }
 
-/** A fresh, unique temporary path for `finalName` inside `partialDir` (created if needed); nothing is written yet. */
-export async function newPartialPath(partialDir: string, finalName: string): Promise<string> {
-  await guarded(partialDir, 'create folder', () => mkdir(partialDir, { recursive: true }));
+/** A fresh, unique temporary path for `finalName` inside `partialDir` (created with `modes` if needed); nothing is written yet. */
+export async function newPartialPath(partialDir: string, finalName: string, modes: Readonly<FileModes> = OWNER_ONLY): Promise<string> {
+  await guarded(partialDir, 'create folder', () => makeDir(partialDir, modes));
   return path.join(partialDir, `${finalName}.${process.pid}-${randomBytes(4).toString('hex')}.part`);
 }
 
@@ -49,11 +50,17 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Atomically moves a complete, fsynced temporary to its final path (replacing an older copy). */
-export async function moveIntoPlace(tmpPath: string, finalPath: string): Promise<string> {
+/**
+ * Atomically moves a complete, fsynced temporary to its final path (replacing an older copy), with `modes.file`: the
+ * temporary was created with the umask's mode by whoever wrote it; folders it creates get `modes.dir`.
+ */
+export async function moveIntoPlace(tmpPath: string, finalPath: string, modes: Readonly<FileModes> = OWNER_ONLY): Promise<string> {
   const dir = path.dirname(finalPath);
-  await guarded(dir, 'create folder', () => mkdir(dir, { recursive: true }));
-  await guarded(finalPath, 'rename into', () => rename(tmpPath, finalPath));
+  await guarded(dir, 'create folder', () => makeDir(dir, modes));
+  await guarded(finalPath, 'rename into', async () => {
+    await chmod(tmpPath, modes.file);
+    await rename(tmpPath, finalPath);
+  });
   await fsyncDir(dir);
   return finalPath;
 }

@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { type FileModes, OWNER_ONLY } from '../file-modes.js';
 import { moveIntoPlace } from './files.js';
 
 /**
@@ -24,8 +25,15 @@ export function clipPathOf(outDir: string, vehicle: string, bucket: number, file
 }
 
 /** Moves a complete, fsynced, validated temporary into its bucket (replacing an earlier attempt's copy of that clip). */
-export function placeClip(tmpPath: string, outDir: string, vehicle: string, bucket: number, fileName: string): Promise<string> {
-  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName));
+export function placeClip(
+  tmpPath: string,
+  outDir: string,
+  vehicle: string,
+  bucket: number,
+  fileName: string,
+  modes: Readonly<FileModes> = OWNER_ONLY,
+): Promise<string> {
+  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName), modes);
 }
 
 /** Deletes temporaries left by a dead or interrupted attempt at these clips (the caller's claim makes them its own). */

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { AuthExpiredError, FleetclipError, LeaseLostError, StorageError } from '../errors.js';
+import type { FileModes } from '../file-modes.js';
 import type { Claim, RememberedRequest, SlotResult, WorkerManifest } from '../manifest/index.js';
 import { formatOnMiss } from '../plan/grammar.js';
 import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
@@ -42,6 +43,8 @@ export interface ShardContext {
   strategy: MissStrategy;
   /** the campaign's output root, absolute */
   outDir: string;
+  /** the campaign's file modes (bucket folders, clips) */
+  fileModes: Readonly<FileModes>;
   bucketCapBytes: number;
   /** the worker's clips in flight, over every shard it runs */
   window: ClipWindow;
@@ -177,9 +180,10 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   // one); a slot an earlier, interrupted attempt already placed keeps its bucket, so the file is replaced where it is.
   const destination: ClipDestination = {
     outDir: ctx.outDir,
+    modes: ctx.fileModes,
     async place(tmpPath, clip) {
       const bucket = manifest.reserveBucket(current, { camera: clip.camera, start: clip.start }, clip.bytes, ctx.bucketCapBytes);
-      return { bucket, path: await placeClip(tmpPath, ctx.outDir, clip.vehicle, bucket, clip.fileName) };
+      return { bucket, path: await placeClip(tmpPath, ctx.outDir, clip.vehicle, bucket, clip.fileName, ctx.fileModes) };
     },
   };
 

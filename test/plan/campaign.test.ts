@@ -234,6 +234,15 @@ describe('extendCampaignSettings', () => {
     });
   });
 
+  test('may add --insecure-http (opting in is never silent) but not drop it', () => {
+    const http = { apiBase: 'http://batch.example.com', insecureHttp: true };
+    const stored = { ...plan(http).settings, insecureHttp: undefined };
+    expect(extendCampaignSettings(stored, plan({ ...http, day: '2025-11-18' }).settings)).toMatchObject({ insecureHttp: true });
+    expect(() => extendCampaignSettings(plan(http).settings, plan({ apiBase: 'http://127.0.0.1:9', day: '2025-11-18' }).settings)).toThrow(
+      /--api-base .*; --insecure-http true → null$/,
+    );
+  });
+
   test('refuses any other difference, naming the flags', () => {
     const stored = plan().settings;
     expect(() => extendCampaignSettings(stored, plan({ day: '2025-11-18', cameras: 'front-center', hours: '8-18' }).settings)).toThrow(

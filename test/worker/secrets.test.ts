@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openManifest } from '../../src/manifest/index.js';
-import { CLI, runMain } from '../helpers/cli.js';
+import Database from 'better-sqlite3';
+import { CLI, runCli, runMain } from '../helpers/cli.js';
 import { LONG_TOKEN, tokenPiecesIn } from '../helpers/secrets.js';
 import { spawn } from 'node:child_process';
-import { DAY, WORKER_FLAGS, exitOf, filesUnder } from './campaign.js';
+import { type Campaign, DAY, WORKER_FLAGS, exitOf, filesUnder, plannedCampaign } from './campaign.js';
 
 let dir: string | undefined;
 let server: http.Server | undefined;
@@ -74,4 +75,131 @@ describe('the token in a hostile server answer', () => {
     expect(worker.stderr).toContain('clip failed: clip request refused: "[redacted]"');
     expect(tokenPiecesIn(worker.stderr, LONG_TOKEN, 12)).toEqual([]);
   }, 60_000);
+});
+
+/** `path mode` of a folder and everything under it, e.g. `clips/mav 700` (the folder itself as `.`) */
+async function modesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const paths = [root, ...entries.map((e) => path.join(e.parentPath, e.name))];
+  return Promise.all(paths.map(async (p) => `${path.relative(root, p) || '.'} ${((await stat(p)).mode & 0o7777).toString(8)}`));
+}
+
+/** Runs a worker on the campaign to its end with `umask` (which must change nothing). */
+async function workWithUmask(c: Campaign, umask: number): Promise<{ code: number | null; stderr: string }> {
+  const before = process.umask(umask);
+  try {
+    return await exitOf(work(c.manifest));
+  } finally {
+    process.umask(before);
+  }
+}
+
+describe('files a campaign writes', () => {
+  let c: Campaign | undefined;
+  afterEach(async () => {
+    await c?.sim.close();
+    if (c) await rm(c.dir, { recursive: true, force: true });
+    c = undefined;
+  });
+
+  test.each([
+    { sharing: 'owner-only by default', plan: [], umask: 0o002, dir: '700', file: '600' },
+    { sharing: 'group-shared with --share-with-group', plan: ['--share-with-group'], umask: 0o077, dir: '2770', file: '660' },
+  ])(
+    '$sharing: every folder $dir and file $file under the run folder and the output root, whatever the umask',
+    async (t) => {
+      const before = process.umask(t.umask);
+      try {
+        c = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', plan: t.plan });
+      } finally {
+        process.umask(before);
+      }
+      expect(await workWithUmask(c, t.umask)).toMatchObject({ code: 0 });
+      const run = path.dirname(c.manifest);
+      const written = [...(await modesUnder(run)), ...(await modesUnder(c.out))];
+      expect(written).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^receipts\/.+\.jsonl /), expect.stringMatching(/^logs\/.+\.log /)]),
+      );
+      expect(written.filter((line) => /\/download1\/.+\.bag /.test(line)).length).toBeGreaterThan(10);
+      const files = new Set((await filesUnder(run)).concat(await filesUnder(c.out)));
+      for (const line of written) {
+        const [name, mode] = line.split(' ') as [string, string];
+        expect({ name, mode }).toEqual({ name, mode: files.has(name) ? t.file : t.dir });
+      }
+    },
+    60_000,
+  );
+});
+
+describe('the token file', () => {
+  let c: Campaign | undefined;
+  afterEach(async () => {
+    await c?.sim.close();
+    if (c) await rm(c.dir, { recursive: true, force: true });
+    c = undefined;
+  });
+
+  test('readable by group or others: a worker warns once, in its log and on stderr', async () => {
+    c = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' });
+    await chmod(c.tokenFile, 0o644);
+    const worker = await exitOf(work(c.manifest));
+    expect(worker.code).toBe(0);
+    const warning = `${c.tokenFile} is readable by group or others (mode 0644): chmod 600 ${c.tokenFile}`;
+    expect(worker.stderr.split(warning)).toHaveLength(2);
+    const logs = await filesUnder(path.join(path.dirname(c.manifest), 'logs'));
+    const log = await readFile(path.join(path.dirname(c.manifest), 'logs', logs[0]!), 'utf8');
+    expect(log.split('\n').filter((line) => line.includes(warning))).toEqual([expect.stringContaining('"level":"warn"')]);
+
+    await chmod(c.tokenFile, 0o600);
+    expect((await exitOf(work(c.manifest))).stderr).not.toContain('readable by group or others');
+  }, 60_000);
+});
+
+describe('an API base over plain http beyond loopback', () => {
+  /** A campaign planned with --insecure-http, then without it, as fleetclip planned before the check existed. */
+  async function oldHttpCampaign() {
+    const c = await campaignAgainst('http://192.0.2.1:8080', ['--insecure-http']);
+    const db = new Database(c.manifest);
+    db.prepare(`UPDATE campaign SET settings = json_remove(settings, '$.insecureHttp')`).run();
+    db.close();
+    return c;
+  }
+  const refusal = (manifest: string) =>
+    `fleetclip: the API base of the campaign in ${manifest} is plain http:// beyond loopback ('http://192.0.2.1:8080'), so the token would travel unencrypted: use https://, or allow it with \`fleetclip plan --extend\` and the same arguments plus --insecure-http\n`;
+
+  test('work and run refuse it in one line, exit 2, before any request or worker', async () => {
+    const c = await oldHttpCampaign();
+    const worker = await exitOf(work(c.manifest));
+    expect(worker).toMatchObject({ code: 2, stderr: refusal(c.manifest) });
+    const run = await runCli(['run', '--manifest', c.manifest, '--workers', '1', '--progress', 'off']);
+    expect(run).toMatchObject({ code: 2, stdout: '', stderr: refusal(c.manifest) });
+    expect((await filesUnder(c.run)).filter((f) => !/^(manifest\.sqlite|campaign\.json)$/.test(f))).toEqual([]);
+  });
+
+  test('fetch refuses it in one line, exit 2, unless --insecure-http', async () => {
+    const args = [
+      'fetch',
+      '--api-base',
+      'http://192.0.2.1:8080',
+      '--vehicle',
+      'mav',
+      '--camera',
+      'front-center',
+      '--at',
+      '2025-11-17T08:30:00Z',
+    ];
+    const refused = await runMain([...args, '--out', os.tmpdir()]);
+    expect(refused).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        "fleetclip: --api-base is plain http:// beyond loopback ('http://192.0.2.1:8080'), so the token would travel unencrypted: use https://, or allow it with --insecure-http\n",
+    });
+    // allowed, it goes on to read the token (missing here: the next refusal, before any request)
+    const allowed = await runMain([...args, '--out', os.tmpdir(), '--insecure-http', '--token-file', '/nonexistent/token']);
+    expect(allowed).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^fleetclip: cannot read the token file \/nonexistent\/token: ENOENT/),
+    });
+  });
 });
