@@ -13,7 +13,12 @@ import { type Campaign, DAY, WORKER_FLAGS, exitOf, filesUnder, plannedCampaign }
 
 let dir: string | undefined;
 let server: http.Server | undefined;
+/** a campaign against the simulator */
+let simCampaign: Campaign | undefined;
 afterEach(async () => {
+  await simCampaign?.sim.close();
+  if (simCampaign) await rm(simCampaign.dir, { recursive: true, force: true });
+  simCampaign = undefined;
   server?.closeAllConnections();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   server = undefined;
@@ -84,37 +89,27 @@ async function modesUnder(root: string): Promise<string[]> {
   return Promise.all(paths.map(async (p) => `${path.relative(root, p) || '.'} ${((await stat(p)).mode & 0o7777).toString(8)}`));
 }
 
-/** Runs a worker on the campaign to its end with `umask` (which must change nothing). */
-async function workWithUmask(c: Campaign, umask: number): Promise<{ code: number | null; stderr: string }> {
+/** `run` with `umask` as the process's (and so its children's): what fleetclip creates must not depend on it. */
+async function withUmask<T>(umask: number, run: () => Promise<T>): Promise<T> {
   const before = process.umask(umask);
   try {
-    return await exitOf(work(c.manifest));
+    return await run();
   } finally {
     process.umask(before);
   }
 }
 
 describe('files a campaign writes', () => {
-  let c: Campaign | undefined;
-  afterEach(async () => {
-    await c?.sim.close();
-    if (c) await rm(c.dir, { recursive: true, force: true });
-    c = undefined;
-  });
-
   test.each([
     { sharing: 'owner-only by default', plan: [], umask: 0o002, dir: '700', file: '600' },
     { sharing: 'group-shared with --share-with-group', plan: ['--share-with-group'], umask: 0o077, dir: '2770', file: '660' },
   ])(
     '$sharing: every folder $dir and file $file under the run folder and the output root, whatever the umask',
     async (t) => {
-      const before = process.umask(t.umask);
-      try {
-        c = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', plan: t.plan });
-      } finally {
-        process.umask(before);
-      }
-      expect(await workWithUmask(c, t.umask)).toMatchObject({ code: 0 });
+      const c = (simCampaign = await withUmask(t.umask, () =>
+        plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', plan: t.plan }),
+      ));
+      expect(await withUmask(t.umask, () => exitOf(work(c.manifest)))).toMatchObject({ code: 0 });
       const run = path.dirname(c.manifest);
       const written = [...(await modesUnder(run)), ...(await modesUnder(c.out))];
       expect(written).toEqual(
@@ -132,15 +127,8 @@ describe('files a campaign writes', () => {
 });
 
 describe('the token file', () => {
-  let c: Campaign | undefined;
-  afterEach(async () => {
-    await c?.sim.close();
-    if (c) await rm(c.dir, { recursive: true, force: true });
-    c = undefined;
-  });
-
   test('readable by group or others: a worker warns once, in its log and on stderr', async () => {
-    c = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' });
+    const c = (simCampaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
     await chmod(c.tokenFile, 0o644);
     const worker = await exitOf(work(c.manifest));
     expect(worker.code).toBe(0);
