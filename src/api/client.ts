@@ -107,7 +107,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     try {
       return await work;
     } catch (err) {
-      if (err instanceof FleetclipError) err.message = redact(err.message);
+      if (err instanceof FleetclipError) {
+        err.message = redact(err.message);
+        if (err.stack) err.stack = redact(err.stack); // captured with the message as it was
+      }
       throw err;
     }
   }
