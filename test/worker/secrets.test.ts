@@ -4,7 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { UsageError } from '../../src/errors.js';
+import { submitCampaign } from '../../src/executor/index.js';
 import { openManifest } from '../../src/manifest/index.js';
+import type { SlurmClient } from '../../src/slurm/index.js';
 import Database from 'better-sqlite3';
 import { CLI, runCli, runMain } from '../helpers/cli.js';
 import { LONG_TOKEN, tokenPiecesIn } from '../helpers/secrets.js';
@@ -126,6 +129,49 @@ describe('files a campaign writes', () => {
   );
 });
 
+/** A SlurmClient for a dry run: it knows the array size limit, and fails a test that asks it anything else. */
+function schedulerThatMustNotBeAsked(): SlurmClient & { calls: number } {
+  const client = {
+    calls: 0,
+    maxArraySize: async () => 1001,
+    ...Object.fromEntries(
+      (['jobEndTime', 'submit', 'taskStates', 'cancel'] as const).map((name) => [
+        name,
+        async () => {
+          client.calls++;
+          throw new Error(`the scheduler was asked: ${name}`);
+        },
+      ]),
+    ),
+  } as SlurmClient & { calls: number };
+  return client;
+}
+
+describe('submit --dry-run', () => {
+  test.each([
+    { sharing: 'owner-only', plan: [], dir: '700', script: '700' },
+    { sharing: '--share-with-group', plan: ['--share-with-group'], dir: '2770', script: '770' },
+  ])('$sharing: slurm/ and logs/ $dir, the scripts $script, whatever the umask', async (t) => {
+    const c = await campaignAgainst('http://127.0.0.1:9', t.plan);
+    const slurm = schedulerThatMustNotBeAsked();
+    const submitted = await withUmask(0o022, () =>
+      submitCampaign(
+        c.manifest,
+        { profile: 'local', allowTokenExpiry: true, autoResubmit: 1 },
+        { slurm, fleetclip: [process.execPath, CLI] },
+        true,
+      ),
+    );
+    expect(submitted.scripts.map((s) => s.kind)).toEqual(['workers', 'heal']);
+    expect((await modesUnder(path.join(c.run, 'slurm'))).map((line) => line.replace(/^\S+\.sh /, 'script '))).toEqual([
+      `. ${t.dir}`,
+      `script ${t.script}`,
+      `script ${t.script}`,
+    ]);
+    expect(await modesUnder(path.join(c.run, 'logs'))).toEqual([`. ${t.dir}`]);
+  });
+});
+
 describe('the token file', () => {
   test('readable by group or others: a worker warns once, in its log and on stderr', async () => {
     const c = (simCampaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
@@ -162,6 +208,18 @@ describe('an API base over plain http beyond loopback', () => {
     const run = await runCli(['run', '--manifest', c.manifest, '--workers', '1', '--progress', 'off']);
     expect(run).toMatchObject({ code: 2, stdout: '', stderr: refusal(c.manifest) });
     expect((await filesUnder(c.run)).filter((f) => !/^(manifest\.sqlite|campaign\.json)$/.test(f))).toEqual([]);
+  });
+
+  test('submit refuses it before any scheduler command', async () => {
+    const c = await oldHttpCampaign();
+    const slurm = schedulerThatMustNotBeAsked();
+    const submitted = submitCampaign(
+      c.manifest,
+      { profile: 'local', allowTokenExpiry: true },
+      { slurm, fleetclip: [process.execPath, CLI] },
+    );
+    await expect(submitted).rejects.toThrow(new UsageError(refusal(c.manifest).replace(/^fleetclip: |\n$/g, '')));
+    expect(slurm.calls).toBe(0);
   });
 
   test('fetch refuses it in one line, exit 2, unless --insecure-http', async () => {
