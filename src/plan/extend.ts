@@ -23,6 +23,15 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   insecureHttp: '--insecure-http',
 };
 
+/**
+ * Settings an extension may switch on: giving the flag is never silent, and campaigns planned before the flag existed
+ * need a way to it (one with a plain http:// base beyond loopback no longer runs without `--insecure-http`; one
+ * shared through a umask makes its new folders owner-only without `--share-with-group`). Never off again.
+ */
+const OPT_INS = ['insecureHttp', 'shareWithGroup'] as const satisfies readonly (keyof CampaignSettings)[];
+const addsOptIn = (key: keyof CampaignSettings, extension: CampaignSettings): boolean =>
+  (OPT_INS as readonly string[]).includes(key) && extension[key] === true;
+
 const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])].sort();
 
 /**
@@ -31,11 +40,9 @@ const union = (a: readonly string[], b: readonly string[]): string[] => [...new 
  */
 export function extendCampaignSettings(stored: CampaignSettings, extension: CampaignSettings): CampaignSettings {
   const keys = new Set([...Object.keys(stored), ...Object.keys(extension)] as (keyof CampaignSettings)[]);
-  // opting in to plain http is never silent: an extension may add it to a campaign planned before the flag existed
-  const addsInsecureHttp = (key: keyof CampaignSettings): boolean => key === 'insecureHttp' && extension.insecureHttp === true;
   const differing = [...keys].filter(
     (key) =>
-      key !== 'days' && key !== 'vehicles' && !addsInsecureHttp(key) && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
+      key !== 'days' && key !== 'vehicles' && !addsOptIn(key, extension) && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
   );
   if (differing.length > 0) {
     const what = differing.map(
@@ -47,6 +54,6 @@ export function extendCampaignSettings(stored: CampaignSettings, extension: Camp
     ...stored,
     days: union(stored.days, extension.days),
     vehicles: union(stored.vehicles, extension.vehicles),
-    ...(extension.insecureHttp && { insecureHttp: true }),
+    ...Object.fromEntries(OPT_INS.filter((key) => extension[key] === true).map((key) => [key, true])),
   };
 }
