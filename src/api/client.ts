@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import type { Got } from 'got';
-import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext } from '../errors.js';
+import { ApiHttpError, ApiProtocolError, ClipNotReadyError, type ErrorContext, FleetclipError } from '../errors.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 import { assertOnSlotGrid, slotIso } from '../storage/index.js';
 import { AuthKeeper } from './auth.js';
@@ -16,7 +16,7 @@ import {
 } from './http.js';
 import { type ApiLog, SILENT_LOG } from './log.js';
 import { type ApiLimits, normalizeApiLimits } from './options.js';
-import { bodySnippet, presignedForLog } from './redact.js';
+import { bodySnippet, presignedForLog, redactSecrets } from './redact.js';
 import { backoffDelayMs } from './retry-delay.js';
 import { classifyDownloadBody, downloadTarget, mayBeUrlBody, parseVideoBody } from './shapes.js';
 import type { TokenSource } from './token.js';
@@ -83,7 +83,37 @@ type DownloadSource =
   { kind: 'url'; url: URL } | { kind: 'bytes'; res: OpenResponse; body: AsyncIterable<Buffer> } | { kind: 'not-ready'; status: number };
 
 export function createBatchApiClient(options: BatchApiClientOptions): BatchApiClient {
-  const { apiBase, token, limiter, budget, log = SILENT_LOG, ...limitInput } = options;
+  const { apiBase, limiter, budget, ...limitInput } = options;
+  // every token this client has sent (a renewed one's predecessor too): nothing it says may hold a piece of one
+  const sent = new Set<string>();
+  const secrets = (): string[] => [...sent];
+  const redact = (text: string): string => redactSecrets(text, secrets());
+  const token: TokenSource = {
+    ...options.token,
+    current: async () => {
+      const t = await options.token.current();
+      sent.add(t.value);
+      return t;
+    },
+  };
+  const givenLog = options.log ?? SILENT_LOG;
+  const log: ApiLog = {
+    info: (message, fields) => givenLog.info(redact(message), fields),
+    warn: (message, fields) => givenLog.warn(redact(message), fields),
+    debug: (message, fields) => givenLog.debug(redact(message), fields),
+  };
+  /** What a hostile server slipped into an error (a body, a header, a Location) leaves the client without the token. */
+  async function redacting<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof FleetclipError) {
+        err.message = redact(err.message);
+        if (err.stack) err.stack = redact(err.stack); // captured with the message as it was
+      }
+      throw err;
+    }
+  }
   const base = new URL(`${apiBase.replace(/\/+$/, '')}/`); // a base path keeps its segments: `${base}v1/…`
   const limits = normalizeApiLimits(limitInput);
   const auth = new AuthKeeper(token, limits, log);
@@ -100,7 +130,6 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
   // presigned URLs are fetched by a client that has no token to send, whatever the host
   const presignedHttp: Got = createHttp(limits, true);
   let headRefused = false;
-  const secrets = async (): Promise<string[]> => [(await token.current()).value];
 
   async function requestClip(vehicle: string, camera: string, start: number, control: CallControl = {}): Promise<RequestOutcome> {
     assertOnSlotGrid(start);
@@ -118,8 +147,8 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     }
     const body = await readSmallBody(res, limits.maxUrlBodyBytes);
     if (res.status !== 200)
-      throw new ApiHttpError(`clip request refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
-    return { kind: 'requested', filename: parseVideoBody(res.headers['content-type'], body, context, await secrets()) };
+      throw new ApiHttpError(`clip request refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
+    return { kind: 'requested', filename: parseVideoBody(res.headers['content-type'], body, context, secrets()) };
   }
 
   /** Polls until the clip is ready. When a GET had to stand in for HEAD, its open response is handed on. */
@@ -144,7 +173,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       }
       if (!NOT_READY.has(res.status)) {
         const body = await errorBodyOf(res);
-        throw new ApiHttpError(`readiness check refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
+        throw new ApiHttpError(`readiness check refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
       }
       discard(res);
       const waitedMs = Date.now() - startedMs - (auth.waitedMs - authWaitAtStart);
@@ -173,11 +202,11 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     }
     if (res.status !== 200) {
       const body = await errorBodyOf(res);
-      throw new ApiHttpError(`download refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
+      throw new ApiHttpError(`download refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
     }
     const { head, ended, body } = await peekBody(res, limits.maxUrlBodyBytes);
     if (ended) {
-      const shape = classifyDownloadBody(res.headers['content-type'], head, res.url, context, await secrets());
+      const shape = classifyDownloadBody(res.headers['content-type'], head, res.url, context, secrets());
       return shape.kind === 'url' ? { kind: 'url', url: shape.url } : { kind: 'bytes', res, body };
     }
     if (/^(application\/json|text\/)/i.test(res.headers['content-type'] ?? ''))
@@ -247,17 +276,17 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
   return {
     apiBase: base.href,
     limits: Object.freeze(limits),
-    requestClip,
+    requestClip: (vehicle, camera, start, control) => redacting(requestClip(vehicle, camera, start, control)),
     async waitUntilReady(filename, control = {}) {
       if (control.justRequested) await sleep(Math.max(limits.readyFirstPollMs, control.firstPollMs ?? 0), control.signal);
-      return readyClip(filename, await awaitReady(filename, control, control.maxWaitMs));
+      return readyClip(filename, await redacting(awaitReady(filename, control, control.maxWaitMs)));
     },
     async downloadClip(clip, tmpPath, control = {}) {
-      if (typeof clip === 'string') return download(clip, tmpPath, control);
+      if (typeof clip === 'string') return redacting(download(clip, tmpPath, control));
       const opened = openedOf.get(clip);
       openedOf.delete(clip);
       try {
-        return await download(clip.filename, tmpPath, control, opened);
+        return await redacting(download(clip.filename, tmpPath, control, opened));
       } finally {
         if (opened && !opened.body.destroyed) discard(opened);
       }

@@ -6,6 +6,6 @@ export { API_DEFAULTS, normalizeApiLimits } from './options.js';
 export type { ApiLimits } from './options.js';
 export { urlForLog } from './redact.js';
 export { backoffDelayMs, retryAfterMs } from './retry-delay.js';
-export { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, jwtExpiry, openTokenSource } from './token.js';
+export { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, jwtExpiry, openTokenSource, tokenFileWarning } from './token.js';
 export type { Token, TokenReport, TokenSource, TokenSourceInput } from './token.js';
 export { renderTokenReport } from './token-report.js';

@@ -109,10 +109,21 @@ export async function inspectToken(source: TokenSource, nowMs = Date.now()): Pro
     report.remainingSec = Math.floor(token.expiresAtSec - nowMs / 1000);
     report.expired = report.remainingSec <= 0;
   }
-  if (source.kind === 'file') {
-    const mode = (await stat(source.where)).mode & 0o777;
-    if (mode & 0o044)
-      report.permissionWarning = `${source.where} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${source.where}`;
-  }
-  return report;
+  const permissionWarning = await tokenFileWarning(source);
+  return permissionWarning === undefined ? report : { ...report, permissionWarning };
+}
+
+/**
+ * A warning when the token file can be read by group or others (`fleetclip token`, and every worker once as it
+ * starts); undefined when it cannot, for a token from the environment, and for a file it cannot stat (its first
+ * read says why).
+ */
+export async function tokenFileWarning(source: TokenSource): Promise<string | undefined> {
+  if (source.kind !== 'file') return undefined;
+  const mode = await stat(source.where).then(
+    (s) => s.mode & 0o777,
+    () => 0,
+  );
+  if (!(mode & 0o044)) return undefined;
+  return `${source.where} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${source.where}`;
 }

@@ -1,8 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inspectToken, openTokenSource } from '../api/index.js';
 import { UsageError } from '../errors.js';
+import { type FileModes, fileModesOf, makeDir } from '../file-modes.js';
 import { openManifest, type Manifest, type SlurmSubmission } from '../manifest/index.js';
+import { campaignApiBase } from '../plan/grammar.js';
 import {
   arraySpec,
   checkTimeLimit,
@@ -127,6 +129,12 @@ function submitFlags(opts: SubmitOptions): string[] {
   return flags;
 }
 
+/** A batch script, executable by whoever may read it: the campaign's folder mode without setgid (0700, or 0770 shared). */
+async function writeScript(file: string, text: string, modes: Readonly<FileModes>): Promise<void> {
+  await writeFile(file, text);
+  await chmod(file, modes.dir & 0o777);
+}
+
 /** Writes the scripts into `<run>/slurm/` and, unless a dry run, submits them (the healing job after the arrays). */
 async function submitScripts(
   manifest: Manifest,
@@ -137,6 +145,9 @@ async function submitScripts(
 ): Promise<{ scripts: PlannedScript[]; submissions: SlurmSubmission[] }> {
   const nowMs = deps.nowMs ?? Date.now();
   const profile = profileOf(opts);
+  const settings = manifest.settings();
+  campaignApiBase(settings, manifest.path); // the tasks would each refuse it
+  const modes = fileModesOf(settings);
   await checkTokenOutlives(manifest, profile.timeSeconds, nowMs, opts.allowTokenExpiry ?? false);
   const runDir = path.dirname(manifest.path);
   const slurmDir = path.join(runDir, 'slurm');
@@ -178,11 +189,11 @@ async function submitScripts(
     manifest.recordSubmission(submission);
     submissions.push(submission);
   };
-  await mkdir(slurmDir, { recursive: true });
-  await mkdir(logsDir, { recursive: true });
+  await makeDir(slurmDir, modes);
+  await makeDir(logsDir, modes);
   const arrayIds: string[] = [];
   for (const s of scripts) {
-    await writeFile(s.path, s.text, { mode: 0o755 });
+    await writeScript(s.path, s.text, modes);
     if (dryRun) continue;
     const jobId = await deps.slurm.submit(s.path);
     arrayIds.push(jobId);
@@ -208,7 +219,7 @@ async function submitScripts(
     });
     const heal: PlannedScript = { path: file, text, command: ['sbatch', '--parsable', file], kind: 'heal', arrayRange: '' };
     scripts.push(heal);
-    await writeFile(file, text, { mode: 0o755 });
+    await writeScript(file, text, modes);
     if (!dryRun) record(heal, await deps.slurm.submit(file));
   }
   return { scripts, submissions };

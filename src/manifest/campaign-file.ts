@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { fileModesOf, openCreatingSync } from '../file-modes.js';
 import { JOURNAL_MODES, type CampaignSettings } from '../plan/types.js';
 import { upgradeLegacySettings } from './legacy.js';
 import type { PlannedShard } from './types.js';
@@ -26,7 +27,7 @@ export function writeCampaignFile(runDir: string, record: CampaignRecord): void 
   const text = `{"format":"${FORMAT}","version":1,\n"settings":${JSON.stringify(record.settings)},\n"shards":[\n${shards
     .map((s) => JSON.stringify(s))
     .join(',\n')}\n]}\n`;
-  const fd = fs.openSync(tmp, 'w');
+  const { fd } = openCreatingSync(tmp, 'w', fileModesOf(record.settings));
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);

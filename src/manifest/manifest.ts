@@ -1,3 +1,4 @@
+import { type FileModes, fileModesOf } from '../file-modes.js';
 import { BudgetTable } from './budget-table.js';
 import { Buckets } from './buckets.js';
 import { CampaignTable } from './campaign.js';
@@ -43,10 +44,11 @@ export function openStatusSource(file: string): StatusSource {
 /** Wires the parts, each owning its statements, around one connection and its receipt journals. */
 export function openWholeManifest(file: string, opts: OpenManifestOptions = {}): WholeManifest {
   const { db, file: abs } = openDatabase(file, opts);
-  const store = new Store(db, abs);
+  let modes: Readonly<FileModes> | undefined;
+  const store: Store = new Store(db, abs, (): Readonly<FileModes> => (modes ??= fileModesOf(campaign.settings())));
   const cameras = new Dictionary(store, 'camera', 'no', 'name');
   const topicSets = new Dictionary(store, 'topic_set', 'id', 'topics');
-  const campaign = new CampaignTable(store, cameras);
+  const campaign: CampaignTable = new CampaignTable(store, cameras);
   const claims = new Claims(store);
   const requests = new ClipRequests(store, claims, cameras);
   const buckets = new Buckets(store, claims, requests);

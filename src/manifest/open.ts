@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ManifestError, UsageError } from '../errors.js';
+import { type FileModes, OWNER_ONLY, makeDirSync, openCreatingSync } from '../file-modes.js';
 import { isBusy, retryBusy } from './busy.js';
 import { MANIFEST_DEFAULTS } from './defaults.js';
 import { checkSchema, migrate, probeSchema } from './schema.js';
@@ -18,7 +19,7 @@ export function openDatabase(file: string, opts: OpenManifestOptions = {}): { db
   const exists = fs.existsSync(abs);
   if (!exists && !opts.create) throw new UsageError(`no manifest at ${abs}; \`fleetclip plan\` creates one`, { path: abs });
   if (exists) checkHeader(abs);
-  else fs.mkdirSync(path.dirname(abs), { recursive: true });
+  else createEmptyFile(abs, opts.modes ?? OWNER_ONLY);
   let db: Database.Database;
   try {
     db = new Database(abs, {
@@ -49,6 +50,15 @@ export function openDatabase(file: string, opts: OpenManifestOptions = {}): { db
     throw asManifestError(err, abs);
   }
   return { db, file: abs };
+}
+
+/**
+ * The run folder and an empty manifest with its final mode, before SQLite opens it: SQLite would create it with the
+ * umask's, and it gives the journal, -wal and -shm files it creates the manifest's own mode.
+ */
+function createEmptyFile(file: string, modes: Readonly<FileModes>): void {
+  makeDirSync(path.dirname(file), modes);
+  fs.closeSync(openCreatingSync(file, 'a', modes).fd);
 }
 
 /** A truncated or foreign file is recognised from its first bytes, before SQLite is let near it. */

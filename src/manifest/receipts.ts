@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { type FileModes, OWNER_ONLY, makeDirSync, openCreatingSync } from '../file-modes.js';
 import { bucketOfLegacyPath } from './legacy.js';
 import type { SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
 
@@ -60,19 +61,22 @@ function receiptsDir(runDir: string): string {
   return path.join(runDir, RECEIPTS_DIR);
 }
 
-/** Opens (or creates) `<run>/receipts/<id>.jsonl` for appending. One writer per file: the id must be unique. */
-export function openReceiptJournal(runDir: string, journalId: string): ReceiptJournal {
+/**
+ * Opens (or creates, with the campaign's `modes`) `<run>/receipts/<id>.jsonl` for appending. One writer per file: the
+ * id must be unique.
+ */
+export function openReceiptJournal(runDir: string, journalId: string, modes: Readonly<FileModes> = OWNER_ONLY): ReceiptJournal {
   const dir = receiptsDir(runDir);
   const file = path.join(dir, journalFileName(journalId));
   let fd: number;
   let size: number;
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    const existed = fs.existsSync(file);
-    fd = fs.openSync(file, 'a+');
+    makeDirSync(dir, modes);
+    const opened = openCreatingSync(file, 'a+', modes);
+    fd = opened.fd;
     size = fs.fstatSync(fd).size;
     if (size > 0 && lastByte(fd, size) !== 0x0a) size += fs.writeSync(fd, '\n'); // end a line torn by a crash
-    if (!existed) fsyncDir(dir);
+    if (opened.created) fsyncDir(dir);
   } catch (err) {
     throw new ManifestError(`cannot open receipt journal ${file}: ${(err as Error).message}`, { path: file }, { cause: err });
   }

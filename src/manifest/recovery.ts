@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FleetclipError, ManifestError } from '../errors.js';
+import { fileModesOf } from '../file-modes.js';
 import { clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
 import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
@@ -172,7 +173,7 @@ export async function rebuildManifest(manifestPath: string, opts: RebuildOptions
   removeDatabase(fresh);
   let slotResults: number;
   try {
-    const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal });
+    const manifest = openWholeManifest(fresh, { create: true, journal: campaign.settings.journal, modes: fileModesOf(campaign.settings) });
     try {
       slotResults = manifest.restore(content);
     } finally {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { FileModes } from '../file-modes.js';
 import { isBusy, retryBusy } from './busy.js';
 import { MANIFEST_DEFAULTS } from './defaults.js';
 import { afterHotJournal, asManifestError } from './open.js';
@@ -22,6 +23,8 @@ export class Store {
   constructor(
     readonly db: Database.Database,
     readonly path: string,
+    /** the campaign's file modes, asked when a receipt journal is created (by then the campaign is planned) */
+    private readonly modes: () => Readonly<FileModes>,
   ) {
     this.runDir = dirname(path);
     this.sql = { begin: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
@@ -107,7 +110,7 @@ export class Store {
   private journal(journalId: string): ReceiptJournal {
     let journal = this.journals.get(journalId);
     if (!journal) {
-      journal = openReceiptJournal(this.runDir, journalId);
+      journal = openReceiptJournal(this.runDir, journalId, this.modes());
       this.journals.set(journalId, journal);
     }
     return journal;

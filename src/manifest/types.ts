@@ -1,3 +1,4 @@
+import type { FileModes } from '../file-modes.js';
 import type { CampaignSettings, ShardSpec } from '../plan/types.js';
 import type { BagSummary } from '../storage/index.js';
 
@@ -125,6 +126,8 @@ export interface OpenManifestOptions {
   /** how long SQLite itself waits for a lock before one retry round (see MANIFEST_DEFAULTS) */
   busyTimeoutMs?: number;
   readonly?: boolean;
+  /** modes of a new manifest and of the run folder it creates for it (default owner-only; SQLite gives its journals the manifest's mode) */
+  modes?: Readonly<FileModes>;
 }
 
 /** What a worker may do: claim, work and end shards (every write fenced and receipted), buckets, the request budget. */

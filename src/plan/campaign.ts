@@ -54,6 +54,8 @@ export interface CampaignInput {
   throughput?: Scalar;
   readyTime?: Scalar;
   suRate?: Scalar;
+  shareWithGroup?: boolean;
+  insecureHttp?: boolean;
 }
 
 /** The world a plan is made in: passed in so that planning stays pure and testable. */
@@ -124,8 +126,9 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   if (clipBytesEstimate > bucketCapBytes)
     throw new UsageError(`--clip-size (${clipBytesEstimate} bytes) must not exceed --bucket-cap (${bucketCapBytes} bytes)`);
 
+  const insecureHttp = input.insecureHttp === true;
   const settings: CampaignSettings = {
-    apiBase: parseApiBase(required('apiBase')),
+    apiBase: parseApiBase(required('apiBase'), { insecureHttp }),
     tokenFile: absolutePath(String(withDefault('tokenFile'))),
     outDir: storedOutDir(absolutePath(required('out')), context.runDir),
     vehicles,
@@ -141,6 +144,8 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
     workspaceCapBytes,
     clipBytesEstimate,
     journal: parseJournal(String(withDefault('journal'))),
+    ...(input.shareWithGroup === true && { shareWithGroup: true }),
+    ...(insecureHttp && { insecureHttp: true }),
   };
   const shards = planShards(settings);
   refuseUnservedWindow(windowEndOf(shards), context.nowMs);

@@ -19,7 +19,18 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   workspaceCapBytes: '--workspace-cap',
   clipBytesEstimate: '--clip-size',
   journal: '--journal',
+  shareWithGroup: '--share-with-group',
+  insecureHttp: '--insecure-http',
 };
+
+/**
+ * Settings an extension may switch on: giving the flag is never silent, and campaigns planned before the flag existed
+ * need a way to it (one with a plain http:// base beyond loopback no longer runs without `--insecure-http`; one
+ * shared through a umask makes its new folders owner-only without `--share-with-group`). Never off again.
+ */
+const OPT_INS = ['insecureHttp', 'shareWithGroup'] as const satisfies readonly (keyof CampaignSettings)[];
+const addsOptIn = (key: keyof CampaignSettings, extension: CampaignSettings): boolean =>
+  (OPT_INS as readonly string[]).includes(key) && extension[key] === true;
 
 const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])].sort();
 
@@ -30,7 +41,8 @@ const union = (a: readonly string[], b: readonly string[]): string[] => [...new 
 export function extendCampaignSettings(stored: CampaignSettings, extension: CampaignSettings): CampaignSettings {
   const keys = new Set([...Object.keys(stored), ...Object.keys(extension)] as (keyof CampaignSettings)[]);
   const differing = [...keys].filter(
-    (key) => key !== 'days' && key !== 'vehicles' && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
+    (key) =>
+      key !== 'days' && key !== 'vehicles' && !addsOptIn(key, extension) && JSON.stringify(stored[key]) !== JSON.stringify(extension[key]),
   );
   if (differing.length > 0) {
     const what = differing.map(
@@ -38,5 +50,10 @@ export function extendCampaignSettings(stored: CampaignSettings, extension: Camp
     );
     throw new UsageError(`--extend adds days or vehicles only, but these differ from the campaign: ${what.join('; ')}`);
   }
-  return { ...stored, days: union(stored.days, extension.days), vehicles: union(stored.vehicles, extension.vehicles) };
+  return {
+    ...stored,
+    days: union(stored.days, extension.days),
+    vehicles: union(stored.vehicles, extension.vehicles),
+    ...Object.fromEntries(OPT_INS.filter((key) => extension[key] === true).map((key) => [key, true])),
+  };
 }

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from './types.js';
+import { type CampaignSettings, SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from './types.js';
 
 /**
  * The one grammar of each campaign option that more than one command reads: names, the missing-data strategy, the
@@ -71,11 +71,27 @@ export function formatOnMiss(s: MissStrategy): string {
   return 'probe-all';
 }
 
+/** Where a plain http:// API base may point: this machine (the simulator, a tunnel's local end). */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
 /**
  * `--api-base`: an http(s) URL without credentials, query or fragment (it is stored in the manifest and shown in
  * logs), in one canonical form: origin and path without a trailing slash. The API client appends `/v1/...` to it.
+ * The bearer token goes to it with every request, so plain http:// is refused unless it points at loopback or the
+ * campaign opted in with `--insecure-http`. Workers, `run` and `fetch` parse the stored base again with this
+ * function; `what` names the value in messages (the flag, or where a stored value came from), `optIn` says how to
+ * allow plain http.
  */
-export function parseApiBase(raw: string): string {
+export function parseApiBase(
+  raw: string,
+  {
+    insecureHttp = false,
+    what = '--api-base',
+    optIn = 'allow it with --insecure-http',
+  }: { insecureHttp?: boolean; what?: string; optIn?: string } = {},
+): string {
   let url: URL | undefined;
   try {
     url = new URL(raw);
@@ -83,6 +99,19 @@ export function parseApiBase(raw: string): string {
     url = undefined;
   }
   if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
-    throw new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+    throw new UsageError(`${what} must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+  if (url.protocol === 'http:' && !insecureHttp && !isLoopback(url.hostname))
+    throw new UsageError(
+      `${what} is plain http:// beyond loopback ('${raw}'), so the token would travel unencrypted: use https://, or ${optIn}`,
+    );
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The API base of a planned campaign, checked again as `plan` checked it: a worker trusts no manifest blindly. */
+export function campaignApiBase(settings: Pick<CampaignSettings, 'apiBase' | 'insecureHttp'>, manifestPath: string): string {
+  return parseApiBase(settings.apiBase, {
+    insecureHttp: settings.insecureHttp === true,
+    what: `the API base of the campaign in ${manifestPath}`,
+    optIn: 'allow it with `fleetclip plan --extend` and the same arguments plus --insecure-http',
+  });
 }

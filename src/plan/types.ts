@@ -49,6 +49,13 @@ export interface CampaignSettings {
   /** expected size of one clip, for forecasts */
   clipBytesEstimate: number;
   journal: JournalMode;
+  /**
+   * `--share-with-group`: what the campaign creates is group-readable and -writable (setgid folders) instead of
+   * owner-only (src/file-modes.ts). Absent when not given, so manifests planned before it read the same.
+   */
+  shareWithGroup?: true;
+  /** `--insecure-http`: a plain http:// `apiBase` beyond loopback is allowed (the token then travels unencrypted); absent when not given */
+  insecureHttp?: true;
 }
 
 /** One vehicle-hour. `hourStart` is a UTC instant in epoch seconds. */

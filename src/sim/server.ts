@@ -19,7 +19,10 @@ export type Endpoint = 'video' | 'download' | 'presigned' | 'sim' | 'other';
 export interface SimStats {
   /** endpoint → HTTP status → count */
   requests: Record<string, Record<string, number>>;
-  /** requests that reached /presigned WITH an Authorization header */
+  /**
+   * requests that carried a token where it does not belong: an Authorization header on anything but /v1/, or a known
+   * token anywhere else (path, query, another header; on any path)
+   */
   tokenLeaks: number;
   /** fault name → times it fired (rate-limit counts the global limiter's 429s; long-job and never-ready count jobs) */
   faults: Record<string, number>;
@@ -160,6 +163,22 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     if (!m) return 'missing bearer token';
     const verdict = tokens.check(m[1] as string);
     return verdict === 'ok' ? undefined : verdict === 'expired' ? 'token expired' : 'unknown token';
+  }
+
+  /** A token where it does not belong: only the Authorization header of a /v1/ request may carry one. */
+  function leaksToken(req: IncomingMessage, endpoint: Endpoint): boolean {
+    const v1 = endpoint === 'video' || endpoint === 'download';
+    if (!v1 && req.headers.authorization !== undefined) return true;
+    const elsewhere = Object.entries(req.headers)
+      .filter(([name]) => !(v1 && name === 'authorization'))
+      .flatMap(([, value]) => value ?? []);
+    let url = req.url ?? '';
+    try {
+      url += ` ${decodeURIComponent(url)}`;
+    } catch {
+      // not percent-decodable: the raw form is checked
+    }
+    return tokens.mentionedIn([url, ...elsewhere].join('\n'));
   }
 
   /** Serves clip bytes with Range support, then maybe cuts the body short (drop / short-body faults). */
@@ -309,13 +328,13 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
     const endpoint = endpointOf(url.pathname);
+    if (leaksToken(req, endpoint)) stats.tokenLeaks += 1;
     if (endpoint === 'sim') return handleSim(res, url);
     if (endpoint === 'other') return send(res, 'other', 404, 'not found\n');
     const allowed = endpoint === 'video' ? ['GET'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? ''))
       return send(res, endpoint, 405, 'method not allowed\n', 'text/plain; charset=utf-8', { Allow: allowed.join(', ') });
 
-    if (endpoint === 'presigned' && req.headers.authorization !== undefined) stats.tokenLeaks += 1;
     const key =
       endpoint === 'video' ? url.search : endpoint === 'download' ? `${req.method}|${url.searchParams.get('filename')}` : url.pathname;
     const n = seen.get(`${endpoint}|${key}`) ?? 0;

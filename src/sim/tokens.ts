@@ -68,6 +68,13 @@ export class TokenStore {
     return exp !== undefined && exp <= nowSec ? 'expired' : 'ok';
   }
 
+  /** Whether any token it knows (valid or expired) appears in `text`: what the leak counter looks for. */
+  mentionedIn(text: string): boolean {
+    this.refresh();
+    for (const token of [...this.fixed, ...this.fileTokens]) if (text.includes(token)) return true;
+    return false;
+  }
+
   private refresh(): void {
     if (this.file === undefined) return;
     let stamp: string;

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { chmod, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
+import { type FileModes, OWNER_ONLY, makeDir } from '../file-modes.js';
 
 /** Turns a filesystem failure into a StorageError (QuotaError for a full disk or quota) naming the path. */
 export function storageErrorFrom(err: unknown, filePath: string, doing: string): StorageError {
@@ -19,9 +20,9 @@ async function guarded<T>(filePath: string, doing: string, run: () => Promise<T>
   }
 }
 
-/** A fresh, unique temporary path for `finalName` inside `partialDir` (created if needed); nothing is written yet. */
-export async function newPartialPath(partialDir: string, finalName: string): Promise<string> {
-  await guarded(partialDir, 'create folder', () => makeFolder(partialDir));
+/** A fresh, unique temporary path for `finalName` inside `partialDir` (created with `modes` if needed); nothing is written yet. */
+export async function newPartialPath(partialDir: string, finalName: string, modes: Readonly<FileModes> = OWNER_ONLY): Promise<string> {
+  await guarded(partialDir, 'create folder', () => makeDir(partialDir, modes));
   return path.join(partialDir, `${finalName}.${process.pid}-${randomBytes(4).toString('hex')}.part`);
 }
 
@@ -50,16 +51,6 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** `mkdir -p`. Node's recursive mkdir says ENOENT where a folder cannot be made for another reason (EROFS): a plain one names it. */
-async function makeFolder(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await mkdir(dir); // the real reason, or ENOENT again when a parent folder is missing
-  }
-}
-
 /**
  * Runs the rename that puts a file under its final name. A worker passes its manifest's fence check
  * (`WorkerManifest.placeUnderFence`), which runs the rename synchronously under the manifest's write lock.
@@ -67,12 +58,19 @@ async function makeFolder(dir: string): Promise<void> {
 export type RenameGuard = (rename: () => void) => void;
 
 /**
- * Atomically moves a complete, fsynced temporary to its final path (replacing an older copy), the rename itself
- * through `guard`; the folder is made before and fsynced after, outside it.
+ * Atomically moves a complete, fsynced temporary to its final path (replacing an older copy), with `modes.file` (the
+ * temporary was created with the umask's mode by whoever wrote it), the rename itself through `guard`; the folder is
+ * made (with `modes.dir`) before and fsynced after, outside it.
  */
-export async function moveIntoPlace(tmpPath: string, finalPath: string, guard: RenameGuard = (rename) => rename()): Promise<string> {
+export async function moveIntoPlace(
+  tmpPath: string,
+  finalPath: string,
+  modes: Readonly<FileModes> = OWNER_ONLY,
+  guard: RenameGuard = (rename) => rename(),
+): Promise<string> {
   const dir = path.dirname(finalPath);
-  await guarded(dir, 'create folder', () => makeFolder(dir));
+  await guarded(dir, 'create folder', () => makeDir(dir, modes));
+  await guarded(tmpPath, 'set the mode of', () => chmod(tmpPath, modes.file));
   guard(() => {
     try {
       renameSync(tmpPath, finalPath);

@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { type FileModes, OWNER_ONLY } from '../file-modes.js';
 import { moveIntoPlace, storageErrorFrom, type RenameGuard } from './files.js';
 
 /**
@@ -33,9 +34,10 @@ export function placeClip(
   vehicle: string,
   bucket: number,
   fileName: string,
+  modes: Readonly<FileModes> = OWNER_ONLY,
   guard?: RenameGuard,
 ): Promise<string> {
-  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName), guard);
+  return moveIntoPlace(tmpPath, clipPathOf(outDir, vehicle, bucket, fileName), modes, guard);
 }
 
 /** Deletes temporaries left by a dead or interrupted attempt at these clips (the caller's claim makes them its own). */

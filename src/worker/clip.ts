@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Bottleneck from 'bottleneck';
 import { ClipNotReadyError, UsageError, type ErrorContext } from '../errors.js';
+import { type FileModes, OWNER_ONLY } from '../file-modes.js';
 import type { ApiLog, BatchApiClient, ReadyClip } from '../api/index.js';
 import {
   checkClipFile,
@@ -101,13 +102,19 @@ export interface ValidClip extends SlotKey {
 export interface ClipDestination {
   /** the output root; temporaries go to its `.partial/` folder, so the final rename never crosses filesystems */
   readonly outDir: string;
+  /** modes of the folders it creates and of the clips (src/file-modes.ts) */
+  readonly modes: Readonly<FileModes>;
   /** moves the complete, fsynced, validated temporary to its final place */
   place(tmpPath: string, clip: ValidClip): Promise<{ path: string; bucket?: number }>;
 }
 
-/** `fetch`: clips land directly in `outDir` under their file name. */
+/** `fetch`: clips land directly in `outDir` under their file name, owner-only as a campaign's. */
 export function folderDestination(outDir: string): ClipDestination {
-  return { outDir, place: async (tmpPath, clip) => ({ path: await moveIntoPlace(tmpPath, path.join(outDir, clip.fileName)) }) };
+  return {
+    outDir,
+    modes: OWNER_ONLY,
+    place: async (tmpPath, clip) => ({ path: await moveIntoPlace(tmpPath, path.join(outDir, clip.fileName), OWNER_ONLY) }),
+  };
 }
 
 /** `attempts` counts clip cuts fetched: 1, plus one per re-request after an invalid clip; `hedges` the hedge requests. */
@@ -192,7 +199,7 @@ export function createClipFetcher(
       }
       let tmpPath: string | undefined;
       try {
-        const partial = await newPartialPath(partialDirOf(destination.outDir), fileName);
+        const partial = await newPartialPath(partialDirOf(destination.outDir), fileName, destination.modes);
         tmpPath = partial;
         const clip = ready;
         await downloads.schedule(async () => {

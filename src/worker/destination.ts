@@ -1,3 +1,4 @@
+import type { FileModes } from '../file-modes.js';
 import type { Claim, WorkerManifest } from '../manifest/index.js';
 import { placeClip } from '../storage/index.js';
 import type { ClipDestination } from './clip.js';
@@ -12,14 +13,15 @@ import type { ClipDestination } from './clip.js';
 export function campaignDestination(
   manifest: WorkerManifest,
   claim: () => Claim,
-  campaign: { outDir: string; bucketCapBytes: number },
+  campaign: { outDir: string; bucketCapBytes: number; fileModes: Readonly<FileModes> },
 ): ClipDestination {
   return {
     outDir: campaign.outDir,
+    modes: campaign.fileModes,
     async place(tmpPath, clip) {
       const bucket = manifest.reserveBucket(claim(), { camera: clip.camera, start: clip.start }, clip.bytes, campaign.bucketCapBytes);
       const fenced = (rename: () => void): void => manifest.placeUnderFence(claim(), rename);
-      return { bucket, path: await placeClip(tmpPath, campaign.outDir, clip.vehicle, bucket, clip.fileName, fenced) };
+      return { bucket, path: await placeClip(tmpPath, campaign.outDir, clip.vehicle, bucket, clip.fileName, campaign.fileModes, fenced) };
     },
   };
 }

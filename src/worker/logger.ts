@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
 import { Writable } from 'node:stream';
+import { type FileModes, makeDirSync, openCreatingSync } from '../file-modes.js';
 import type { LogLevel } from './options.js';
 
 /** Where a worker's logs go: the run folder's `logs/<worker-id>.log`. */
@@ -41,14 +42,16 @@ function lineStream(out: { write(text: string): unknown }): Writable {
  */
 export function createWorkerLogger(opts: {
   logFile: string;
+  /** of the logs folder and the log file, when they are created (the campaign's) */
+  modes: Readonly<FileModes>;
   level: LogLevel;
   stderr: { write(text: string): unknown };
   /** stderr gets less than the file by default: per-shard lines, warnings, errors */
   stderrLevel?: LogLevel;
   workerId: string;
 }): WorkerLogger {
-  fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
-  const file = fs.createWriteStream(opts.logFile, { flags: 'a' });
+  makeDirSync(path.dirname(opts.logFile), opts.modes);
+  const file = fs.createWriteStream(opts.logFile, { fd: openCreatingSync(opts.logFile, 'a', opts.modes).fd });
   const log = winston.createLogger({
     level: opts.level,
     defaultMeta: { workerId: opts.workerId },

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { AuthExpiredError, FleetclipError, LeaseLostError, QuotaError, StorageError } from '../errors.js';
+import type { FileModes } from '../file-modes.js';
 import type { Claim, RememberedRequest, SlotResult, WorkerManifest } from '../manifest/index.js';
 import { formatOnMiss } from '../plan/grammar.js';
 import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
@@ -43,6 +44,8 @@ export interface ShardContext {
   strategy: MissStrategy;
   /** the campaign's output root, absolute */
   outDir: string;
+  /** the campaign's file modes (bucket folders, clips) */
+  fileModes: Readonly<FileModes>;
   bucketCapBytes: number;
   /** the worker's clips in flight, over every shard it runs */
   window: ClipWindow;

@@ -3,8 +3,17 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { AuthExpiredError, EXIT, LeaseLostError, StorageError } from '../errors.js';
-import { createBatchApiClient, normalizeApiLimits, openTokenSource, type ApiLimits, type RequestBudget } from '../api/index.js';
+import {
+  createBatchApiClient,
+  normalizeApiLimits,
+  openTokenSource,
+  tokenFileWarning,
+  type ApiLimits,
+  type RequestBudget,
+} from '../api/index.js';
+import { fileModesOf } from '../file-modes.js';
 import { openWorkerManifest, type Claim, type WorkerManifest } from '../manifest/index.js';
+import { campaignApiBase } from '../plan/grammar.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { WorkspaceGuard, slotIso } from '../storage/index.js';
 import { createClipFetcher, normalizeClipOptions, type ClipOptions } from './clip.js';
@@ -90,10 +99,17 @@ export async function runWorker(
   // a bad --min-clip-bytes or --auth-grace is refused before anything is written
   normalizeApiLimits(input.apiLimits);
   normalizeClipOptions(input.clipOptions);
-  // the CLI's worker listens to the process's signals; a caller in-process may bring its own controller
-  const stop = deps.stop ?? new StopController(options.graceMs).install();
   const manifest = openWorkerManifest(options.manifestPath);
   const settings = manifest.settings();
+  let apiBase: string;
+  try {
+    apiBase = campaignApiBase(settings, options.manifestPath); // refused before anything is written (a log, a receipt)
+  } catch (err) {
+    manifest.close();
+    throw err;
+  }
+  // the CLI's worker listens to the process's signals; a caller in-process may bring its own controller
+  const stop = deps.stop ?? new StopController(options.graceMs).install();
   const outDir = manifest.outDir();
   const strategy = options.onMiss ?? settings.onMiss;
   const maxConcurrent = options.maxConcurrent ?? settings.maxConcurrent;
@@ -101,7 +117,14 @@ export async function runWorker(
   const runDir = path.dirname(options.manifestPath);
   let reporter: ProgressReporter | undefined;
   const stderr = { write: (t: string) => (reporter?.clear(), io.stderr.write(t)) };
-  const { log, close } = createWorkerLogger({ logFile: workerLogPath(runDir, workerId), level: options.logLevel, stderr, workerId });
+  const fileModes = fileModesOf(settings);
+  const { log, close } = createWorkerLogger({
+    logFile: workerLogPath(runDir, workerId),
+    modes: fileModes,
+    level: options.logLevel,
+    stderr,
+    workerId,
+  });
 
   const shards: ShardReport[] = [];
   const ownShardMs: number[] = [];
@@ -159,9 +182,12 @@ export async function runWorker(
       clipBytesEstimate: settings.clipBytesEstimate,
     });
     const window = new ClipWindow({ cap: maxConcurrent });
+    const token = openTokenSource({ tokenFile: settings.tokenFile, env });
+    const tokenWarning = await tokenFileWarning(token);
+    if (tokenWarning) log.warn(tokenWarning);
     const api = createBatchApiClient({
-      apiBase: settings.apiBase,
-      token: openTokenSource({ tokenFile: settings.tokenFile, env }),
+      apiBase,
+      token,
       // requests wait here only for their response headers: as many may be out as clips may be in flight
       limiter: new Bottleneck({ maxConcurrent, minTime: minTimeMs }),
       budget: campaignBudget(manifest, workerId, window, Math.max(1, Math.ceil(settings.apiRatePerSec * options.allowanceSeconds)), () => {
@@ -255,6 +281,7 @@ export async function runWorker(
           log,
           strategy,
           outDir,
+          fileModes,
           bucketCapBytes: settings.bucketCapBytes,
           window,
           workspace,

@@ -297,7 +297,9 @@ describe('a writer killed mid-transaction', () => {
   test('without write access to the folder, the read says what happened and what to do', () => {
     const { run, file } = plannedManifest(runs, 1);
     killedWriter(file);
-    // the reader may read the folder but not delete the journal from it: as root, the reader runs as nobody
+    // the reader may read the folder and the manifest (owner-only by default: opened up here as for a reading
+    // group) but not delete the journal from the folder: as root, the reader runs as nobody
+    for (const f of [file, `${file}-journal`]) fs.chmodSync(f, 0o644);
     fs.chmodSync(run, 0o555);
     const asRoot = process.getuid?.() === 0;
     const manifestModule = pathToFileURL(path.resolve('dist/manifest/index.js')).href;

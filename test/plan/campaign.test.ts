@@ -234,6 +234,22 @@ describe('extendCampaignSettings', () => {
     });
   });
 
+  test('may add --insecure-http and --share-with-group (opting in is never silent) but not drop them', () => {
+    const http = { apiBase: 'http://batch.example.com', insecureHttp: true };
+    const stored = { ...plan(http).settings, insecureHttp: undefined };
+    expect(extendCampaignSettings(stored, plan({ ...http, day: '2025-11-18' }).settings)).toMatchObject({ insecureHttp: true });
+    expect(extendCampaignSettings(plan().settings, plan({ day: '2025-11-18', shareWithGroup: true }).settings)).toMatchObject({
+      days: ['2025-11-17', '2025-11-18'],
+      shareWithGroup: true,
+    });
+    expect(() => extendCampaignSettings(plan({ shareWithGroup: true }).settings, plan({ day: '2025-11-18' }).settings)).toThrow(
+      /--share-with-group true → null$/,
+    );
+    expect(() => extendCampaignSettings(plan(http).settings, plan({ apiBase: 'http://127.0.0.1:9', day: '2025-11-18' }).settings)).toThrow(
+      /--api-base .*; --insecure-http true → null$/,
+    );
+  });
+
   test('refuses any other difference, naming the flags', () => {
     const stored = plan().settings;
     expect(() => extendCampaignSettings(stored, plan({ day: '2025-11-18', cameras: 'front-center', hours: '8-18' }).settings)).toThrow(

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { UsageError } from '../../src/errors.js';
-import { formatOnMiss, parseApiBase, parseName, parseNameList, parseOnMiss } from '../../src/plan/index.js';
+import { campaignApiBase, formatOnMiss, parseApiBase, parseName, parseNameList, parseOnMiss } from '../../src/plan/index.js';
 import { clipFileName } from '../../src/storage/index.js';
 
 describe('names', () => {
@@ -82,6 +82,42 @@ describe('--api-base', () => {
   ])('%s is refused', (raw) => {
     expect(() => parseApiBase(raw)).toThrow(
       new UsageError(`--api-base must be an http(s) URL without credentials, query or fragment, got '${raw}'`),
+    );
+  });
+});
+
+describe('--api-base over plain http', () => {
+  test.each(['http://127.0.0.1:8080', 'http://127.4.5.6', 'http://localhost:9/api', 'http://[::1]:9', 'http://LOCALHOST'])(
+    '%s (loopback) is accepted without --insecure-http',
+    (raw) => {
+      expect(parseApiBase(raw)).toBe(new URL(raw).origin + new URL(raw).pathname.replace(/\/+$/, ''));
+    },
+  );
+
+  test.each([
+    'http://batch.example.com',
+    'http://10.0.0.1:8080',
+    'http://128.0.0.1',
+    'http://[::ffff:127.0.0.1]',
+    'http://localhost.example.com',
+  ])('%s is refused in one line, and accepted with --insecure-http', (raw) => {
+    expect(() => parseApiBase(raw)).toThrow(
+      new UsageError(
+        `--api-base is plain http:// beyond loopback ('${raw}'), so the token would travel unencrypted: use https://, or allow it with --insecure-http`,
+      ),
+    );
+    expect(parseApiBase(raw, { insecureHttp: true })).toMatch(/^http:\/\//);
+  });
+
+  test("a campaign's stored base is checked again, naming the manifest and how to opt in", () => {
+    expect(campaignApiBase({ apiBase: 'http://127.0.0.1:9' }, '/run/manifest.sqlite')).toBe('http://127.0.0.1:9');
+    expect(campaignApiBase({ apiBase: 'http://batch.example.com', insecureHttp: true }, '/run/manifest.sqlite')).toBe(
+      'http://batch.example.com',
+    );
+    expect(() => campaignApiBase({ apiBase: 'http://batch.example.com' }, '/run/manifest.sqlite')).toThrow(
+      new UsageError(
+        "the API base of the campaign in /run/manifest.sqlite is plain http:// beyond loopback ('http://batch.example.com'), so the token would travel unencrypted: use https://, or allow it with `fleetclip plan --extend` and the same arguments plus --insecure-http",
+      ),
     );
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { openManifest } from '../../src/manifest/index.js';
 import { CAMPAIGN_DEFAULTS, REQUESTS_PER_CLIP } from '../../src/plan/index.js';
 import { runCli, runMain } from '../helpers/cli.js';
@@ -278,5 +279,66 @@ describe('fleetclip plan, the built binary', () => {
     const bad = await runCli(planArgs({ vehicles: '../etc' }));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^fleetclip: --vehicles: '\.\.\/etc' is not a valid (vehicle|camera) name[^\n]*\n$/);
+  });
+});
+
+describe('fleetclip plan: secrets at rest and in transit', () => {
+  const modeOf = (file: string): string => (statSync(file).mode & 0o7777).toString(8);
+
+  test('a plain http:// API base beyond loopback is refused in one line, exit 2, unless --insecure-http', async () => {
+    const refused = await runMain(planArgs({ 'api-base': 'http://batch.example.com' }));
+    expect(refused).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        "fleetclip: --api-base is plain http:// beyond loopback ('http://batch.example.com'), so the token would travel unencrypted: use https://, or allow it with --insecure-http\n",
+    });
+    expect(existsSync(manifestPath)).toBe(false);
+    expect(await runMain(planArgs({ 'api-base': 'http://batch.example.com' }, '--insecure-http'))).toMatchObject({ code: 0, stderr: '' });
+    expect(readManifest().settings).toMatchObject({ apiBase: 'http://batch.example.com', insecureHttp: true });
+  });
+
+  test('owner-only by default whatever the umask: the run folder 0700, the manifest, its journal and campaign.json 0600', async () => {
+    const umask = process.umask(0o002);
+    try {
+      expect(await runMain(planArgs())).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      process.umask(umask);
+    }
+    const run = path.dirname(manifestPath);
+    expect([run, manifestPath, path.join(run, 'campaign.json')].map(modeOf)).toEqual(['700', '600', '600']);
+    expect(readManifest().settings.shareWithGroup).toBeUndefined();
+    // SQLite gives the journal it creates the manifest's mode
+    const db = new Database(manifestPath);
+    db.exec("BEGIN IMMEDIATE; UPDATE shard SET state = 'pending'");
+    try {
+      expect(modeOf(`${manifestPath}-journal`)).toBe('600');
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
+  });
+
+  test('--share-with-group: setgid folders 2770 and files 0660 whatever the umask; a run folder that was there keeps its mode', async () => {
+    mkdirSync(path.dirname(manifestPath), { mode: 0o755 });
+    chmodSync(path.dirname(manifestPath), 0o755);
+    const umask = process.umask(0o077);
+    try {
+      expect(
+        await runMain(planArgs({ manifest: path.join(dir, 'run', 'new', 'manifest.sqlite') }, '--share-with-group', '--journal', 'wal')),
+      ).toMatchObject({
+        code: 0,
+        stderr: '',
+      });
+    } finally {
+      process.umask(umask);
+    }
+    const run = path.join(dir, 'run', 'new');
+    const manifest = path.join(run, 'manifest.sqlite');
+    expect([path.dirname(run), run, manifest, path.join(run, 'campaign.json')].map(modeOf)).toEqual(['755', '2770', '660', '660']);
+    const m = openManifest(manifest);
+    expect(m.settings().shareWithGroup).toBe(true);
+    expect([`${manifest}-wal`, `${manifest}-shm`].map(modeOf)).toEqual(['660', '660']);
+    m.close();
   });
 });

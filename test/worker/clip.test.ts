@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { getEventListeners } from 'node:events';
 import path from 'node:path';
 import { ApiHttpError } from '../../src/errors.js';
+import { OWNER_ONLY } from '../../src/file-modes.js';
 import { DOWNLOAD_SHAPES, type DownloadShape, type SimConfigInput, VIDEO_SHAPES } from '../../src/sim/index.js';
 import type { TruthSlot } from '../../src/sim/index.js';
 import { placeClip } from '../../src/storage/index.js';
@@ -291,6 +292,7 @@ describe('requests', () => {
     let seenTmp = '';
     const destination: ClipDestination = {
       outDir: r.out,
+      modes: OWNER_ONLY,
       async place(tmp, clip) {
         seenTmp = tmp;
         expect(path.dirname(tmp)).toBe(path.join(r.out, '.partial'));

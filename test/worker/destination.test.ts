@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LeaseLostError } from '../../src/errors.js';
+import { OWNER_ONLY } from '../../src/file-modes.js';
 import { openWorkerManifest, type Claim, type WorkerManifest } from '../../src/manifest/index.js';
 import { clipFileName, clipPathOf, partialDirOf } from '../../src/storage/index.js';
 import { campaignDestination } from '../../src/worker/destination.js';
@@ -58,7 +59,7 @@ describe("placing a clip is fenced: a worker that lost its lease never replaces 
   test('the old owner is placing its clip when the shard is taken over and the new owner places and records the same clip', async () => {
     const { old, fresh, lost, outDir, takeOver } = takeoverPair();
     const late = validTemporary(outDir, lost, 'old owner!!!\n', 'old'); // 13 bytes
-    const placing = campaignDestination(old, () => lost, { outDir, bucketCapBytes: BUCKET_CAP })
+    const placing = campaignDestination(old, () => lost, { outDir, bucketCapBytes: BUCKET_CAP, fileModes: OWNER_ONLY })
       .place(late.tmpPath, late.clip)
       .then(
         (placed) => placed,
@@ -91,12 +92,15 @@ describe("placing a clip is fenced: a worker that lost its lease never replaces 
     const { old, fresh, lost, outDir, takeOver } = takeoverPair();
     const taker = takeOver();
     const mine = validTemporary(outDir, taker, 'new owner', 'fresh');
-    const placed = await campaignDestination(fresh, () => taker, { outDir, bucketCapBytes: BUCKET_CAP }).place(mine.tmpPath, mine.clip);
+    const placed = await campaignDestination(fresh, () => taker, { outDir, bucketCapBytes: BUCKET_CAP, fileModes: OWNER_ONLY }).place(
+      mine.tmpPath,
+      mine.clip,
+    );
     recordPlaced(fresh, taker, mine.clip, placed.bucket!);
 
     const late = validTemporary(outDir, lost, 'old owner!!!\n', 'old');
     await expect(
-      campaignDestination(old, () => lost, { outDir, bucketCapBytes: BUCKET_CAP }).place(late.tmpPath, late.clip),
+      campaignDestination(old, () => lost, { outDir, bucketCapBytes: BUCKET_CAP, fileModes: OWNER_ONLY }).place(late.tmpPath, late.clip),
     ).rejects.toThrow(LeaseLostError);
     expect(fs.existsSync(late.tmpPath)).toBe(true); // not moved (the clip pipeline deletes its temporary)
     const sizes = { bytes: mine.clip.bytes, sha256: mine.clip.sha256 };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { type ApiLog, DEFAULT_TOKEN_FILE, TOKEN_ENV, createBatchApiClient, openTokenSource } from '../../api/index.js';
+import { type ApiLog, DEFAULT_TOKEN_FILE, TOKEN_ENV, createBatchApiClient, openTokenSource, tokenFileWarning } from '../../api/index.js';
 import { ClipInvalidError, EXIT, InterruptedError, UsageError } from '../../errors.js';
 import { parseApiBase, parseName } from '../../plan/grammar.js';
 import { onStopSignals } from '../../signals.js';
@@ -19,6 +19,7 @@ interface FetchFlags {
   out: string;
   minClipBytes?: string;
   verbose?: boolean;
+  insecureHttp?: boolean;
 }
 
 function stderrLog(io: Io, verbose: boolean): ApiLog {
@@ -72,6 +73,10 @@ export const fetchCommand: CommandFactory = (io) => ({
         requiresArg: true,
         describe: `smaller clips are invalid (default ${CLIP_DEFAULTS.minClipBytes})`,
       })
+      .option('insecure-http', {
+        type: 'boolean',
+        describe: 'allow a plain http:// --api-base beyond loopback (the token then travels unencrypted)',
+      })
       .option('verbose', { type: 'boolean', describe: 'also print each retry on stderr' }),
   handler: async (args: ArgumentsCamelCase) => {
     const argv = args as ArgumentsCamelCase<FetchFlags>; // demandOption guarantees the required flags
@@ -85,9 +90,11 @@ export const fetchCommand: CommandFactory = (io) => ({
     const minClipBytes = parseByteCount(argv.minClipBytes);
     const token = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const log = stderrLog(io, argv.verbose === true);
-    const client = createBatchApiClient({ apiBase: parseApiBase(argv.apiBase), token, log });
+    const client = createBatchApiClient({ apiBase: parseApiBase(argv.apiBase, { insecureHttp: argv.insecureHttp === true }), token, log });
     const clips = createClipFetcher(client, minClipBytes !== undefined ? { minClipBytes } : {}, log);
     await token.current(); // an unreadable token file is a usage error before any request
+    const tokenWarning = await tokenFileWarning(token);
+    if (tokenWarning) log.warn(tokenWarning);
     const stop = new AbortController();
     const stopListening = onStopSignals((signal) => stop.abort(new InterruptedError(`stopped by ${signal}; nothing was saved`)));
     try {

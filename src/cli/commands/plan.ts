@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { fileModesOf } from '../../file-modes.js';
 import { openManifest } from '../../manifest/index.js';
 import { CAMPAIGN_DEFAULTS as D, type CampaignInput, MAX_DAYS, extendCampaignSettings, planCampaign } from '../../plan/index.js';
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
@@ -128,6 +129,17 @@ export const planCommand: CommandFactory = (io) => ({
         describe: `manifest journal: delete (shared filesystems) or wal (one host only) (default ${D.journal})`,
         group: CAMPAIGN,
       })
+      .option('share-with-group', {
+        type: 'boolean',
+        describe:
+          "the run folder, manifest, receipts, logs and clips the campaign creates are group-readable and -writable (folders 2770, files 0660: the group's members can run workers too) instead of owner-only (0700, 0600)",
+        group: CAMPAIGN,
+      })
+      .option('insecure-http', {
+        type: 'boolean',
+        describe: 'allow a plain http:// --api-base beyond loopback (the token then travels unencrypted)',
+        group: CAMPAIGN,
+      })
       .option('clip-size', {
         type: 'string',
         requiresArg: true,
@@ -168,7 +180,7 @@ export const planCommand: CommandFactory = (io) => ({
       io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));
       return;
     }
-    const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal });
+    const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal, modes: fileModesOf(planned.settings) });
     try {
       const extending = argv.extend === true && manifest.plannedShards().length > 0;
       const settings = extending ? extendCampaignSettings(manifest.settings(), planned.settings) : planned.settings;

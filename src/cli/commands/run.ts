@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { openManifest } from '../../manifest/index.js';
+import { campaignApiBase } from '../../plan/grammar.js';
 import { STATUS_DEFAULTS, plural, readStatusReport, renderStatusText } from '../../report/index.js';
 import { EXECUTOR_DEFAULTS, defaultWorkerCount, localExecutor, maxWorkerCount } from '../../executor/index.js';
 import type { ProgressMode } from '../../worker/index.js';
@@ -69,6 +70,7 @@ export const runCommand: CommandFactory = (io) => ({
     // a missing or foreign manifest is a one-line error before anything starts
     const opened = openManifest(manifestPath, { readonly: argv.retryFailed !== true });
     try {
+      campaignApiBase(opened.settings(), opened.path); // every worker would refuse it
       if (argv.retryFailed === true) io.stderr.write(`fleetclip run: ${plural(opened.resetFailed(), 'failed shard')} queued again\n`);
     } finally {
       opened.close();
