@@ -493,8 +493,8 @@ async function bench(): Promise<boolean> {
     );
     console.log(
       `tail           99 % of the slots ${s(slots.p99SlotMs - t0)} after submit, the last 1 % ${s(slots.lastSlotMs - slots.p99SlotMs)} more; ` +
-        `${slots.hedges} hedges in ${slots.clipRequests} clip requests (a worker hedges at most 5 % of its own requests; ` +
-        'a never-ready job it may not hedge waits out the 600 s ceiling, which the time scale does not shrink)',
+        `${slots.hedges} hedges in ${slots.clipRequests} clip requests (at most 5 % of the campaign's: a never-ready job that ` +
+        'may not be hedged waits out the 600 s ceiling, which the time scale does not shrink)',
     );
     console.log(
       `scheduler      submit ${submitCalls} + status --wait --slurm ${statusCalls} + workers ${workerQueries} (squeue for the deadline, ${started.length} worker starts) ` +
