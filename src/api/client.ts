@@ -20,7 +20,7 @@ import { bodySnippet, presignedForLog } from './redact.js';
 import { backoffDelayMs } from './retry-delay.js';
 import { classifyDownloadBody, downloadTarget, mayBeUrlBody, parseVideoBody } from './shapes.js';
 import type { TokenSource } from './token.js';
-import { PresignRefused, TransferBudget, checkCompleteness, fetchPresigned, promisedTotal, writeBody } from './transfer.js';
+import { ClipTransfer, PresignRefused, fetchPresigned } from './transfer.js';
 import { PauseGate, sleep } from './wait.js';
 
 export interface BatchApiClientOptions extends Partial<ApiLimits> {
@@ -51,6 +51,14 @@ export interface ReadyClip {
   release(): void;
 }
 
+export interface DownloadControl extends CallControl {
+  /**
+   * told, before each piece of the body is written, the size the temporary file will then have; a throw (a
+   * StorageError: the workspace cap or the free-space floor) stops the download and is what `downloadClip` throws
+   */
+  reserveSpace?: (tmpBytes: number) => void | Promise<void>;
+}
+
 export interface ReadyWait extends CallControl {
   /** the longest wait (default `readyMaxWaitMs`); past it `ClipNotReadyError` */
   maxWaitMs?: number;
@@ -70,8 +78,11 @@ export interface BatchApiClient {
   requestClip(vehicle: string, camera: string, start: number, control?: CallControl): Promise<RequestOutcome>;
   /** polls `/v1/download` until the clip is ready; `ClipNotReadyError` after `maxWaitMs` */
   waitUntilReady(filename: string, control?: ReadyWait): Promise<ReadyClip>;
-  /** Downloads a ready clip into `tmpPath` (complete, length-checked, not yet fsynced); returns its size. */
-  downloadClip(clip: ReadyClip | string, tmpPath: string, control?: CallControl): Promise<number>;
+  /**
+   * Downloads a ready clip into `tmpPath` (complete, length-checked, not yet fsynced); returns its size. A body over
+   * `maxClipBytes` is a ClipTooLargeError, stopped at the cap; a transfer past its deadline is retried.
+   */
+  downloadClip(clip: ReadyClip | string, tmpPath: string, control?: DownloadControl): Promise<number>;
   /** holds this client's /v1/ requests for `ms` (a 429 seen by another client of the same campaign) */
   pauseRequests(ms: number): void;
 }
@@ -188,10 +199,10 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     return { kind: 'bytes', res, body };
   }
 
-  async function download(filename: string, tmpPath: string, control: CallControl, opened?: OpenResponse): Promise<number> {
+  async function download(filename: string, tmpPath: string, control: DownloadControl, opened?: OpenResponse): Promise<number> {
     const context = control.context ?? {};
     const url = transport.endpoint('download', { filename });
-    const budget = new TransferBudget(limits, context, log);
+    const transfer = new ClipTransfer(limits, context, log, control.reserveSpace);
     let renewals = 0;
     for (let pending = opened; ; pending = undefined) {
       const res = pending ?? (await transport.call('GET', url, context, { retryServerErrors: true, ...signalOf(control) }));
@@ -201,22 +212,21 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       } catch (err) {
         const code = networkCode(err);
         if (code === undefined || control.signal?.aborted) throw control.signal?.aborted ? control.signal.reason : err;
-        await budget.fail(`${code} while reading the download answer`, control.signal);
+        await transfer.fail(`${code} while reading the download answer`, control.signal);
         continue;
       }
       if (source.kind === 'not-ready') {
-        await budget.fail(`download answered HTTP ${source.status}`, control.signal);
+        await transfer.fail(`download answered HTTP ${source.status}`, control.signal);
         continue;
       }
       if (source.kind === 'bytes') {
-        const written = await writeBody(source.body, tmpPath, false, control.signal);
-        const problem = checkCompleteness(written.size, promisedTotal(source.res), written.failed);
-        if (!problem) return written.size;
-        await budget.fail(problem, control.signal);
+        const written = await transfer.write(source.res, source.body, tmpPath, false, control.signal);
+        if (!written.problem) return written.size;
+        await transfer.fail(written.problem, control.signal);
         continue;
       }
       try {
-        return await fetchPresigned(presignedHttp, source.url, tmpPath, budget, context, control.signal);
+        return await fetchPresigned(presignedHttp, source.url, tmpPath, transfer, control.signal);
       } catch (err) {
         if (!(err instanceof PresignRefused)) throw err;
         if (++renewals > limits.presignRenewals)

@@ -26,6 +26,9 @@ export function createHttp(limits: ApiLimits, followRedirect: boolean): Got {
     maxRedirects: 5,
     throwHttpErrors: false,
     retry: { limit: 0 },
+    // no Accept-Encoding, no decoding: 100 KB of gzip must not become 100 MB on disk, and Content-Length must count
+    // the bytes written (a server that encodes unasked sends bytes that are no bag: an invalid clip)
+    decompress: false,
     timeout: { connect: limits.connectTimeoutMs, response: limits.responseTimeoutMs, socket: limits.idleTimeoutMs },
     headers: { 'user-agent': 'fleetclip' },
   });
