@@ -101,6 +101,12 @@ export interface ValidClip extends SlotKey {
 export interface ClipDestination {
   /** the output root; temporaries go to its `.partial/` folder, so the final rename never crosses filesystems */
   readonly outDir: string;
+  /**
+   * the room the temporaries take (a campaign's workspace): told before each piece of a download is written how much
+   * its temporary grows, and given the bytes back once the temporary is placed or deleted; may refuse growth with a
+   * StorageError (QuotaError), which stops the download
+   */
+  readonly space?: { writing(deltaBytes: number): void | Promise<void> };
   /** moves the complete, fsynced, validated temporary to its final place */
   place(tmpPath: string, clip: ValidClip): Promise<{ path: string; bucket?: number }>;
 }
@@ -191,13 +197,21 @@ export function createClipFetcher(
         hedges += job.hedges;
       }
       let tmpPath: string | undefined;
+      let tmpBytes = 0; // what `destination.space` was told the temporary holds
+      const space = destination.space;
+      const reserveSpace = space && {
+        reserveSpace: async (bytes: number) => {
+          await space.writing(bytes - tmpBytes);
+          tmpBytes = bytes;
+        },
+      };
       try {
         const partial = await newPartialPath(partialDirOf(destination.outDir), fileName);
         tmpPath = partial;
         const clip = ready;
         await downloads.schedule(async () => {
           signal?.throwIfAborted(); // stopped while it waited its turn
-          await api.downloadClip(clip, partial, call);
+          await api.downloadClip(clip, partial, { ...call, ...reserveSpace });
         });
         await fsyncFile(tmpPath);
         const check = await validations.schedule(() => checkClipFile(partial, { minBytes: options.minClipBytes }));
@@ -212,6 +226,7 @@ export function createClipFetcher(
       } finally {
         ready.release();
         if (tmpPath) await removeQuietly(tmpPath);
+        await space?.writing(-tmpBytes);
       }
     }
   }

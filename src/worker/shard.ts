@@ -177,6 +177,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   // one); a slot an earlier, interrupted attempt already placed keeps its bucket, so the file is replaced where it is.
   const destination: ClipDestination = {
     outDir: ctx.outDir,
+    space: ctx.workspace,
     async place(tmpPath, clip) {
       const bucket = manifest.reserveBucket(current, { camera: clip.camera, start: clip.start }, clip.bytes, ctx.bucketCapBytes);
       return { bucket, path: await placeClip(tmpPath, ctx.outDir, clip.vehicle, bucket, clip.fileName) };
