@@ -69,7 +69,7 @@ export class ClipTransfer {
     if (total !== undefined && total > maxClipBytes) {
       discard(res);
       throw new ClipTooLargeError(
-        `clip body of ${total} bytes (Content-Length) is over the cap of ${maxClipBytes} bytes: not downloaded`,
+        `clip body of ${total} bytes (${res.status === 206 ? 'Content-Range' : 'Content-Length'}) is over the cap of ${maxClipBytes} bytes: not downloaded`,
         context,
       );
     }

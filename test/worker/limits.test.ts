@@ -4,7 +4,7 @@ import { mkdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { openManifest } from '../../src/manifest/index.js';
 import { StopController, runWorker } from '../../src/worker/index.js';
-import { exitOf, filesUnder, plannedCampaign, startWork, type Campaign } from './campaign.js';
+import { exitOf, filesUnder, shardRow, plannedCampaign, startWork, type Campaign } from './campaign.js';
 
 /**
  * A campaign's limits on what a clip may take, as its workers meet clips far bigger than it expects (8-16 MiB against
@@ -24,26 +24,16 @@ afterEach(async () => {
 const MiB = 2 ** 20;
 const ONE_CLIP_AT_A_TIME = ['--api-rate', '500', '--max-concurrent', '1', '--min-time-ms', '5'];
 
-function shardRow(c: Campaign) {
-  const m = openManifest(c.manifest, { readonly: true });
-  try {
-    return m.shardRows()[0]!;
-  } finally {
-    m.close();
-  }
+/** One vehicle, one camera, one hour: 120 slots, about half of them with a clip of `clipBytes`. */
+function oneCameraHour(clipBytes: number, plan: string[], pacing?: string[]): Promise<Campaign> {
+  return plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center', sim: { clipBytes }, plan, ...(pacing && { pacing }) });
 }
 
 const bags = async (c: Campaign) => (await filesUnder(c.out)).filter((f) => f.endsWith('.bag'));
 
 describe('the per-clip cap', () => {
   test("the campaign's --max-clip-bytes reaches its workers: a bigger clip fails at once, cut off, requested once, never placed", async () => {
-    const c = (campaign = await plannedCampaign({
-      hours: '16-17',
-      vehicles: 'mav',
-      cameras: 'front-center',
-      sim: { clipBytes: 512 * 1024 },
-      plan: ['--max-clip-bytes', '256KiB'],
-    }));
+    const c = (campaign = await oneCameraHour(512 * 1024, ['--max-clip-bytes', '256KiB']));
     const r = await exitOf(startWork(c));
     expect(r.code).toBe(1); // some slots failed: the shard is failed, resubmittable
     expect(shardRow(c)).toMatchObject({ state: 'failed' });
@@ -59,13 +49,7 @@ describe('the per-clip cap', () => {
   }, 60_000);
 
   test('`work --max-clip-bytes` overrides the campaign cap: the same clips then arrive', async () => {
-    const c = (campaign = await plannedCampaign({
-      hours: '16-17',
-      vehicles: 'mav',
-      cameras: 'front-center',
-      sim: { clipBytes: 512 * 1024 },
-      plan: ['--max-clip-bytes', '256KiB'],
-    }));
+    const c = (campaign = await oneCameraHour(512 * 1024, ['--max-clip-bytes', '256KiB']));
     const r = await exitOf(startWork(c, ['--max-clip-bytes', '1MiB']));
     expect(r.code).toBe(0);
     expect(shardRow(c)).toMatchObject({ state: 'done' });
@@ -75,14 +59,11 @@ describe('the per-clip cap', () => {
 
 describe('storage limits while a clip streams', () => {
   test('a clip that would carry the workspace over its cap stops mid-way: nothing placed, shard released (quota), exit 6', async () => {
-    const c = (campaign = await plannedCampaign({
-      hours: '16-17',
-      vehicles: 'mav',
-      cameras: 'front-center',
-      sim: { clipBytes: 8 * MiB },
-      pacing: ONE_CLIP_AT_A_TIME,
-      plan: ['--bucket-cap', '1MiB', '--workspace-cap', '1MiB', '--max-clip-bytes', '64MiB'],
-    }));
+    const c = (campaign = await oneCameraHour(
+      8 * MiB,
+      ['--bucket-cap', '1MiB', '--workspace-cap', '1MiB', '--max-clip-bytes', '64MiB'],
+      ONE_CLIP_AT_A_TIME,
+    ));
     const r = await exitOf(startWork(c));
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('workspace cap reached');
@@ -94,14 +75,7 @@ describe('storage limits while a clip streams', () => {
   asRoot(
     'a clip that would take the disk under its free-space floor stops mid-way (a 48 MiB tmpfs, floor 24 MiB): exit 6, the floor kept',
     async () => {
-      const c = (campaign = await plannedCampaign({
-        hours: '16-17',
-        vehicles: 'mav',
-        cameras: 'front-center',
-        sim: { clipBytes: 16 * MiB },
-        pacing: ONE_CLIP_AT_A_TIME,
-        plan: ['--max-clip-bytes', '64MiB'],
-      }));
+      const c = (campaign = await oneCameraHour(16 * MiB, ['--max-clip-bytes', '64MiB'], ONE_CLIP_AT_A_TIME));
       await mkdir(c.out, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'fc-workspace-test', c.out]);
       mounted = c.out;
