@@ -20,7 +20,7 @@ import { bodySnippet, presignedForLog } from './redact.js';
 import { backoffDelayMs } from './retry-delay.js';
 import { classifyDownloadBody, downloadTarget, mayBeUrlBody, parseVideoBody } from './shapes.js';
 import type { TokenSource } from './token.js';
-import { ClipTransfer, PresignRefused, fetchPresigned } from './transfer.js';
+import { ClipTransfer, PresignRefused, fetchPresigned, tooSlowReason } from './transfer.js';
 import { PauseGate, sleep } from './wait.js';
 
 export interface BatchApiClientOptions extends Partial<ApiLimits> {
@@ -127,7 +127,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       discard(res);
       return { kind: 'missing' };
     }
-    const body = await readSmallBody(res, limits.maxUrlBodyBytes);
+    const body = await readSmallBody(res, limits.maxUrlBodyBytes, limits.responseTimeoutMs, context);
     if (res.status !== 200)
       throw new ApiHttpError(`clip request refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
     return { kind: 'requested', filename: parseVideoBody(res.headers['content-type'], body, context, await secrets()) };
@@ -154,7 +154,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         return undefined;
       }
       if (!NOT_READY.has(res.status)) {
-        const body = await errorBodyOf(res);
+        const body = await errorBodyOf(res, limits.responseTimeoutMs);
         throw new ApiHttpError(`readiness check refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
       }
       discard(res);
@@ -183,7 +183,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       return { kind: 'not-ready', status: res.status };
     }
     if (res.status !== 200) {
-      const body = await errorBodyOf(res);
+      const body = await errorBodyOf(res, limits.responseTimeoutMs);
       throw new ApiHttpError(`download refused: "${bodySnippet(body, await secrets())}"`, { ...context, status: res.status });
     }
     const { head, ended, body } = await peekBody(res, limits.maxUrlBodyBytes);
@@ -207,13 +207,20 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     for (let pending = opened; ; pending = undefined) {
       const res = pending ?? (await transport.call('GET', url, context, { retryServerErrors: true, ...signalOf(control) }));
       let source: DownloadSource;
+      // the answer's first bytes (is it a URL?) are read under a transfer's deadline too: "https://…" one byte every
+      // 2 s would otherwise be waited for until it reached maxUrlBodyBytes
+      const stopWatch = transfer.watchDeadline(res.body);
       try {
         source = await sourceOf(res, context);
       } catch (err) {
+        if (control.signal?.aborted) throw control.signal.reason;
         const code = networkCode(err);
-        if (code === undefined || control.signal?.aborted) throw control.signal?.aborted ? control.signal.reason : err;
-        await transfer.fail(`${code} while reading the download answer`, control.signal);
+        const problem = tooSlowReason(err) ?? (code === undefined ? undefined : `${code} while reading the download answer`);
+        if (problem === undefined) throw err;
+        await transfer.fail(problem, control.signal);
         continue;
+      } finally {
+        stopWatch();
       }
       if (source.kind === 'not-ready') {
         await transfer.fail(`download answered HTTP ${source.status}`, control.signal);

@@ -22,6 +22,12 @@ export class PresignRefused extends Error {
 /** A transfer we cut because its body came too slowly: retried like a dropped connection. */
 class TransferTooSlow extends Error {}
 
+/** Why a transfer was cut as too slow, whether got wrapped the cut (a destroyed got stream) or not; else undefined. */
+export function tooSlowReason(err: unknown): string | undefined {
+  const cut = err instanceof TransferTooSlow ? err : (err as Error | undefined)?.cause;
+  return cut instanceof TransferTooSlow ? cut.message : undefined;
+}
+
 /**
  * One clip's transfers, over every source it is fetched from: how many may fail (drops, short bodies, 5xx, too slow),
  * and the limits every body is written under: the per-clip byte cap, each transfer's deadline, and the caller's
@@ -95,7 +101,8 @@ export class ClipTransfer {
       return { size };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (err instanceof TransferTooSlow) return { size: await sizeOf(tmpPath), problem: err.message };
+      const slow = tooSlowReason(err);
+      if (slow !== undefined) return { size: await sizeOf(tmpPath), problem: slow };
       const code =
         networkCode(err) ?? ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'premature close' : undefined);
       if (code !== undefined) {
@@ -110,23 +117,25 @@ export class ClipTransfer {
   }
 
   /**
-   * Cuts the transfer once it has run `downloadAllowanceMs` plus the time its bytes take at the minimum rate: the
-   * expected clip size's worth, or what it has received when that is more. A body that trickles (one byte every
-   * few seconds keeps every socket timeout quiet) ends; one at the minimum rate or faster never does, whatever its size.
+   * Cuts a transfer (destroys `body` with TransferTooSlow) once it has run `downloadAllowanceMs` plus the time its
+   * bytes take at the minimum rate: the expected clip size's worth, or what it has `received` when that is more. A
+   * body that trickles (one byte every few seconds keeps every socket timeout quiet) ends; one at the minimum rate or
+   * faster never does, whatever its size. Returns what stops the watch.
    */
-  private watchDeadline(body: Transform, received: () => number): () => void {
+  watchDeadline(body: Pick<Readable, 'destroy'>, received?: () => number): () => void {
     const { downloadAllowanceMs, expectedClipBytes, minDownloadBytesPerSec } = this.limits;
     const startedMs = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const check = (): void => {
-      const dueMs = startedMs + downloadAllowanceMs + (Math.max(expectedClipBytes, received()) / minDownloadBytesPerSec) * 1000;
+      const dueMs = startedMs + downloadAllowanceMs + (Math.max(expectedClipBytes, received?.() ?? 0) / minDownloadBytesPerSec) * 1000;
       const nowMs = Date.now();
       if (nowMs < dueMs) {
         timer = setTimeout(check, dueMs - nowMs);
         return;
       }
       const seconds = ((nowMs - startedMs) / 1000).toFixed(1);
-      body.destroy(new TransferTooSlow(`too slow: ${received()} bytes in ${seconds} s, under ${minDownloadBytesPerSec} bytes/s`));
+      const got = received ? `${received()} bytes in ${seconds} s` : `the answer still incomplete after ${seconds} s`;
+      body.destroy(new TransferTooSlow(`too slow: ${got}, under ${minDownloadBytesPerSec} bytes/s`));
     };
     check();
     return () => clearTimeout(timer);

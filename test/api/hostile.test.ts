@@ -40,7 +40,7 @@ afterEach(async () => {
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** /v1/video names `a.bag`, /v1/download is ready at once and redirects to /blobs/a (or answers with `download`). */
-async function serve(clip: Route, opts: { shape?: 'presigned' | 'bytes'; limits?: Partial<ApiLimits & ClipOptions> } = {}) {
+async function serve(clip: Route, opts: { shape?: 'presigned' | 'bytes'; video?: Route; limits?: Partial<ApiLimits & ClipOptions> } = {}) {
   const seen: Seen[] = [];
   server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -49,6 +49,7 @@ async function serve(clip: Route, opts: { shape?: 'presigned' | 'bytes'; limits?
       path: url.pathname,
       ...(req.headers['accept-encoding'] && { acceptEncoding: req.headers['accept-encoding'] }),
     });
+    if (url.pathname === '/v1/video' && opts.video) return opts.video(req, res);
     if (url.pathname === '/v1/video') return reply(res, 200, JSON.stringify({ filename: 'a.bag' }), { 'content-type': 'application/json' });
     if (url.pathname === '/v1/download' && req.method === 'HEAD') return reply(res, 200, '');
     if (url.pathname === '/v1/download')
@@ -166,25 +167,62 @@ describe('a compressed body', () => {
 });
 
 describe('a body that trickles', () => {
-  test('one byte every 50 ms: each transfer ends at its deadline (allowance + expected size at the minimum rate), then the clip fails', async () => {
+  test.each([
+    { shape: 'presigned' as const, drip: '#', problem: /too slow: \d+ bytes in \d+(\.\d)? s, under 1000 bytes\/s/ },
+    // an answer that may still be a URL is read before anything is written: under the same deadline
+    {
+      shape: 'bytes' as const,
+      drip: 'https://a',
+      problem: /too slow: the answer still incomplete after \d+(\.\d)? s, under 1000 bytes\/s/,
+    },
+  ])(
+    'one byte every 50 ms ($shape, "$drip…"): each transfer ends at its deadline (allowance + expected size at the minimum rate), then the clip fails',
+    async ({ shape, drip, problem }) => {
+      let closedByClient = 0;
+      const { client, out, bodies } = await serve(
+        (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          let at = 0;
+          const dripping = setInterval(() => res.write(drip[at++ % drip.length] as string), 50);
+          res.on('close', () => {
+            clearInterval(dripping);
+            closedByClient++;
+          });
+        },
+        { shape, limits: { downloadAllowanceMs: 200, minDownloadBytesPerSec: 1000, expectedClipBytes: 1000, downloadAttempts: 2 } },
+      );
+      const err = await client.fetchSlot({ ...SLOT, outDir: out }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as Error).message).toMatch(new RegExp(`^download failed 2 times, last: ${problem.source}$`));
+      expect(bodies()).toHaveLength(2);
+      await until(() => closedByClient === 2); // the client hung up each time (the server hears it a moment later)
+      expect(await filesUnder(out)).toEqual([]);
+    },
+    20_000,
+  );
+
+  test('a small /v1/ answer that trickles is cut responseTimeoutMs after its headers, one line with the slot', async () => {
     let closedByClient = 0;
-    const { client, out, bodies } = await serve(
-      (_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        const drip = setInterval(() => res.write('#'), 50);
+    const { client, out } = await serve((_req, res) => reply(res, 404, 'unused'), {
+      video: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const answer = `${JSON.stringify({ filename: 'a.bag' })}${' '.repeat(100_000)}`;
+        let at = 0;
+        const dripping = setInterval(() => res.write(answer[at++] as string), 50);
         res.on('close', () => {
-          clearInterval(drip);
+          clearInterval(dripping);
           closedByClient++;
         });
       },
-      { limits: { downloadAllowanceMs: 200, minDownloadBytesPerSec: 1000, expectedClipBytes: 1000, downloadAttempts: 2 } },
-    );
+      limits: { responseTimeoutMs: 300 },
+    });
     const err = await client.fetchSlot({ ...SLOT, outDir: out }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect((err as Error).message).toMatch(/^download failed 2 times, last: too slow: \d+ bytes in \d+(\.\d)? s, under 1000 bytes\/s$/);
-    expect(bodies()).toHaveLength(2);
-    await until(() => closedByClient === 2); // the client hung up each time (the server hears it a moment later)
-    expect(await filesUnder(out)).toEqual([]);
+    expect(err).toMatchObject({
+      message: expect.stringMatching(/^answer still arriving 0\.3 s after its headers \(\d+ bytes so far\): cut$/),
+      context: { vehicle: 'mav', camera: 'front-center', slot: '2025-11-17T08:30:00Z' },
+    });
+    await until(() => closedByClient === 1);
   }, 20_000);
 
   test('a body slower than expected but above the minimum rate is not cut: the deadline grows with the bytes received', async () => {

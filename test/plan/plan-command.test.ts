@@ -251,6 +251,8 @@ describe('fleetclip plan', () => {
       'min-time-ms',
       'bucket-cap',
       'workspace-cap',
+      'max-clip-bytes',
+      'min-download-rate',
       'journal',
       'clip-size',
       'throughput',
