@@ -199,7 +199,7 @@ export function createClipFetcher(
       let tmpPath: string | undefined;
       let tmpBytes = 0; // what `destination.space` was told the temporary holds
       const space = destination.space;
-      const reserveSpace = space && {
+      const spaceControl = space && {
         reserveSpace: async (bytes: number) => {
           await space.writing(bytes - tmpBytes);
           tmpBytes = bytes;
@@ -211,7 +211,7 @@ export function createClipFetcher(
         const clip = ready;
         await downloads.schedule(async () => {
           signal?.throwIfAborted(); // stopped while it waited its turn
-          await api.downloadClip(clip, partial, { ...call, ...reserveSpace });
+          await api.downloadClip(clip, partial, { ...call, ...spaceControl });
         });
         await fsyncFile(tmpPath);
         const check = await validations.schedule(() => checkClipFile(partial, { minBytes: options.minClipBytes }));
