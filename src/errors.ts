@@ -77,6 +77,14 @@ export class ClipInvalidError extends ApiError {
   override readonly code = 'E_CLIP_INVALID';
 }
 
+/**
+ * A clip body larger than the campaign's per-clip cap (`--max-clip-bytes`): a server defect (a body that never ends).
+ * The transfer stops at the cap; the clip is not fetched or requested again (the slot fails, resubmittable).
+ */
+export class ClipTooLargeError extends ApiError {
+  override readonly code = 'E_CLIP_TOO_LARGE';
+}
+
 /** The token expired and no renewal arrived within the grace period. Work is released, not failed. */
 export class AuthExpiredError extends FleetclipError {
   readonly code = 'E_AUTH_EXPIRED';

@@ -20,7 +20,7 @@ import { bodySnippet, presignedForLog, redactSecrets } from './redact.js';
 import { backoffDelayMs } from './retry-delay.js';
 import { classifyDownloadBody, downloadTarget, mayBeUrlBody, parseVideoBody } from './shapes.js';
 import type { TokenSource } from './token.js';
-import { PresignRefused, TransferBudget, checkCompleteness, fetchPresigned, promisedTotal, writeBody } from './transfer.js';
+import { ClipTransfer, PresignRefused, fetchPresigned, tooSlowReason } from './transfer.js';
 import { PauseGate, sleep } from './wait.js';
 
 export interface BatchApiClientOptions extends Partial<ApiLimits> {
@@ -51,6 +51,14 @@ export interface ReadyClip {
   release(): void;
 }
 
+export interface DownloadControl extends CallControl {
+  /**
+   * told, before each piece of the body is written, the size the temporary file will then have; a throw (a
+   * StorageError: the workspace cap or the free-space floor) stops the download and is what `downloadClip` throws
+   */
+  reserveSpace?: (tmpBytes: number) => void | Promise<void>;
+}
+
 export interface ReadyWait extends CallControl {
   /** the longest wait (default `readyMaxWaitMs`); past it `ClipNotReadyError` */
   maxWaitMs?: number;
@@ -70,8 +78,11 @@ export interface BatchApiClient {
   requestClip(vehicle: string, camera: string, start: number, control?: CallControl): Promise<RequestOutcome>;
   /** polls `/v1/download` until the clip is ready; `ClipNotReadyError` after `maxWaitMs` */
   waitUntilReady(filename: string, control?: ReadyWait): Promise<ReadyClip>;
-  /** Downloads a ready clip into `tmpPath` (complete, length-checked, not yet fsynced); returns its size. */
-  downloadClip(clip: ReadyClip | string, tmpPath: string, control?: CallControl): Promise<number>;
+  /**
+   * Downloads a ready clip into `tmpPath` (complete, length-checked, not yet fsynced); returns its size. A body over
+   * `maxClipBytes` is a ClipTooLargeError, stopped at the cap; a transfer past its deadline is retried.
+   */
+  downloadClip(clip: ReadyClip | string, tmpPath: string, control?: DownloadControl): Promise<number>;
   /** holds this client's /v1/ requests for `ms` (a 429 seen by another client of the same campaign) */
   pauseRequests(ms: number): void;
 }
@@ -145,7 +156,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       discard(res);
       return { kind: 'missing' };
     }
-    const body = await readSmallBody(res, limits.maxUrlBodyBytes);
+    const body = await readSmallBody(res, limits.maxUrlBodyBytes, limits.responseTimeoutMs, context);
     if (res.status !== 200)
       throw new ApiHttpError(`clip request refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
     return { kind: 'requested', filename: parseVideoBody(res.headers['content-type'], body, context, secrets()) };
@@ -172,7 +183,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
         return undefined;
       }
       if (!NOT_READY.has(res.status)) {
-        const body = await errorBodyOf(res);
+        const body = await errorBodyOf(res, limits.responseTimeoutMs);
         throw new ApiHttpError(`readiness check refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
       }
       discard(res);
@@ -201,7 +212,7 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
       return { kind: 'not-ready', status: res.status };
     }
     if (res.status !== 200) {
-      const body = await errorBodyOf(res);
+      const body = await errorBodyOf(res, limits.responseTimeoutMs);
       throw new ApiHttpError(`download refused: "${bodySnippet(body, secrets())}"`, { ...context, status: res.status });
     }
     const { head, ended, body } = await peekBody(res, limits.maxUrlBodyBytes);
@@ -217,35 +228,41 @@ export function createBatchApiClient(options: BatchApiClientOptions): BatchApiCl
     return { kind: 'bytes', res, body };
   }
 
-  async function download(filename: string, tmpPath: string, control: CallControl, opened?: OpenResponse): Promise<number> {
+  async function download(filename: string, tmpPath: string, control: DownloadControl, opened?: OpenResponse): Promise<number> {
     const context = control.context ?? {};
     const url = transport.endpoint('download', { filename });
-    const budget = new TransferBudget(limits, context, log);
+    const transfer = new ClipTransfer(limits, context, log, control.reserveSpace);
     let renewals = 0;
     for (let pending = opened; ; pending = undefined) {
       const res = pending ?? (await transport.call('GET', url, context, { retryServerErrors: true, ...signalOf(control) }));
       let source: DownloadSource;
+      // the answer's first bytes (is it a URL?) are read under a transfer's deadline too: "https://…" one byte every
+      // 2 s would otherwise be waited for until it reached maxUrlBodyBytes
+      const stopWatch = transfer.watchDeadline(res.body);
       try {
         source = await sourceOf(res, context);
       } catch (err) {
+        if (control.signal?.aborted) throw control.signal.reason;
         const code = networkCode(err);
-        if (code === undefined || control.signal?.aborted) throw control.signal?.aborted ? control.signal.reason : err;
-        await budget.fail(`${code} while reading the download answer`, control.signal);
+        const problem = tooSlowReason(err) ?? (code === undefined ? undefined : `${code} while reading the download answer`);
+        if (problem === undefined) throw err;
+        await transfer.fail(problem, control.signal);
         continue;
+      } finally {
+        stopWatch();
       }
       if (source.kind === 'not-ready') {
-        await budget.fail(`download answered HTTP ${source.status}`, control.signal);
+        await transfer.fail(`download answered HTTP ${source.status}`, control.signal);
         continue;
       }
       if (source.kind === 'bytes') {
-        const written = await writeBody(source.body, tmpPath, false, control.signal);
-        const problem = checkCompleteness(written.size, promisedTotal(source.res), written.failed);
-        if (!problem) return written.size;
-        await budget.fail(problem, control.signal);
+        const written = await transfer.write(source.res, source.body, tmpPath, false, control.signal);
+        if (!written.problem) return written.size;
+        await transfer.fail(written.problem, control.signal);
         continue;
       }
       try {
-        return await fetchPresigned(presignedHttp, source.url, tmpPath, budget, context, control.signal);
+        return await fetchPresigned(presignedHttp, source.url, tmpPath, transfer, control.signal);
       } catch (err) {
         if (!(err instanceof PresignRefused)) throw err;
         if (++renewals > limits.presignRenewals)

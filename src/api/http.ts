@@ -26,6 +26,9 @@ export function createHttp(limits: ApiLimits, followRedirect: boolean): Got {
     maxRedirects: 5,
     throwHttpErrors: false,
     retry: { limit: 0 },
+    // no Accept-Encoding, no decoding: 100 KB of gzip must not become 100 MB on disk, and Content-Length must count
+    // the bytes written (a server that encodes unasked sends bytes that are no bag: an invalid clip)
+    decompress: false,
     timeout: { connect: limits.connectTimeoutMs, response: limits.responseTimeoutMs, socket: limits.idleTimeoutMs },
     headers: { 'user-agent': 'fleetclip' },
   });
@@ -58,21 +61,36 @@ export function discard(res: OpenResponse): void {
   res.body.destroy();
 }
 
-/** Reads a body expected to be small; stops (and drops the connection) after `max` bytes. */
-export async function readSmallBody(res: OpenResponse, max: number): Promise<Buffer> {
+/**
+ * Reads a body expected to be small: at most `max` bytes (then the connection is dropped), within `withinMs` of its
+ * headers. A small answer still arriving then is cut, an ApiError: one byte every 2 s keeps every socket timeout quiet.
+ */
+export async function readSmallBody(res: OpenResponse, max: number, withinMs: number, context: ErrorContext = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res.body) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size > max) break;
+  let cut = false;
+  const timer = setTimeout(() => {
+    cut = true;
+    res.body.destroy();
+  }, withinMs);
+  try {
+    for await (const chunk of res.body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > max) break;
+    }
+  } catch (err) {
+    if (!cut) throw err; // else the cut, said below
+  } finally {
+    clearTimeout(timer);
   }
+  if (cut) throw new ApiError(`answer still arriving ${withinMs / 1000} s after its headers (${size} bytes so far): cut`, context);
   return Buffer.concat(chunks).subarray(0, max);
 }
 
-/** The start of an error answer's body, for a message: never throws (a body cut short just gives less). */
-export function errorBodyOf(res: OpenResponse): Promise<Buffer> {
-  return readSmallBody(res, 512).catch(() => Buffer.alloc(0));
+/** The start of an error answer's body, for a message: never throws (a body cut short, or cut, just gives less). */
+export function errorBodyOf(res: OpenResponse, withinMs: number): Promise<Buffer> {
+  return readSmallBody(res, 512, withinMs).catch(() => Buffer.alloc(0));
 }
 
 /** The error code of a network failure (ECONNRESET, ETIMEDOUT, ERR_HTTP_CONTENT_LENGTH_MISMATCH…), never got's message (it holds the URL). */
@@ -174,7 +192,7 @@ export class ApiTransport {
       }
       if (options.retryServerErrors && res.status >= 500) {
         this.deps.budget?.struggled();
-        const body = await errorBodyOf(res);
+        const body = await errorBodyOf(res, limits.responseTimeoutMs);
         if (++failures >= limits.maxAttempts)
           throw new ApiHttpError(`Batch API failed ${failures} times: "${bodySnippet(body, [used.value])}" (${where})`, {
             ...context,

@@ -1,5 +1,13 @@
 export { createBatchApiClient } from './client.js';
-export type { BatchApiClient, BatchApiClientOptions, CallControl, ReadyClip, ReadyWait, RequestOutcome } from './client.js';
+export type {
+  BatchApiClient,
+  BatchApiClientOptions,
+  CallControl,
+  DownloadControl,
+  ReadyClip,
+  ReadyWait,
+  RequestOutcome,
+} from './client.js';
 export type { RequestBudget } from './http.js';
 export type { ApiLog } from './log.js';
 export { API_DEFAULTS, normalizeApiLimits } from './options.js';

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { MAX_CLIP_BYTES_FACTOR } from '../plan/types.js';
 
 /** Every limit of the Batch API client. `docs/api.md` explains each one; help texts quote these values. */
 export interface ApiLimits {
@@ -35,6 +36,16 @@ export interface ApiLimits {
   presignRenewals: number;
   /** the largest 200 body read as a URL or JSON; anything bigger is clip bytes */
   maxUrlBodyBytes: number;
+  /** the largest clip body: its transfer stops the moment it would grow beyond this, and the clip fails (`ClipTooLargeError`) */
+  maxClipBytes: number;
+  /** the size a clip is expected to have: every transfer gets the time this many bytes take at `minDownloadBytesPerSec` */
+  expectedClipBytes: number;
+  /**
+   * a transfer's deadline: `downloadAllowanceMs` + max(expectedClipBytes, bytes received) / this rate; past it the
+   * transfer is cut and counts as a failed transfer (a body that trickles forever never ends otherwise)
+   */
+  minDownloadBytesPerSec: number;
+  downloadAllowanceMs: number;
   /** pacing of /v1/ requests (when no limiter is passed in) */
   maxConcurrent: number;
   minTimeMs: number;
@@ -59,11 +70,23 @@ export const API_DEFAULTS: Readonly<ApiLimits> = Object.freeze({
   downloadAttempts: 6,
   presignRenewals: 3,
   maxUrlBodyBytes: 64 * 1024,
+  // the plan's default --clip-size, and the campaign's default cap of 50 times it
+  expectedClipBytes: 2_000_000,
+  maxClipBytes: MAX_CLIP_BYTES_FACTOR * 2_000_000,
+  minDownloadBytesPerSec: 64 * 1024,
+  downloadAllowanceMs: 30_000,
   maxConcurrent: 4,
   minTimeMs: 50,
 });
 
-const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = ['maxAttempts', 'downloadAttempts', 'maxConcurrent'];
+const POSITIVE_INTEGERS: readonly (keyof ApiLimits)[] = [
+  'maxAttempts',
+  'downloadAttempts',
+  'maxConcurrent',
+  'maxClipBytes',
+  'expectedClipBytes',
+  'minDownloadBytesPerSec',
+];
 const COUNTS: readonly (keyof ApiLimits)[] = ['maxRateLimitedRetries', 'presignRenewals'];
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {

@@ -50,6 +50,8 @@ export interface CampaignInput {
   bucketCap?: Scalar;
   workspaceCap?: Scalar;
   clipSize?: Scalar;
+  maxClipBytes?: Scalar;
+  minDownloadRate?: Scalar;
   journal?: string;
   throughput?: Scalar;
   readyTime?: Scalar;
@@ -125,6 +127,13 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
     throw new UsageError(`--bucket-cap (${bucketCapBytes} bytes) must not exceed --workspace-cap (${workspaceCapBytes} bytes)`);
   if (clipBytesEstimate > bucketCapBytes)
     throw new UsageError(`--clip-size (${clipBytesEstimate} bytes) must not exceed --bucket-cap (${bucketCapBytes} bytes)`);
+  // stored only when given: a campaign without them takes the workers' defaults (50 x --clip-size, 64 KiB/s)
+  const maxClipRaw = value('maxClipBytes');
+  const maxClipBytes = maxClipRaw === undefined ? undefined : parseByteSize('max-clip-bytes', maxClipRaw);
+  if (maxClipBytes !== undefined && maxClipBytes < clipBytesEstimate)
+    throw new UsageError(`--max-clip-bytes (${maxClipBytes} bytes) must be at least --clip-size (${clipBytesEstimate} bytes)`);
+  const minRateRaw = value('minDownloadRate');
+  const minDownloadBytesPerSec = minRateRaw === undefined ? undefined : parseByteSize('min-download-rate', minRateRaw);
 
   const insecureHttp = input.insecureHttp === true;
   const settings: CampaignSettings = {
@@ -143,6 +152,8 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
     bucketCapBytes,
     workspaceCapBytes,
     clipBytesEstimate,
+    ...(maxClipBytes !== undefined && { maxClipBytes }),
+    ...(minDownloadBytesPerSec !== undefined && { minDownloadBytesPerSec }),
     journal: parseJournal(String(withDefault('journal'))),
     ...(input.shareWithGroup === true && { shareWithGroup: true }),
     ...(insecureHttp && { insecureHttp: true }),

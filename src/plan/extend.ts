@@ -18,6 +18,8 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   bucketCapBytes: '--bucket-cap',
   workspaceCapBytes: '--workspace-cap',
   clipBytesEstimate: '--clip-size',
+  maxClipBytes: '--max-clip-bytes',
+  minDownloadBytesPerSec: '--min-download-rate',
   journal: '--journal',
   shareWithGroup: '--share-with-group',
   insecureHttp: '--insecure-http',

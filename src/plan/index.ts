@@ -3,8 +3,9 @@ export type { CampaignInput, PlanContext, PlannedCampaign } from './campaign.js'
 export { MAX_DAYS, addDays, daysOfWindow, parseDay } from './days.js';
 export { extendCampaignSettings } from './extend.js';
 export { REQUESTS_PER_CLIP } from './forecast.js';
+export { parseByteSize } from './sizes.js';
 export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
-export { SHARD_SECONDS, SLOT_SECONDS } from './types.js';
+export { MAX_CLIP_BYTES_FACTOR, SHARD_SECONDS, SLOT_SECONDS } from './types.js';
 export type { CampaignSettings, HourRange, MissStrategy, ShardSpec } from './types.js';
 export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';

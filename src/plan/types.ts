@@ -2,6 +2,8 @@
 export const SLOT_SECONDS = 30;
 /** A shard is one vehicle-hour: every requested camera, 120 slots each. */
 export const SHARD_SECONDS = 3600;
+/** Unless planned otherwise (`--max-clip-bytes`), a clip body may be this many times the expected clip size. */
+export const MAX_CLIP_BYTES_FACTOR = 50;
 
 /** Local hours [from, to) of each day, in the campaign time zone; 0 <= from < to <= 24. */
 export interface HourRange {
@@ -46,8 +48,12 @@ export interface CampaignSettings {
   minTimeMs: number;
   bucketCapBytes: number;
   workspaceCapBytes: number;
-  /** expected size of one clip, for forecasts */
+  /** expected size of one clip, for forecasts, the workspace checks and each transfer's deadline */
   clipBytesEstimate: number;
+  /** the largest clip body a worker accepts (`--max-clip-bytes`); absent: MAX_CLIP_BYTES_FACTOR x clipBytesEstimate */
+  maxClipBytes?: number;
+  /** the slowest a clip transfer may be (`--min-download-rate`); absent: the API client's default, 64 KiB/s */
+  minDownloadBytesPerSec?: number;
   journal: JournalMode;
   /**
    * `--share-with-group`: what the campaign creates is group-readable and -writable (setgid folders) instead of

@@ -37,15 +37,29 @@ export async function checkClipFile(filePath: string, { minBytes }: ClipCheckOpt
   }
 }
 
+/**
+ * The most the check reads in one piece. A 30 s clip's index section (its connection records and one chunk info per
+ * chunk) takes a few KiB, and a chunk with its index data about a MiB (rosbag closes a chunk past 768 KiB; one large
+ * message makes it bigger). A header or chunk info that points further is a crafted or garbled file, and reading
+ * what it points at costs that much memory (a 300 MB index section took a worker from 53 to 354 MB).
+ */
+const MAX_INDEX_BYTES = 4 * 2 ** 20;
+const MAX_CHUNK_REGION_BYTES = 32 * 2 ** 20;
+
 async function findBagDefect(bag: Bag, filePath: string, bytes: number): Promise<string | BagSummary> {
+  const unreadable = (err: unknown): string => `not a readable ROS1 bag: ${(err as Error).message}`;
+  // the reader reads everything from index_pos to the end of the file in one buffer: how much is checked first
+  const header = await bag.reader.readHeader().catch((err: unknown) => unreadable(err));
+  if (typeof header === 'string') return header;
+  if (header.indexPosition === 0) return 'unindexed bag (header index_pos = 0): not closed or cut short';
+  if (header.indexPosition >= bytes) return `index_pos ${header.indexPosition} lies beyond the end of the file (${bytes} bytes)`;
+  const indexBytes = bytes - header.indexPosition;
+  if (indexBytes > MAX_INDEX_BYTES) return `index section of ${indexBytes} bytes is larger than ${MAX_INDEX_BYTES} bytes`;
   try {
     await bag.open();
   } catch (err) {
-    return `not a readable ROS1 bag: ${(err as Error).message}`;
+    return unreadable(err);
   }
-  const header = bag.header;
-  if (!header || header.indexPosition === 0) return 'unindexed bag (header index_pos = 0): not closed or cut short';
-  if (header.indexPosition >= bytes) return `index_pos ${header.indexPosition} lies beyond the end of the file (${bytes} bytes)`;
   if (bag.connections.size === 0 || bag.connections.size !== header.connectionCount)
     return `index lists ${bag.connections.size} connections, header says ${header.connectionCount}`;
   if (bag.chunkInfos.length === 0 || bag.chunkInfos.length !== header.chunkCount)
@@ -85,6 +99,8 @@ async function findChunkDefect(filePath: string, chunkInfos: readonly ChunkInfo[
       const end = ordered[i + 1]?.chunkPosition ?? indexPosition;
       const length = end - info.chunkPosition;
       if (length <= 8) return `chunk at ${info.chunkPosition} is empty`;
+      if (length > MAX_CHUNK_REGION_BYTES)
+        return `chunk at ${info.chunkPosition} spans ${length} bytes, more than ${MAX_CHUNK_REGION_BYTES}`;
       if (buffer.length < length) buffer = Buffer.allocUnsafe(length);
       const region = buffer.subarray(0, length);
       const { bytesRead } = await file.read(region, 0, length, info.chunkPosition);

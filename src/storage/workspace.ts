@@ -12,13 +12,16 @@ export interface WorkspaceLimits {
 }
 
 /**
- * The two storage limits a worker obeys before each download: real free disk space, and the campaign's workspace cap.
- * The workspace in use is told (`measured`: the manifest's bucket counters, read when a shard starts and at each
- * heartbeat, never a walk of the folders); between readings this worker adds what it placed itself.
+ * The two storage limits a worker obeys before each download and while it streams: real free disk space, and the
+ * campaign's workspace cap. The workspace in use is told (`measured`: the manifest's bucket counters, read when a
+ * shard starts and at each heartbeat, never a walk of the folders); between readings this worker adds what it placed
+ * itself, and what its temporaries hold while clips stream (`writing`).
  */
 export class WorkspaceGuard {
   private measuredBytes = 0;
   private addedBytes = 0;
+  private streamingBytes = 0;
+  private sinceFreeCheckBytes = 0;
 
   constructor(private readonly limits: WorkspaceLimits) {}
 
@@ -37,16 +40,46 @@ export class WorkspaceGuard {
 
   /** Throws QuotaError when the workspace cap is reached or the disk has no room for one more clip. */
   async check(inflightClips: number): Promise<void> {
-    const { workspaceCapBytes, clipBytesEstimate, minFreeBytes, outDir } = this.limits;
-    if (this.usedBytes + inflightClips * clipBytesEstimate >= workspaceCapBytes) {
-      throw new QuotaError(
-        `workspace cap reached: ${gib(this.usedBytes)} of ${gib(workspaceCapBytes)} GiB not yet archived under ${outDir}; ` +
-          'archive (move away) finished download folders, then resubmit',
-        { path: outDir },
-      );
+    const { workspaceCapBytes, clipBytesEstimate } = this.limits;
+    if (this.usedBytes + inflightClips * clipBytesEstimate >= workspaceCapBytes) throw this.capReached(this.usedBytes);
+    await this.checkFreeSpace(clipBytesEstimate * (inflightClips + 1));
+  }
+
+  /**
+   * This worker's temporaries are about to grow by `deltaBytes` (negative: they shrank, or went away). Growth that
+   * would carry the workspace over its cap throws QuotaError and is not counted; after every clipBytesEstimate bytes
+   * of growth the free-space floor is checked again. A clip far bigger than expected stops mid-way, not after.
+   */
+  async writing(deltaBytes: number): Promise<void> {
+    const holding = this.usedBytes + this.streamingBytes;
+    if (deltaBytes > 0 && holding + deltaBytes > this.limits.workspaceCapBytes) throw this.capReached(holding);
+    this.streamingBytes += deltaBytes;
+    if (deltaBytes <= 0) return;
+    this.sinceFreeCheckBytes += deltaBytes;
+    if (this.sinceFreeCheckBytes < this.limits.clipBytesEstimate) return;
+    this.sinceFreeCheckBytes = 0;
+    try {
+      await this.checkFreeSpace(deltaBytes);
+    } catch (err) {
+      this.streamingBytes -= deltaBytes;
+      throw err;
     }
+  }
+
+  private capReached(holdingBytes: number): QuotaError {
+    const { workspaceCapBytes, outDir } = this.limits;
+    return new QuotaError(
+      `workspace cap reached: ${gib(holdingBytes)} of ${gib(workspaceCapBytes)} GiB not yet archived under ${outDir}; ` +
+        'archive (move away) finished download folders, then resubmit',
+      { path: outDir },
+    );
+  }
+
+  /** Throws QuotaError when writing `bytes` more would leave less than `minFreeBytes` free. */
+  private async checkFreeSpace(bytes: number): Promise<void> {
+    const { minFreeBytes, outDir } = this.limits;
     const fs = await statfs(outDir).catch(() => undefined);
-    if (fs && fs.bavail * fs.bsize < clipBytesEstimate * (inflightClips + 1) + minFreeBytes) {
+    if (fs && fs.bavail * fs.bsize < bytes + minFreeBytes) {
       throw new QuotaError(`disk nearly full at ${outDir}: ${gib(fs.bavail * fs.bsize)} GiB free; free space, then resubmit`, {
         path: outDir,
       });

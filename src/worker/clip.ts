@@ -104,6 +104,12 @@ export interface ClipDestination {
   readonly outDir: string;
   /** modes of the folders it creates and of the clips (src/file-modes.ts) */
   readonly modes: Readonly<FileModes>;
+  /**
+   * the room the temporaries take (a campaign's workspace): told before each piece of a download is written how much
+   * its temporary grows, and given the bytes back once the temporary is placed or deleted; may refuse growth with a
+   * StorageError (QuotaError), which stops the download
+   */
+  readonly space?: { writing(deltaBytes: number): void | Promise<void> };
   /** moves the complete, fsynced, validated temporary to its final place */
   place(tmpPath: string, clip: ValidClip): Promise<{ path: string; bucket?: number }>;
 }
@@ -198,13 +204,21 @@ export function createClipFetcher(
         hedges += job.hedges;
       }
       let tmpPath: string | undefined;
+      let tmpBytes = 0; // what `destination.space` was told the temporary holds
+      const space = destination.space;
+      const spaceControl = space && {
+        reserveSpace: async (bytes: number) => {
+          await space.writing(bytes - tmpBytes);
+          tmpBytes = bytes;
+        },
+      };
       try {
         const partial = await newPartialPath(partialDirOf(destination.outDir), fileName, destination.modes);
         tmpPath = partial;
         const clip = ready;
         await downloads.schedule(async () => {
           signal?.throwIfAborted(); // stopped while it waited its turn
-          await api.downloadClip(clip, partial, call);
+          await api.downloadClip(clip, partial, { ...call, ...spaceControl });
         });
         await fsyncFile(tmpPath);
         const check = await validations.schedule(() => checkClipFile(partial, { minBytes: options.minClipBytes }));
@@ -219,6 +233,7 @@ export function createClipFetcher(
       } finally {
         ready.release();
         if (tmpPath) await removeQuietly(tmpPath);
+        await space?.writing(-tmpBytes);
       }
     }
   }

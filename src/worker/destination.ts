@@ -13,11 +13,12 @@ import type { ClipDestination } from './clip.js';
 export function campaignDestination(
   manifest: WorkerManifest,
   claim: () => Claim,
-  campaign: { outDir: string; bucketCapBytes: number; fileModes: Readonly<FileModes> },
+  campaign: { outDir: string; bucketCapBytes: number; fileModes: Readonly<FileModes>; workspace?: ClipDestination['space'] },
 ): ClipDestination {
   return {
     outDir: campaign.outDir,
     modes: campaign.fileModes,
+    ...(campaign.workspace && { space: campaign.workspace }),
     async place(tmpPath, clip) {
       const bucket = manifest.reserveBucket(claim(), { camera: clip.camera, start: clip.start }, clip.bytes, campaign.bucketCapBytes);
       const fenced = (rename: () => void): void => manifest.placeUnderFence(claim(), rename);

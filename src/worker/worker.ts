@@ -14,7 +14,7 @@ import {
 import { fileModesOf } from '../file-modes.js';
 import { openWorkerManifest, type Claim, type WorkerManifest } from '../manifest/index.js';
 import { campaignApiBase } from '../plan/grammar.js';
-import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
+import { type CampaignSettings, MAX_CLIP_BYTES_FACTOR, SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
 import { WorkspaceGuard, slotIso } from '../storage/index.js';
 import { createClipFetcher, normalizeClipOptions, type ClipOptions } from './clip.js';
 import { hasTimeForShard, typicalShardMs } from './deadline.js';
@@ -30,7 +30,7 @@ import { ClipWindow } from './window.js';
 export type WorkerMessage = { type: 'claim'; claim: Claim } | { type: 'end'; shardId: number };
 
 export interface WorkerRunInput extends WorkerOptionsInput {
-  /** API client limits beyond the campaign settings (the CLI passes --auth-grace) */
+  /** API client limits beyond the campaign settings (the CLI passes --auth-grace, --max-clip-bytes) */
   apiLimits?: Partial<ApiLimits>;
   /** clip pipeline limits (the CLI passes --min-clip-bytes) */
   clipOptions?: Partial<ClipOptions>;
@@ -194,6 +194,7 @@ export async function runWorker(
         if (busy.requests++ === 0) busy.fromMs = Date.now();
       }),
       log,
+      ...transferLimitsOf(settings),
       ...input.apiLimits,
     });
     const readiness = new ReadinessHistogram(manifest.readinessCounts());
@@ -385,6 +386,15 @@ export async function runWorker(
   } finally {
     if (!deps.stop) stop.uninstall();
   }
+}
+
+/** What the campaign says of one clip's transfer: its expected size, the largest body accepted, the slowest rate. */
+function transferLimitsOf(settings: CampaignSettings): Partial<ApiLimits> {
+  return {
+    expectedClipBytes: settings.clipBytesEstimate,
+    maxClipBytes: settings.maxClipBytes ?? MAX_CLIP_BYTES_FACTOR * settings.clipBytesEstimate,
+    ...(settings.minDownloadBytesPerSec !== undefined && { minDownloadBytesPerSec: settings.minDownloadBytesPerSec }),
+  };
 }
 
 /**

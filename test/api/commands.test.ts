@@ -3,6 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type RunningSimulator, mintToken, startSimulator, writeTokenFile } from '../../src/sim/index.js';
+import { clipFileName } from '../../src/storage/index.js';
 import { runCli, runMain } from '../helpers/cli.js';
 import { DAY, filesUnder, sha256File } from '../helpers/api-rig.js';
 
@@ -76,6 +77,7 @@ describe('fleetclip fetch', () => {
         "fleetclip: --vehicle: '../etc' is not a valid vehicle name (letters, digits, '_' and '-', starting with a letter or digit, at most 64 characters)\n",
     },
     { flag: ['--min-clip-bytes', '1MB'], stderr: 'fleetclip: --min-clip-bytes must be a whole number of bytes, got "1MB"\n' },
+    { flag: ['--max-clip-bytes', 'lots'], stderr: "fleetclip: --max-clip-bytes must be a size such as 2MB or 10GiB, got 'lots'\n" },
     { flag: ['--out', 'a', '--out'], stderr: 'fleetclip: --out takes one value\n' },
   ])('bad input is one line, exit 2: $flag', async ({ flag, stderr }) => {
     const flags: Record<string, string> = {
@@ -89,6 +91,23 @@ describe('fleetclip fetch', () => {
     flags[flag[0] as string] = flag[1] as string;
     const args = ['fetch', ...Object.entries(flags).flat(), ...flag.slice(2), ...(flag[2] ? ['b'] : [])];
     expect(await runMain(args)).toEqual({ code: 2, stdout: '', stderr });
+  });
+
+  test('a clip over --max-clip-bytes is one line naming the slot and the status, exit 4, nothing saved', async () => {
+    const slot = sim.config.vehicles.flatMap((vehicle) =>
+      sim.truth({ day: DAY, vehicle, camera: 'left-center', from: '09:30', to: '09:35' }),
+    )[0];
+    if (!slot) throw new Error('the simulator has no data for this test');
+    const at = slot.startIso.replace('.000Z', 'Z');
+    const r = await runMain(fetchArgs(['--vehicle', slot.vehicle, '--camera', 'left-center', '--at', at, '--max-clip-bytes', '1MB']));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        '^fleetclip: clip body (of \\d+ bytes \\(Content-Length\\) is over the cap of 1000000 bytes: not downloaded|' +
+          `over the cap of 1000000 bytes: stopped after \\d+ bytes) \\[${slot.vehicle} left-center ${at}\\] \\(HTTP 200\\)\n$`,
+      ),
+    );
+    expect(await filesUnder(path.join(dir, 'out'))).not.toContain(clipFileName(slot.vehicle, 'left-center', slot.start));
   });
 
   test('an unreadable token file is one line, exit 2, from the built binary too', async () => {
@@ -119,7 +138,17 @@ describe('fleetclip fetch', () => {
   test('--help lists every flag and where the token comes from', async () => {
     const r = await runMain(['fetch', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--api-base', '--token-file', '--vehicle', '--camera', '--at', '--out', '--min-clip-bytes', '--verbose'])
+    for (const flag of [
+      '--api-base',
+      '--token-file',
+      '--vehicle',
+      '--camera',
+      '--at',
+      '--out',
+      '--min-clip-bytes',
+      '--max-clip-bytes',
+      '--verbose',
+    ])
       expect(r.stdout).toContain(flag);
     expect(r.stdout).toContain('FLEETCLIP_TOKEN');
     expect(r.stdout).toContain('(default 1000000)');

@@ -65,6 +65,8 @@ describe('planCampaign settings', () => {
       bucketCap: '1GB',
       workspaceCap: '3 GiB',
       clipSize: '1.5MB',
+      maxClipBytes: '200MB',
+      minDownloadRate: '32KiB',
       journal: 'wal',
     });
     expect(settings).toMatchObject({
@@ -80,6 +82,8 @@ describe('planCampaign settings', () => {
       bucketCapBytes: 1e9,
       workspaceCapBytes: 3 * 2 ** 30,
       clipBytesEstimate: 1_500_000,
+      maxClipBytes: 200_000_000,
+      minDownloadBytesPerSec: 32 * 1024,
       journal: 'wal',
     });
   });
@@ -110,6 +114,8 @@ describe('planCampaign settings', () => {
     [{ workspaceCap: '0GiB' }, /^--workspace-cap must be a size/],
     [{ bucketCap: '30GiB' }, /^--bucket-cap \(32212254720 bytes\) must not exceed --workspace-cap/],
     [{ clipSize: '20GiB' }, /^--clip-size .* must not exceed --bucket-cap/],
+    [{ maxClipBytes: '1MB' }, /^--max-clip-bytes \(1000000 bytes\) must be at least --clip-size \(2000000 bytes\)$/],
+    [{ minDownloadRate: 'slow' }, /^--min-download-rate must be a size such as 2MB or 10GiB, got 'slow'$/],
     [{ journal: 'memory' }, /^--journal must be delete or wal, got 'memory'$/],
     [{ throughput: '0' }, /^--throughput must be a positive number/],
     [{ suRate: '-2' }, /^--su-rate must be a non-negative number/],

@@ -252,6 +252,8 @@ describe('fleetclip plan', () => {
       'min-time-ms',
       'bucket-cap',
       'workspace-cap',
+      'max-clip-bytes',
+      'min-download-rate',
       'journal',
       'clip-size',
       'throughput',

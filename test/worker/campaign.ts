@@ -59,6 +59,16 @@ export function planArgs(
   ];
 }
 
+/** The campaign's first shard as `status` sees it (its state, release reason, attempts…). */
+export function shardRow(c: Pick<Campaign, 'manifest'>) {
+  const m = openManifest(c.manifest, { readonly: true });
+  try {
+    return m.shardRows()[0]!;
+  } finally {
+    m.close();
+  }
+}
+
 /** Flags every test worker gets: 64 KiB clips are valid here; short leases so takeovers happen within a test. */
 export const WORKER_FLAGS = ['--min-clip-bytes', '32768', '--progress', 'off'];
 

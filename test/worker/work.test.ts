@@ -5,7 +5,17 @@ import { runCli } from '../helpers/cli.js';
 import { openManifest } from '../../src/manifest/index.js';
 import { mintToken } from '../../src/sim/index.js';
 import { StopController, runWorker } from '../../src/worker/index.js';
-import { compareWithTruth, exitOf, filesUnder, plannedCampaign, startWork, waitFor, type Campaign, planArgs } from './campaign.js';
+import {
+  compareWithTruth,
+  exitOf,
+  filesUnder,
+  plannedCampaign,
+  shardRow,
+  startWork,
+  waitFor,
+  type Campaign,
+  planArgs,
+} from './campaign.js';
 
 let campaign: Campaign | undefined;
 afterEach(async () => {
@@ -16,15 +26,6 @@ afterEach(async () => {
 
 const MAV_16 = { vehicles: ['mav'], cameras: ['front-center', 'left-center'], from: '16:00', to: '17:00' };
 const EXPECT_EXACT = { missing: [], duplicated: [], differ: [], misplaced: [], extra: [], other: [] };
-
-function shardRow(c: Campaign) {
-  const m = openManifest(c.manifest, { readonly: true });
-  try {
-    return m.shardRows()[0]!;
-  } finally {
-    m.close();
-  }
-}
 
 const bagCount = async (c: Campaign) => (await filesUnder(c.out)).filter((f) => f.endsWith('.bag')).length;
 

@@ -1,8 +1,17 @@
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { type ApiLog, DEFAULT_TOKEN_FILE, TOKEN_ENV, createBatchApiClient, openTokenSource, tokenFileWarning } from '../../api/index.js';
+import {
+  API_DEFAULTS,
+  type ApiLog,
+  DEFAULT_TOKEN_FILE,
+  TOKEN_ENV,
+  createBatchApiClient,
+  openTokenSource,
+  tokenFileWarning,
+} from '../../api/index.js';
 import { ClipInvalidError, EXIT, InterruptedError, UsageError } from '../../errors.js';
 import { parseApiBase, parseName } from '../../plan/grammar.js';
+import { parseByteSize } from '../../plan/index.js';
 import { onStopSignals } from '../../signals.js';
 import { parseSlotInstant, slotIso } from '../../storage/index.js';
 import { CLIP_DEFAULTS, createClipFetcher, folderDestination } from '../../worker/index.js';
@@ -18,6 +27,7 @@ interface FetchFlags {
   at: string;
   out: string;
   minClipBytes?: string;
+  maxClipBytes?: string;
   verbose?: boolean;
   insecureHttp?: boolean;
 }
@@ -77,10 +87,15 @@ export const fetchCommand: CommandFactory = (io) => ({
         type: 'boolean',
         describe: 'allow a plain http:// --api-base beyond loopback (the token then travels unencrypted)',
       })
+      .option('max-clip-bytes', {
+        type: 'string',
+        requiresArg: true,
+        describe: `the largest clip body accepted, e.g. 200MB: a longer one is cut off there (exit ${EXIT.api}) (default ${API_DEFAULTS.maxClipBytes})`,
+      })
       .option('verbose', { type: 'boolean', describe: 'also print each retry on stderr' }),
   handler: async (args: ArgumentsCamelCase) => {
     const argv = args as ArgumentsCamelCase<FetchFlags>; // demandOption guarantees the required flags
-    for (const flag of ['api-base', 'token-file', 'vehicle', 'camera', 'at', 'out', 'min-clip-bytes'])
+    for (const flag of ['api-base', 'token-file', 'vehicle', 'camera', 'at', 'out', 'min-clip-bytes', 'max-clip-bytes'])
       if (Array.isArray(args[flag])) throw new UsageError(`--${flag} takes one value`);
     const slot = {
       vehicle: parseName('vehicle', argv.vehicle),
@@ -90,7 +105,13 @@ export const fetchCommand: CommandFactory = (io) => ({
     const minClipBytes = parseByteCount(argv.minClipBytes);
     const token = openTokenSource({ tokenFile: single('token-file', argv.tokenFile) });
     const log = stderrLog(io, argv.verbose === true);
-    const client = createBatchApiClient({ apiBase: parseApiBase(argv.apiBase, { insecureHttp: argv.insecureHttp === true }), token, log });
+    const maxClipBytes = argv.maxClipBytes === undefined ? undefined : parseByteSize('max-clip-bytes', argv.maxClipBytes);
+    const client = createBatchApiClient({
+      apiBase: parseApiBase(argv.apiBase, { insecureHttp: argv.insecureHttp === true }),
+      token,
+      log,
+      ...(maxClipBytes !== undefined && { maxClipBytes }),
+    });
     const clips = createClipFetcher(client, minClipBytes !== undefined ? { minClipBytes } : {}, log);
     await token.current(); // an unreadable token file is a usage error before any request
     const tokenWarning = await tokenFileWarning(token);

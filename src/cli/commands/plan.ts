@@ -1,9 +1,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { API_DEFAULTS } from '../../api/index.js';
 import { fileModesOf } from '../../file-modes.js';
 import { openManifest } from '../../manifest/index.js';
-import { CAMPAIGN_DEFAULTS as D, type CampaignInput, MAX_DAYS, extendCampaignSettings, planCampaign } from '../../plan/index.js';
+import {
+  CAMPAIGN_DEFAULTS as D,
+  type CampaignInput,
+  MAX_CLIP_BYTES_FACTOR,
+  MAX_DAYS,
+  extendCampaignSettings,
+  planCampaign,
+} from '../../plan/index.js';
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
 import type { CommandFactory } from '../main.js';
 import { manifestFlag } from '../flags.js';
@@ -121,6 +129,18 @@ export const planCommand: CommandFactory = (io) => ({
         type: 'string',
         requiresArg: true,
         describe: `bytes the output root may hold, e.g. 20GiB (default ${D.workspaceCap})`,
+        group: CAMPAIGN,
+      })
+      .option('max-clip-bytes', {
+        type: 'string',
+        requiresArg: true,
+        describe: `the largest clip body a worker accepts, e.g. 200MB: a longer one is cut off there and its slot fails (default ${MAX_CLIP_BYTES_FACTOR} x --clip-size)`,
+        group: CAMPAIGN,
+      })
+      .option('min-download-rate', {
+        type: 'string',
+        requiresArg: true,
+        describe: `the slowest a clip may arrive, bytes/s, e.g. 64KiB: a transfer that falls behind it (after ${API_DEFAULTS.downloadAllowanceMs / 1000} s of allowance) is cut and retried (default ${API_DEFAULTS.minDownloadBytesPerSec / 1024}KiB)`,
         group: CAMPAIGN,
       })
       .option('journal', {

@@ -19,6 +19,7 @@ const PASSED_ON = [
   'heartbeat',
   'grace',
   'min-clip-bytes',
+  'max-clip-bytes',
   'hedge-floor',
   'auth-grace',
   'log-level',

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { API_DEFAULTS, type ApiLimits } from '../../api/index.js';
 import { runThisWorker } from '../../executor/index.js';
 import { parseOnMiss } from '../../plan/grammar.js';
+import { parseByteSize } from '../../plan/index.js';
 import { CLIP_DEFAULTS, LOG_LEVELS, WORKER_DEFAULTS, type WorkerRunInput } from '../../worker/index.js';
 import type { CommandFactory } from '../main.js';
 import { progressFlags, single } from '../flags.js';
@@ -18,6 +19,8 @@ function workInputFromFlags(a: Record<string, unknown>): Parameters<typeof runTh
   const apiLimits: Partial<ApiLimits> = {};
   const authGrace = msOf('auth-grace', a.authGrace);
   if (authGrace !== undefined) apiLimits.authGraceMs = authGrace;
+  const maxClipBytes = single('max-clip-bytes', a.maxClipBytes as string | undefined);
+  if (maxClipBytes !== undefined) apiLimits.maxClipBytes = parseByteSize('max-clip-bytes', maxClipBytes);
   const minClipBytes = single('min-clip-bytes', a.minClipBytes as number | undefined);
   const hedgeFloorMs = msOf('hedge-floor', a.hedgeFloor);
   const onMiss = single('on-miss', a.onMiss as string | undefined);
@@ -66,6 +69,10 @@ export function workerFlags<T>(y: Argv<T>): Argv<T> {
       describe: `after a stop signal, seconds in-flight downloads may take before they are abandoned (default ${D.graceMs / 1000})`,
     })
     .option('min-clip-bytes', { type: 'number', describe: `a clip smaller than this is invalid (default ${CLIP_DEFAULTS.minClipBytes})` })
+    .option('max-clip-bytes', {
+      type: 'string',
+      describe: "override the campaign's largest clip body, e.g. 500MB (plan --max-clip-bytes): a longer one is cut off and its slot fails",
+    })
     .option('auth-grace', {
       type: 'number',
       describe: `seconds to wait for a renewed token file after the token expired (default ${API_DEFAULTS.authGraceMs / 1000})`,
