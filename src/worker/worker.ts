@@ -15,6 +15,7 @@ import { ProgressReporter, RateMeter } from './progress.js';
 import { READINESS_MAX_COUNT, ReadinessHistogram } from './readiness.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
+import { TokenKeeper, type TokenRenewalLimits } from './token-keeper.js';
 import { ClipWindow } from './window.js';
 
 /** What a worker tells a supervising `fleetclip run` over its IPC channel (when it has one). */
@@ -25,6 +26,8 @@ export interface WorkerRunInput extends WorkerOptionsInput {
   apiLimits?: Partial<ApiLimits>;
   /** clip pipeline limits (the CLI passes --min-clip-bytes) */
   clipOptions?: Partial<ClipOptions>;
+  /** when and how the campaign's token source is asked for a token (tests shorten the backoff) */
+  tokenRenewal?: Partial<TokenRenewalLimits>;
 }
 
 export interface WorkerRunResult {
@@ -102,6 +105,18 @@ export async function runWorker(
   let reporter: ProgressReporter | undefined;
   const stderr = { write: (t: string) => (reporter?.clear(), io.stderr.write(t)) };
   const { log, close } = createWorkerLogger({ logFile: workerLogPath(runDir, workerId), level: options.logLevel, stderr, workerId });
+  // a campaign with a token source renews its token file itself, one worker at a time (token-keeper.ts)
+  const keeper =
+    settings.tokenSource &&
+    new TokenKeeper({
+      source: settings.tokenSource,
+      tokenFile: settings.tokenFile,
+      ledger: manifest,
+      holder: workerId,
+      manifestPath: options.manifestPath,
+      log,
+      ...(input.tokenRenewal && { limits: input.tokenRenewal }),
+    });
 
   const shards: ShardReport[] = [];
   const ownShardMs: number[] = [];
@@ -144,6 +159,7 @@ export async function runWorker(
       peakRssMb: Math.round(peakRssBytes / 2 ** 20),
       ...(budget && { budgetUse: Math.round(budget.use * 100) / 100 }),
     });
+    await keeper?.stop();
     await close();
     manifest.close();
     return { exitCode, summary, shards, peakRssBytes, ...(budget && { budget }) };
@@ -161,7 +177,7 @@ export async function runWorker(
     const window = new ClipWindow({ cap: maxConcurrent });
     const api = createBatchApiClient({
       apiBase: settings.apiBase,
-      token: openTokenSource({ tokenFile: settings.tokenFile, env }),
+      token: openTokenSource({ tokenFile: settings.tokenFile, env, ...(keeper && { renewer: keeper }) }),
       // requests wait here only for their response headers: as many may be out as clips may be in flight
       limiter: new Bottleneck({ maxConcurrent, minTime: minTimeMs }),
       budget: campaignBudget(manifest, workerId, window, Math.max(1, Math.ceil(settings.apiRatePerSec * options.allowanceSeconds)), () => {
@@ -199,6 +215,17 @@ export async function runWorker(
       minTimeMs,
       ...(deadlineMs !== undefined ? { deadline: new Date(deadlineMs).toISOString() } : {}),
     });
+    if (keeper) {
+      keeper.start();
+      try {
+        await keeper.ensureToken(stop.graceful.signal);
+      } catch (err) {
+        clearInterval(activityTimer);
+        if (err instanceof AuthExpiredError) return await end(err.exitCode, err.message);
+        if (stop.stopping) return await end(EXIT.interrupted, `stopped by ${stop.signal} while waiting for a token; nothing claimed`);
+        throw err;
+      }
+    }
     reporter.start();
     shareBudget();
 
@@ -348,6 +375,7 @@ export async function runWorker(
   } catch (err) {
     clearInterval(activityTimer);
     reporter.stop();
+    await keeper?.stop();
     await close();
     manifest.close();
     throw err;
