@@ -321,7 +321,8 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     if (id !== client.id || secret !== client.secret)
       return json(401, { error: 'invalid_client' }, { 'WWW-Authenticate': 'Basic realm="oauth2"' });
     if (form.get('grant_type') !== 'client_credentials') return json(400, { error: 'unsupported_grant_type' });
-    const token = mintToken({ expiresAtSec: Date.now() / 1000 + config.oauthTokenLifetimeSec, subject: client.id });
+    // `exp` is whole seconds: rounded up, so the token never dies before `expires_in` says (a client may trust either)
+    const token = mintToken({ expiresAtSec: Math.ceil(Date.now() / 1000) + config.oauthTokenLifetimeSec, subject: client.id });
     tokens.issue(token);
     json(200, { access_token: token, token_type: 'Bearer', expires_in: config.oauthTokenLifetimeSec });
   }
