@@ -14,7 +14,13 @@ export interface ObtainedToken {
 }
 
 /** How long a token source may take, and how much it may print. `docs/api.md` explains each. */
-export const TOKEN_SOURCE_DEFAULTS = Object.freeze({
+export interface TokenSourceLimits {
+  requestTimeoutMs: number;
+  commandTimeoutMs: number;
+  maxAnswerBytes: number;
+}
+
+export const TOKEN_SOURCE_DEFAULTS: Readonly<TokenSourceLimits> = Object.freeze({
   /** one POST to the OAuth2 token URL, connection to the last byte */
   requestTimeoutMs: 30_000,
   /** one run of the credential command */
@@ -22,8 +28,6 @@ export const TOKEN_SOURCE_DEFAULTS = Object.freeze({
   /** the largest token answer read (a token URL's body, the command's stdout) */
   maxAnswerBytes: 64 * 1024,
 });
-
-export type TokenSourceLimits = typeof TOKEN_SOURCE_DEFAULTS;
 
 /**
  * Asks a campaign's token source for a new token: one POST to the token URL, or one run of the credential command (in

@@ -18,7 +18,17 @@ import { describeTokenSource } from '../plan/grammar.js';
 import type { TokenSourceSettings } from '../plan/types.js';
 
 /** When and how a campaign's token is renewed. docs/api.md#renewal explains each. */
-export const TOKEN_RENEWAL_DEFAULTS = Object.freeze({
+export interface TokenRenewalLimits {
+  marginShare: number;
+  maxMarginMs: number;
+  leaseMs: number;
+  pollMs: number;
+  idleLookMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+}
+
+export const TOKEN_RENEWAL_DEFAULTS: Readonly<TokenRenewalLimits> = Object.freeze({
   /** a token is renewed when this share of its lifetime is left… */
   marginShare: 0.1,
   /** …or this much, whichever is less: 30 min before a 24 h token expires, 2 s before a 20 s one */
@@ -32,8 +42,6 @@ export const TOKEN_RENEWAL_DEFAULTS = Object.freeze({
   retryBaseMs: 5_000,
   retryCapMs: 5 * 60_000,
 });
-
-export type TokenRenewalLimits = typeof TOKEN_RENEWAL_DEFAULTS;
 
 /** When a token obtained at `obtainedMs` that expires at `expiresMs` is due for renewal (pure). */
 export function renewalDueAt(
