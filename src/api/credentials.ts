@@ -55,14 +55,19 @@ export async function assertTokenSourceFiles(source: TokenSourceSettings, tokenF
   if (tokenFileExists) await assertOwnerOnly(tokenFile, 'token file');
 }
 
-/** The secret's first non-empty line, from a file only its owner may read (refused otherwise, with the chmod to run). */
-async function readClientSecret(file: string): Promise<string> {
+/** A configuration the source cannot work with (a UsageError) fails for good: trying again would not help. */
+async function refusedForGood<T>(check: () => T | Promise<T>): Promise<T> {
   try {
-    await assertOwnerOnly(file, 'client secret file');
+    return await check();
   } catch (err) {
     if (err instanceof UsageError) throw new TokenSourceError(err.message, false, { cause: err });
     throw err;
   }
+}
+
+/** The secret's first non-empty line, from a file only its owner may read (refused otherwise, with the chmod to run). */
+async function readClientSecret(file: string): Promise<string> {
+  await refusedForGood(() => assertOwnerOnly(file, 'client secret file'));
   const secret = (await readFile(file, 'utf8'))
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -85,7 +90,7 @@ async function requestClientCredentials(
   source: Extract<TokenSourceSettings, { kind: 'oauth2' }>,
   limits: TokenSourceLimits,
 ): Promise<ObtainedToken> {
-  const tokenUrl = parseTokenUrl(source.tokenUrl, `the token URL ${source.tokenUrl}`);
+  const tokenUrl = await refusedForGood(() => parseTokenUrl(source.tokenUrl, `the token URL ${source.tokenUrl}`));
   const secret = await readClientSecret(source.clientSecretFile);
   const form = new URLSearchParams({ grant_type: 'client_credentials', ...(source.scope !== undefined && { scope: source.scope }) });
   const where = `the token URL ${tokenUrl}`;
@@ -208,7 +213,7 @@ function runCredentialCommand(command: string, cwd: string, limits: TokenSourceL
 /** A bare token, or JSON `{"token", "expiresAt"}` (like AWS credential_process, kubectl exec plugins). */
 function tokenOfCommandOutput(stdout: string, where: string): ObtainedToken {
   const text = stdout.trim();
-  if (!text.startsWith('{')) return withJwtExpiry(checkedToken(text, where));
+  if (!text.startsWith('{')) return withJwtExpiry(checkedToken(text, `${where}'s output`));
   let doc: { token?: unknown; expiresAt?: unknown };
   try {
     doc = JSON.parse(text) as typeof doc;

@@ -6,5 +6,5 @@ export { REQUESTS_PER_CLIP } from './forecast.js';
 export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
 export { SHARD_SECONDS, SLOT_SECONDS } from './types.js';
-export type { CampaignSettings, HourRange, MissStrategy, ShardSpec } from './types.js';
+export type { CampaignSettings, HourRange, MissStrategy, ShardSpec, TokenSourceSettings } from './types.js';
 export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';
