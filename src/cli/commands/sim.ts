@@ -26,7 +26,7 @@ const FAULTS_GROUP = 'Faults (rates are 0..1):';
 const FAULT_FLAGS = {
   'rate-429': ['rate429', `rate of 429 Too Many Requests (with Retry-After) on /v1/ (default ${F.rate429})`],
   'retry-after': ['retryAfterSec', `Retry-After of those 429s, seconds, times --time-scale (default ${F.retryAfterSec})`],
-  'rate-5xx': ['rate5xx', `rate of 500/503 on /v1/video, /v1/download and /presigned (default ${F.rate5xx})`],
+  'rate-5xx': ['rate5xx', `rate of 500/503 on /v1/video, /v1/download, /presigned and /oauth2/token (default ${F.rate5xx})`],
   'slow-rate': ['slowRate', `rate of slow responses (default ${F.slowRate})`],
   'slow-ms': ['slowMs', `delay of a slow response, ms, times --time-scale (default ${F.slowMs})`],
   'drop-rate': ['dropRate', `rate of clip bodies whose connection is destroyed mid-body (default ${F.dropRate})`],
