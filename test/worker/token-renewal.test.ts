@@ -180,6 +180,7 @@ describe('a campaign whose tokens live 5 s', () => {
     expect(c.sim.stats().requests.video).toBeUndefined();
 
     const shown = await runCli(['token', '--manifest', c.manifest]);
+    expect(shown.stderr).toBe('');
     expect(shown.code).toBe(9);
     expect(shown.stdout).toContain('REFUSED: the identity provider refused the client credentials');
     const status = await runCli(['status', '--manifest', c.manifest]);

@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, openTokenSource, renderTokenReport } from '../../api/index.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { openWorkerManifest } from '../../manifest/index.js';
+import { openStatusSource, openWorkerManifest } from '../../manifest/index.js';
 import { renderTokenView, tokenView } from '../../report/index.js';
 import { TokenKeeper } from '../../worker/index.js';
 import type { Io } from '../io.js';
@@ -31,31 +31,39 @@ async function fileReport(io: Io, tokenFile: string | undefined, hasTokenSource:
   return report.expired;
 }
 
-/** `--manifest`: the campaign's token file and token source; `--renew` renews it once first. */
-async function campaignReport(io: Io, manifestPath: string, renew: boolean): Promise<void> {
+/** `--renew`: one renewal through the campaign's token source, for all its workers (TokenSourceError when it fails). */
+async function renewCampaignToken(io: Io, manifestPath: string): Promise<void> {
   const manifest = openWorkerManifest(manifestPath);
   try {
     const { tokenSource, tokenFile } = manifest.settings();
+    if (!tokenSource)
+      throw new UsageError(
+        `the campaign in ${manifest.path} has no token source (plan --token-command or --oauth-token-url): put a new token in ${tokenFile}`,
+      );
+    const keeper = new TokenKeeper({
+      source: tokenSource,
+      tokenFile,
+      ledger: manifest,
+      holder: `token-${os.hostname()}-${process.pid}`,
+      manifestPath: manifest.path,
+      log: { info() {}, debug() {}, warn: (message) => io.stderr.write(`fleetclip: ${message}\n`) },
+    });
+    await keeper.renewNow();
+  } finally {
+    manifest.close();
+  }
+}
+
+/** `--manifest`: the campaign's token file and, when it has one, its token source and renewals (read-only, as `status`). */
+async function campaignReport(io: Io, manifestPath: string): Promise<void> {
+  const manifest = openStatusSource(manifestPath);
+  try {
+    const { tokenSource, tokenFile } = manifest.settings();
+    const expired = await fileReport(io, tokenFile, tokenSource !== undefined);
     if (!tokenSource) {
-      if (renew)
-        throw new UsageError(
-          `the campaign in ${manifest.path} has no token source (plan --token-command or --oauth-token-url): put a new token in ${tokenFile}`,
-        );
-      if (await fileReport(io, tokenFile, false)) io.exitCode = EXIT.authExpired;
+      if (expired) io.exitCode = EXIT.authExpired;
       return;
     }
-    if (renew) {
-      const keeper = new TokenKeeper({
-        source: tokenSource,
-        tokenFile,
-        ledger: manifest,
-        holder: `token-${os.hostname()}-${process.pid}`,
-        manifestPath: manifest.path,
-        log: { info() {}, debug() {}, warn: (message) => io.stderr.write(`fleetclip: ${message}\n`) },
-      });
-      await keeper.renewNow();
-    }
-    await fileReport(io, tokenFile, true);
     const state = manifest.tokenRenewal();
     io.stdout.write(renderTokenView(tokenView(tokenSource, state, Date.now()), Date.now(), manifest.path));
     if (state.refused) io.exitCode = EXIT.tokenSource;
@@ -90,7 +98,10 @@ export const tokenCommand: CommandFactory = (io) => ({
     const manifestPath = single('manifest', argv.manifest);
     if (manifestPath !== undefined && tokenFile !== undefined)
       throw new UsageError('--token-file and --manifest: give one (a campaign names its own token file)');
-    if (manifestPath !== undefined) return campaignReport(io, manifestPath, argv.renew === true);
+    if (manifestPath !== undefined) {
+      if (argv.renew) await renewCampaignToken(io, manifestPath);
+      return campaignReport(io, manifestPath);
+    }
     if (argv.renew) throw new UsageError('--renew needs --manifest: the campaign whose token source renews the token');
     if (await fileReport(io, tokenFile, false)) io.exitCode = EXIT.authExpired;
   },
