@@ -171,7 +171,7 @@ const RELEASE_ADVICE: Record<string, (s: CampaignSettings) => string> = {
   quota: () => 'the workspace or bucket cap was reached: move finished clips off the workspace (or raise the cap), then resubmit',
   auth: (s) =>
     s.tokenSource
-      ? 'no usable token came from the token source: see the token line above; once `fleetclip token --renew` works, resubmit'
+      ? 'no usable token came from the token source: `fleetclip token --manifest` says why; once `fleetclip token --renew` works, resubmit'
       : `the token expired: put a fresh token in ${s.tokenFile}, then resubmit`,
   signal: () => 'a worker was stopped by a signal (preemption, time limit, cancel): resubmit to continue where it stopped',
   error: () => 'a worker could not record its outcomes in the manifest: see its log, run `fleetclip manifest verify`, then resubmit',

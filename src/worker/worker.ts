@@ -15,7 +15,7 @@ import { ProgressReporter, RateMeter } from './progress.js';
 import { READINESS_MAX_COUNT, ReadinessHistogram } from './readiness.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
-import { TokenKeeper, type TokenRenewalLimits } from './token-keeper.js';
+import { TokenKeeper } from './token-keeper.js';
 import { ClipWindow } from './window.js';
 
 /** What a worker tells a supervising `fleetclip run` over its IPC channel (when it has one). */
@@ -26,8 +26,6 @@ export interface WorkerRunInput extends WorkerOptionsInput {
   apiLimits?: Partial<ApiLimits>;
   /** clip pipeline limits (the CLI passes --min-clip-bytes) */
   clipOptions?: Partial<ClipOptions>;
-  /** when and how the campaign's token source is asked for a token (tests shorten the backoff) */
-  tokenRenewal?: Partial<TokenRenewalLimits>;
 }
 
 export interface WorkerRunResult {
@@ -115,7 +113,6 @@ export async function runWorker(
       holder: workerId,
       manifestPath: options.manifestPath,
       log,
-      ...(input.tokenRenewal && { limits: input.tokenRenewal }),
     });
 
   const shards: ShardReport[] = [];

@@ -62,3 +62,17 @@ describe('/oauth2/token', () => {
     expect(sim.stats().faults['5xx']).toBe(1);
   });
 });
+
+describe('fleetclip sim --oauth-client-id', () => {
+  test('takes the secret from a file only, and refuses one flag without the other', async () => {
+    const { runMain } = await import('../helpers/cli.js');
+    expect(await runMain(['sim', '--oauth-client-id', 'fc'])).toMatchObject({
+      code: 2,
+      stderr: 'fleetclip: --oauth-client-id and --oauth-client-secret-file go together\n',
+    });
+    expect(await runMain(['sim', '--oauth-client-id', 'fc', '--oauth-client-secret-file', '/nonexistent/secret'])).toMatchObject({
+      code: 2,
+      stderr: 'fleetclip: cannot read --oauth-client-secret-file /nonexistent/secret: ENOENT\n',
+    });
+  });
+});
