@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createBatchApiClient, openTokenSource } from '../../src/api/index.js';
+import { createBatchApiClient, openTokenSource, storeToken } from '../../src/api/index.js';
 import { openWorkerManifest, type WorkerManifest } from '../../src/manifest/index.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { TokenKeeper } from '../../src/worker/index.js';
@@ -124,9 +124,10 @@ describe('TokenKeeper on the simulator', () => {
     const r = await startRig(3600);
     const keeper = keeperOf(r, 'w1');
     await keeper.renewNow();
+    // the token in the file is replaced (atomically: an empty file would be due) by one the API does not know; the
+    // schedule says the next renewal is in an hour
+    await storeToken(r.tokenFile, 'revoked-token-0000');
     keeper.start();
-    // the token in the file is replaced by one the API does not know; the schedule says the next renewal is in an hour
-    await writeFile(r.tokenFile, 'revoked-token-0000\n');
     const client = createBatchApiClient({
       apiBase: r.sim.baseUrl,
       token: openTokenSource({ tokenFile: r.tokenFile, renewer: keeper }),
