@@ -25,6 +25,7 @@ export const EXIT = {
   storage: 6,
   manifest: 7,
   slurm: 8,
+  tokenSource: 9,
   interrupted: 10,
   internal: 70,
 } as const;
@@ -87,8 +88,25 @@ export class ClipTooLargeError extends ApiError {
 
 /** The token expired and no renewal arrived within the grace period. Work is released, not failed. */
 export class AuthExpiredError extends FleetclipError {
-  readonly code = 'E_AUTH_EXPIRED';
-  readonly exitCode = EXIT.authExpired;
+  readonly code: string = 'E_AUTH_EXPIRED';
+  readonly exitCode: number = EXIT.authExpired;
+}
+
+/**
+ * A campaign's token source (a credential command, OAuth2 client credentials) could not give a token. `retryable`
+ * failures (the identity provider down, a command that timed out) are retried with backoff by whoever renews; one that
+ * is not (refused credentials, a command that prints no token) stops every worker of the campaign, shards released.
+ */
+export class TokenSourceError extends AuthExpiredError {
+  override readonly code = 'E_TOKEN_SOURCE';
+  override readonly exitCode = EXIT.tokenSource;
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, {}, options);
+  }
 }
 
 /** Disk full, quota reached, unwritable folder. Work is released, not failed. */

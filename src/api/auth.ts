@@ -24,17 +24,20 @@ export class AuthKeeper {
   async afterUnauthorized(used: Token, context: ErrorContext, signal?: AbortSignal): Promise<void> {
     if ((await this.source.current()).value !== used.value) return;
     if (!this.source.renewable || this.deadToken === used.value) throw this.expiredError(used, context);
+    const { renewer } = this.source;
+    renewer?.refused(used);
     if (this.episode?.refused !== used.value) {
       this.episode = { refused: used.value, startedMs: Date.now() };
+      const renewal = renewer ? `renewing it through ${renewer.via}` : `put a new token in ${this.source.where}`;
       this.log.warn(
-        `the Batch API refused the token${expiryNote(used)}: put a new token in ${this.source.where}; ` +
-          `waiting up to ${formatDuration(this.limits.authGraceMs / 1000)} for it`,
+        `the Batch API refused the token${expiryNote(used)}: ${renewal}; waiting up to ${formatDuration(this.limits.authGraceMs / 1000)} for it`,
       );
     }
     const deadline = this.episode.startedMs + this.limits.authGraceMs;
     for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) {
       await sleep(Math.min(this.limits.tokenPollMs, left), signal);
       if ((await this.source.current()).value !== used.value) return this.endEpisode(used);
+      if (renewer?.failure) throw renewer.failure;
     }
     this.deadToken = used.value;
     throw this.expiredError(used, context);
@@ -48,7 +51,11 @@ export class AuthKeeper {
   }
 
   private expiredError(used: Token, context: ErrorContext): AuthExpiredError {
-    const renew = this.source.renewable ? `put a new token in ${this.source.where}` : `set a new token in ${this.source.where}`;
+    const renew = this.source.renewer
+      ? `no renewal through ${this.source.renewer.via} arrived (see \`fleetclip token --manifest\`); renew it`
+      : this.source.renewable
+        ? `put a new token in ${this.source.where}`
+        : `set a new token in ${this.source.where}`;
     return new AuthExpiredError(`the Batch API token expired${expiryNote(used)}: ${renew} and resubmit`, context);
   }
 }

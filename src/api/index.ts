@@ -16,4 +16,8 @@ export { urlForLog } from './redact.js';
 export { backoffDelayMs, retryAfterMs } from './retry-delay.js';
 export { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, jwtExpiry, openTokenSource, tokenFileWarning } from './token.js';
 export type { Token, TokenReport, TokenSource, TokenSourceInput } from './token.js';
+export { assertOwnerOnly, parseToken, storeToken } from './token.js';
+export type { TokenRenewer } from './token.js';
+export { TOKEN_SOURCE_DEFAULTS, assertTokenSourceFiles, obtainToken } from './credentials.js';
+export type { ObtainedToken, TokenSourceLimits } from './credentials.js';
 export { renderTokenReport } from './token-report.js';

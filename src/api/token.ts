@@ -1,7 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { type FleetclipError, UsageError } from '../errors.js';
+import { moveIntoPlace, removeQuietly, storageErrorFrom } from '../storage/index.js';
 
 export const TOKEN_ENV = 'FLEETCLIP_TOKEN';
 export const DEFAULT_TOKEN_FILE = path.join(os.homedir(), '.config', 'fleetclip', 'token');
@@ -23,28 +25,45 @@ export interface TokenSource {
   /** whether a new token can arrive while we run (only a file can change) */
   readonly renewable: boolean;
   current(): Promise<Token>;
+  /** what renews the token file when the campaign has a token source (a credential command, OAuth2); absent: a person */
+  readonly renewer?: TokenRenewer;
+}
+
+/**
+ * A program that renews the token file for every worker of a campaign (src/worker/token-keeper.ts): the API client
+ * tells it of a refused token and waits for the file to change, as it would for a person.
+ */
+export interface TokenRenewer {
+  /** what renews the token, for messages: never a secret */
+  readonly via: string;
+  /** the Batch API refused `token`, the token file's current one: have it renewed (once for the whole campaign) */
+  refused(token: Token): void;
+  /** set once the source failed for good (refused credentials): requests waiting for a renewal end with it */
+  readonly failure: FleetclipError | undefined;
 }
 
 export interface TokenSourceInput {
   /** an explicit --token-file wins over the environment */
   tokenFile?: string;
   env?: NodeJS.ProcessEnv;
+  renewer?: TokenRenewer;
 }
 
-export function openTokenSource({ tokenFile, env = process.env }: TokenSourceInput = {}): TokenSource {
+export function openTokenSource({ tokenFile, env = process.env, renewer }: TokenSourceInput = {}): TokenSource {
   if (tokenFile === undefined && env[TOKEN_ENV]?.trim()) {
     const token = parseToken(env[TOKEN_ENV], TOKEN_ENV);
     return { kind: 'env', where: TOKEN_ENV, renewable: false, current: async () => token };
   }
-  return fileTokenSource(path.resolve(tokenFile ?? DEFAULT_TOKEN_FILE));
+  return fileTokenSource(path.resolve(tokenFile ?? DEFAULT_TOKEN_FILE), renewer);
 }
 
-function fileTokenSource(file: string): TokenSource {
+function fileTokenSource(file: string, renewer: TokenRenewer | undefined): TokenSource {
   let cached: { stamp: string; token: Token } | undefined;
   return {
     kind: 'file',
     where: file,
     renewable: true,
+    ...(renewer && { renewer }),
     async current() {
       try {
         const s = await stat(file);
@@ -63,7 +82,7 @@ function fileTokenSource(file: string): TokenSource {
 }
 
 /** The first non-empty line, without a `Bearer ` prefix. A token can only hold header-safe characters. */
-function parseToken(text: string | undefined, where: string): Token {
+export function parseToken(text: string | undefined, where: string): Token {
   const line = (text ?? '')
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -126,4 +145,50 @@ export async function tokenFileWarning(source: TokenSource): Promise<string | un
   );
   if (!(mode & 0o044)) return undefined;
   return `${source.where} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${source.where}`;
+}
+
+/**
+ * Refuses a file that group or others may use in any way: a client secret, or a token file that a program renews.
+ * `what` names it in the message, which says what to run.
+ */
+export async function assertOwnerOnly(file: string, what: string): Promise<void> {
+  let mode: number;
+  try {
+    mode = (await stat(file)).mode & 0o777;
+  } catch (err) {
+    throw new UsageError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path: file });
+  }
+  if (mode & 0o077)
+    throw new UsageError(
+      `the ${what} ${file} is open to group or others (mode ${mode.toString(8).padStart(4, '0')}): run \`chmod 600 ${file}\``,
+      { path: file },
+    );
+}
+
+/**
+ * Writes a renewed token into the token file every worker re-reads: a temporary beside it created owner-only (0600),
+ * written, fsynced, then renamed over the file (and the folder fsynced), so a reader sees the old token or the new one,
+ * never a part.
+ */
+export async function storeToken(file: string, value: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${value}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw storageErrorFrom(err, tmp, 'write the renewed token to');
+  }
+  try {
+    await moveIntoPlace(tmp, file);
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  }
 }

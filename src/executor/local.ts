@@ -23,7 +23,7 @@ export const EXECUTOR_DEFAULTS = Object.freeze({
 });
 
 /** Exit codes after which a replacement would only meet the same wall: the whole run stops claiming. */
-const TERMINAL_CODES: readonly number[] = [EXIT.authExpired, EXIT.storage, EXIT.manifest, EXIT.usage];
+const TERMINAL_CODES: readonly number[] = [EXIT.authExpired, EXIT.storage, EXIT.manifest, EXIT.usage, EXIT.tokenSource];
 
 /** How the local executor starts and watches its workers. */
 export interface LocalExecutorOptions {

@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { inspectToken, openTokenSource } from '../api/index.js';
-import { UsageError } from '../errors.js';
+import { assertTokenSourceFiles, inspectToken, openTokenSource } from '../api/index.js';
+import { TokenSourceError, UsageError } from '../errors.js';
 import { type FileModes, fileModesOf, makeDir } from '../file-modes.js';
 import { openManifest, type Manifest, type SlurmSubmission } from '../manifest/index.js';
 import { campaignApiBase } from '../plan/grammar.js';
@@ -98,10 +98,23 @@ function profileOf(opts: SubmitOptions): SlurmProfile & { timeSeconds: number } 
   return { ...profile, timeSeconds: parseTimeLimit(profile.timeLimit)! };
 }
 
-/** Refuses (one line) a token that expires before the tasks' time limit would end, unless asked not to. */
+/**
+ * Refuses (one line) a token that expires before the tasks' time limit would end, unless asked not to. A campaign with a
+ * token source renews its token: then only its files are checked (owner-only) and a refused source is refused here too.
+ */
 async function checkTokenOutlives(manifest: Manifest, timeSeconds: number, nowMs: number, allow: boolean): Promise<void> {
+  const { tokenFile, tokenSource } = manifest.settings();
+  if (tokenSource) {
+    await assertTokenSourceFiles(tokenSource, tokenFile);
+    const renewal = manifest.tokenRenewal();
+    if (renewal.refused)
+      throw new TokenSourceError(
+        `the campaign's token source refused: ${renewal.lastError}; fix it, then run \`fleetclip token --renew --manifest ${manifest.path}\``,
+        false,
+      );
+    return;
+  }
   if (allow) return;
-  const tokenFile = manifest.settings().tokenFile;
   const report = await inspectToken(openTokenSource({ tokenFile, env: {} }), nowMs);
   if (report.expiresAtSec === undefined) return;
   const endsAtSec = nowMs / 1000 + timeSeconds;

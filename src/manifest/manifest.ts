@@ -14,6 +14,7 @@ import { StatusQueries } from './status-queries.js';
 import { ActivityTable } from './activity.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
+import { TokenRenewals } from './token-renewal.js';
 import type { Manifest, OpenManifestOptions, StatusSource, WorkerManifest } from './types.js';
 
 /** A manifest with the whole-content methods that `manifest verify` and `rebuild` use (this folder and the benchmark only). */
@@ -56,6 +57,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const activity = new ActivityTable(store);
   const budget = new BudgetTable(store, campaign, activity);
   const submissions = new Submissions(store);
+  const tokenRenewals = new TokenRenewals(store);
   const status = new StatusQueries(store);
   const archive = new Archive(store, campaign, slots, buckets, submissions);
   return {
@@ -87,6 +89,10 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     drawRequestAllowance: (workerId, wanted, nowMs) => budget.drawRequestAllowance(workerId, wanted, nowMs),
     report429: (nowMs) => budget.report429(nowMs),
     requestRate: (nowMs) => budget.requestRate(nowMs),
+
+    tokenRenewal: () => tokenRenewals.tokenRenewal(),
+    claimTokenRenewal: (holder, claim) => tokenRenewals.claimTokenRenewal(holder, claim),
+    finishTokenRenewal: (holder, outcome, nowMs) => tokenRenewals.finishTokenRenewal(holder, outcome, nowMs),
 
     recordSubmission: (submission) => submissions.recordSubmission(submission),
     submissions: () => submissions.submissions(),

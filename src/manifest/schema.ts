@@ -101,6 +101,24 @@ const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
   `ALTER TABLE slurm_submission ADD COLUMN kind TEXT NOT NULL DEFAULT 'workers' CHECK (kind IN ('workers', 'heal'));
    ALTER TABLE slurm_submission ADD COLUMN script TEXT;
    ALTER TABLE slurm_submission ADD COLUMN options TEXT;`,
+  // v8: the campaign's token renewal, one row: who renews now (a
+  // lease), how many renewals succeeded (a generation), when the token last written expires and is renewed next, and
+  // the failures since the last success. Never a token or a secret.
+  `CREATE TABLE token_renewal (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     generation INTEGER NOT NULL DEFAULT 0,
+     holder TEXT,
+     lease_until_ms INTEGER,
+     requests INTEGER NOT NULL DEFAULT 0,
+     renewed_ms INTEGER,
+     expires_ms INTEGER,
+     renew_at_ms INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     failed_ms INTEGER,
+     retry_at_ms INTEGER,
+     refused INTEGER NOT NULL DEFAULT 0 CHECK (refused IN (0, 1)));
+   INSERT INTO token_renewal (id) VALUES (1);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -130,8 +130,52 @@ export interface OpenManifestOptions {
   modes?: Readonly<FileModes>;
 }
 
+/**
+ * The campaign's token renewal (`token_renewal`): never a token or a secret. `generation` counts the renewals that
+ * succeeded; `holder` renews now, until `leaseUntilMs`; `requests` counts the renewals tried (each one request to the
+ * token source); `failures` the failed ones since the last success, the last of which said `lastError` at `failedMs`.
+ */
+export interface TokenRenewalState {
+  generation: number;
+  holder?: string;
+  leaseUntilMs?: number;
+  requests: number;
+  renewedMs?: number;
+  /** when the token last written expires, and when it is due for renewal (unknown for a token without an expiry) */
+  expiresMs?: number;
+  renewAtMs?: number;
+  failures: number;
+  lastError?: string;
+  failedMs?: number;
+  /** no renewal before this (backoff after a failure) */
+  retryAtMs?: number;
+  /** the source refused for good (wrong credentials): nobody renews until `fleetclip token --renew` succeeds */
+  refused: boolean;
+}
+
+export interface TokenRenewalClaim {
+  /** the generation the caller saw before it found the token due: the claim fails once somebody renewed since */
+  generation: number;
+  leaseMs: number;
+  nowMs?: number;
+  /** `fleetclip token --renew`: whatever the generation, the backoff or a refusal (never while another holds the lease) */
+  force?: boolean;
+}
+
+export type TokenRenewalOutcome =
+  { ok: true; expiresMs?: number; renewAtMs?: number } | { ok: false; error: string; refused: boolean; retryAtMs?: number };
+
+/** The token renewal's lease (src/manifest/token-renewal.ts), for a worker and for `fleetclip token --renew`. */
+export interface TokenRenewalLedger {
+  tokenRenewal(): TokenRenewalState;
+  /** takes the renewal lease (and counts a request); the state after, or undefined when it is not this caller's to take */
+  claimTokenRenewal(holder: string, claim: TokenRenewalClaim): TokenRenewalState | undefined;
+  /** records the renewal's outcome and frees the lease; false when the lease had lapsed and was taken over */
+  finishTokenRenewal(holder: string, outcome: TokenRenewalOutcome, nowMs?: number): boolean;
+}
+
 /** What a worker may do: claim, work and end shards (every write fenced and receipted), buckets, the request budget. */
-export interface WorkerManifest {
+export interface WorkerManifest extends TokenRenewalLedger {
   readonly path: string;
   settings(): CampaignSettings;
   /** the campaign's output root: `settings().outDir`, resolved against the manifest's folder when stored relative */
@@ -249,6 +293,8 @@ export interface StatusSource {
   requestRate(nowMs?: number): number;
   /** the Slurm jobs submitted, oldest first */
   submissions(): SlurmSubmission[];
+  /** the token renewal: last renewal, expiry, next renewal, failures */
+  tokenRenewal(): TokenRenewalState;
   /** every shard with its outcome counters, ordered by id */
   shardRows(): ShardStatusRow[];
   slotCounts(): SlotCountRow[];

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { daysOfWindow, parseDay } from './days.js';
 import { type Forecast, forecastCampaign } from './forecast.js';
 import { API_FLOW_ASSUMPTIONS } from './model.js';
-import { parseApiBase, parseNameList, parseOnMiss } from './grammar.js';
+import { parseApiBase, parseNameList, parseOnMiss, parseTokenSource, type TokenSourceInput } from './grammar.js';
 import { planShards, windowEndOf } from './shards.js';
 import { parseByteSize } from './sizes.js';
 import { JOURNAL_MODES, type CampaignSettings, type JournalMode, type ShardSpec } from './types.js';
@@ -32,7 +32,7 @@ export const CAMPAIGN_DEFAULTS = {
 
 type Scalar = string | number;
 /** What `plan` was given, as the CLI parsed it (camelCase flag names); anything unset is undefined. */
-export interface CampaignInput {
+export interface CampaignInput extends TokenSourceInput {
   apiBase?: string;
   tokenFile?: string;
   out?: string;
@@ -119,6 +119,7 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   const days = daysOfWindow({ day: firstDay, days: dayCount, to: to === undefined ? undefined : parseDay('to', to) });
   const hoursRaw = value('hours');
   const hours = hoursRaw === undefined ? undefined : parseHourRange(hoursRaw);
+  const tokenSource = parseTokenSource(input, absolutePath);
 
   const bucketCapBytes = parseByteSize('bucket-cap', withDefault('bucketCap'));
   const workspaceCapBytes = parseByteSize('workspace-cap', withDefault('workspaceCap'));
@@ -139,6 +140,7 @@ export function planCampaign(input: CampaignInput, context: PlanContext): Planne
   const settings: CampaignSettings = {
     apiBase: parseApiBase(required('apiBase'), { insecureHttp }),
     tokenFile: absolutePath(String(withDefault('tokenFile'))),
+    ...(tokenSource && { tokenSource }),
     outDir: storedOutDir(absolutePath(required('out')), context.runDir),
     vehicles,
     cameras,

@@ -5,6 +5,7 @@ import type { CampaignSettings } from './types.js';
 const FLAG_OF: Record<keyof CampaignSettings, string> = {
   apiBase: '--api-base',
   tokenFile: '--token-file',
+  tokenSource: '--token-command or --oauth-token-url',
   outDir: '--out',
   vehicles: '--vehicles',
   cameras: '--cameras',

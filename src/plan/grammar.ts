@@ -43,6 +43,10 @@ export function parseNameList(kind: NameKind, raw: string | readonly string[] | 
   return [...new Set(items.map((name) => parseName(kind, name, flag)))].sort();
 }
 
+// the token source's grammar: a worker's token source checks the stored token URL again with it
+export { describeTokenSource, parseTokenSource, parseTokenUrl } from './token-source.js';
+export type { TokenSourceInput } from './token-source.js';
+
 /** `gallop` without a number: strides grow up to 8 slots (4 minutes). */
 export const GALLOP_DEFAULT_MAX_STRIDE_SECONDS = 8 * SLOT_SECONDS;
 

@@ -7,5 +7,5 @@ export { parseByteSize } from './sizes.js';
 export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
 export { MAX_CLIP_BYTES_FACTOR, SHARD_SECONDS, SLOT_SECONDS } from './types.js';
-export type { CampaignSettings, HourRange, MissStrategy, ShardSpec } from './types.js';
+export type { CampaignSettings, HourRange, MissStrategy, ShardSpec, TokenSourceSettings } from './types.js';
 export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';

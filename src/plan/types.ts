@@ -25,12 +25,24 @@ export const JOURNAL_MODES = ['delete', 'wal'] as const;
 export type JournalMode = (typeof JOURNAL_MODES)[number];
 
 /**
+ * A program that renews a campaign's token: a credential command (`sh -c COMMAND` in the run folder, its stdout a bare
+ * token or JSON `{"token", "expiresAt"}`), or an OAuth2 client-credentials grant (RFC 6749 §4.4) at `tokenUrl`.
+ */
+export type TokenSourceSettings =
+  { kind: 'command'; command: string } | { kind: 'oauth2'; tokenUrl: string; clientId: string; clientSecretFile: string; scope?: string };
+
+/**
  * Everything a worker needs to run a campaign, stored in the manifest so that a worker takes only `--manifest`.
  * Never the token itself: only the path of the file that holds it.
  */
 export interface CampaignSettings {
   apiBase: string;
   tokenFile: string;
+  /**
+   * What renews the token in `tokenFile` when it nears its expiry or is refused (docs/api.md#token-sources); absent:
+   * nothing, the file is renewed by hand. Holds no secret: the client secret's file path, never the secret.
+   */
+  tokenSource?: TokenSourceSettings;
   /** the output root: relative to the manifest's folder when inside it (so a moved run folder keeps working), else absolute */
   outDir: string;
   vehicles: string[];

@@ -20,3 +20,5 @@ export { renderFailedShards, renderStatusText } from './status-text.js';
 export { plural } from './format.js';
 export { renderTable } from './table.js';
 export type { Column } from './table.js';
+export { renderTokenView, tokenView } from './token.js';
+export type { TokenView } from './token.js';

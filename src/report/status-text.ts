@@ -11,6 +11,7 @@ import {
   type VehicleRow,
 } from './status.js';
 import { type Column, renderTable } from './table.js';
+import { renderTokenView } from './token.js';
 
 const right = (header: string, group?: string): Column => ({ header, align: 'right', ...(group && { group }) });
 const SHARD_COLUMNS: Column[] = ['done', 'run', 'pend', 'rel', 'fail'].map((h) => right(h, 'shards'));
@@ -117,7 +118,8 @@ const seconds = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)
 
 /** The text `status` prints: campaign line, the table for the chosen cut, the workers, then what needs doing. */
 export function renderStatusText(report: StatusReport): string {
-  return `${header(report)}${table(report)}${workersLine(report)}${notices(report)}`;
+  const token = report.token ? renderTokenView(report.token, Date.parse(report.generatedAt), report.manifest) : '';
+  return `${header(report)}${table(report)}${workersLine(report)}${token}${notices(report)}`;
 }
 
 /** The text `status --failed` prints. */

@@ -1,7 +1,8 @@
 import { formatInTimeZone } from 'date-fns-tz';
-import type { CampaignActivity, ShardState, ShardStatusRow, SlotCountRow, StatusSource } from '../manifest/index.js';
+import type { CampaignActivity, ShardState, ShardStatusRow, SlotCountRow, StatusSource, TokenRenewalState } from '../manifest/index.js';
 import { readinessQuantileMs } from '../plan/model.js';
 import type { CampaignSettings } from '../plan/types.js';
+import { type TokenView, tokenView } from './token.js';
 
 /** The cuts `status --by` offers. */
 export const STATUS_CUTS = ['vehicle', 'hour', 'camera', 'shard'] as const;
@@ -18,6 +19,8 @@ export interface StatusInput {
   activity: CampaignActivity;
   readiness: readonly number[];
   requestRate: number;
+  /** the campaign's token renewal (shown when it has a token source) */
+  tokenRenewal?: TokenRenewalState;
   shards: readonly ShardStatusRow[];
   slotCounts: readonly SlotCountRow[];
   /** final outcomes recorded per vehicle during the last `rateWindowMs` */
@@ -140,6 +143,8 @@ export interface StatusReport {
   released: ReleaseNotice[];
   failedShards: FailedShard[];
   workers: WorkersView;
+  /** the token source's renewals, expiry, next renewal and failures; null for a token file renewed by hand */
+  token: TokenView | null;
 }
 
 /** A worker reports every heartbeat (30 s): one heard from in the last 90 s is working. */
@@ -166,7 +171,10 @@ const RELEASE_ADVICE: Record<string, (s: CampaignSettings) => string> = {
   quota: () => 'the workspace or bucket cap was reached: move finished clips off the workspace (or raise the cap), then resubmit',
   storage: () =>
     "the output folder could not be written (a file in the way, permissions, read-only): see the worker's log, fix it, then resubmit",
-  auth: (s) => `the token expired: put a fresh token in ${s.tokenFile}, then resubmit`,
+  auth: (s) =>
+    s.tokenSource
+      ? 'no usable token came from the token source: `fleetclip token --manifest` says why; once `fleetclip token --renew` works, resubmit'
+      : `the token expired: put a fresh token in ${s.tokenFile}, then resubmit`,
   signal: () => 'a worker was stopped by a signal (preemption, time limit, cancel): resubmit to continue where it stopped',
   error: () => 'a worker could not record its outcomes in the manifest: see its log, run `fleetclip manifest verify`, then resubmit',
 };
@@ -308,6 +316,7 @@ export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWind
       activity: manifest.activity(nowMs, RECENT_WORKER_MS, BUDGET_WINDOW_MINUTES),
       readiness: manifest.readinessCounts(),
       requestRate: manifest.requestRate(nowMs),
+      tokenRenewal: manifest.tokenRenewal(),
       shards: manifest.shardRows(),
       // per-camera outcomes are needed only for that cut
       slotCounts: by === 'camera' ? manifest.slotCounts() : [],
@@ -342,6 +351,7 @@ export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle')
     total: withRate(total, recentTotal, windowMinutes),
     released: releaseNotices(input),
     workers: workersView(input),
+    token: input.settings.tokenSource && input.tokenRenewal ? tokenView(input.settings.tokenSource, input.tokenRenewal, input.nowMs) : null,
     // only the failed shards are formatted: a month holds 37,200 shards, and their local times cost ~0.3 s
     failedShards: shardRows({ settings: input.settings, shards: input.shards.filter((s) => s.state === 'failed') }).map(
       ({ id, vehicle, hourStart, hourStartIso, localTime, attempts, lastError }) => ({

@@ -70,6 +70,10 @@ export interface SimConfig {
   tokenFile?: string;
   /** in-process alternative to tokenFile (both may be given) */
   tokens?: string[];
+  /** the one OAuth2 client `/oauth2/token` knows (client credentials grant); absent: that endpoint answers 404 */
+  oauthClient?: { id: string; secret: string };
+  /** lifetime of a token `/oauth2/token` hands out (not scaled by timeScale) */
+  oauthTokenLifetimeSec: number;
   faults: SimFaults;
 }
 
@@ -105,6 +109,7 @@ export const SIM_DEFAULTS: Readonly<SimConfig> = Object.freeze({
   timeScale: 1,
   rateLimitPerSec: 0,
   presignTtlSec: 900,
+  oauthTokenLifetimeSec: 3600,
   videoShapes: [...VIDEO_SHAPES],
   downloadShapes: [...DOWNLOAD_SHAPES],
   faults: NO_FAULTS,
@@ -215,6 +220,15 @@ export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNam
     o.tokenFile === undefined || (typeof o.tokenFile === 'string' && o.tokenFile.length > 0),
     `${nameOf('tokenFile')} must be a path`,
   );
+  check.number('oauthTokenLifetimeSec', o.oauthTokenLifetimeSec, { min: 1, integer: true });
+  check.that(
+    o.oauthClient === undefined ||
+      (typeof o.oauthClient.id === 'string' &&
+        o.oauthClient.id.length > 0 &&
+        typeof o.oauthClient.secret === 'string' &&
+        o.oauthClient.secret.length > 0),
+    `${nameOf('oauthClient')} needs a non-empty id and secret`,
+  );
   const faults = mergeFaults(NO_FAULTS, input.faults ?? {}, nameOf);
   return {
     ...o,
@@ -224,6 +238,7 @@ export function normalizeSimConfig(input: SimConfigInput = {}, nameOf: OptionNam
     videoShapes: [...new Set(o.videoShapes)],
     downloadShapes: [...new Set(o.downloadShapes)],
     ...(o.tokens ? { tokens: [...o.tokens] } : {}),
+    ...(o.oauthClient && { oauthClient: { ...o.oauthClient } }),
     faults,
   };
 }

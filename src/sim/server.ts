@@ -12,9 +12,9 @@ import { dayOf, dayStartOf } from './availability.js';
 import { ClipStore, type ClipRef, type ClipVariant, type TruthQuery, type TruthSlot } from './clips.js';
 import { mergeFaults, normalizeSimConfig, type NeverReadyStatus, type SimConfig, type SimConfigInput, type SimFaults } from './config.js';
 import { pick, roll } from './random.js';
-import { TokenStore } from './tokens.js';
+import { TokenStore, mintToken } from './tokens.js';
 
-export type Endpoint = 'video' | 'download' | 'presigned' | 'sim' | 'other';
+export type Endpoint = 'video' | 'download' | 'presigned' | 'oauth' | 'sim' | 'other';
 
 export interface SimStats {
   /** endpoint → HTTP status → count */
@@ -45,6 +45,8 @@ export interface RunningSimulator {
   truth(q: TruthQuery): TruthSlot[];
   /** change faults while running (a 5xx storm, then recovery) */
   setFaults(f: Partial<SimFaults>): void;
+  /** every token `/oauth2/token` handed out so far */
+  issuedTokens(): string[];
   close(): Promise<void>;
 }
 
@@ -84,6 +86,7 @@ function endpointOf(pathname: string): Endpoint {
   if (pathname === '/v1/video') return 'video';
   if (pathname === '/v1/download') return 'download';
   if (pathname.startsWith('/presigned/')) return 'presigned';
+  if (pathname === '/oauth2/token') return 'oauth';
   if (pathname.startsWith('/_sim/')) return 'sim';
   return 'other';
 }
@@ -308,6 +311,41 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     await serveClip(req, res, 'presigned', entry.clip, entry.variant, dice);
   }
 
+  /**
+   * RFC 6749 §4.4: `grant_type=client_credentials` with the client's id and secret in HTTP Basic auth (each form-encoded,
+   * §2.3.1) → a JWT-shaped bearer token valid `oauthTokenLifetimeSec` that `/v1/` accepts; 401 `invalid_client` for a
+   * wrong id or secret, 400 for another grant.
+   */
+  async function handleOAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const json = (status: number, doc: object, extra: OutgoingHttpHeaders = {}) =>
+      send(res, 'oauth', status, JSON.stringify(doc), 'application/json', { 'Cache-Control': 'no-store', ...extra });
+    const client = config.oauthClient;
+    if (!client) return send(res, 'oauth', 404, 'no OAuth2 client configured\n');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const form = new URLSearchParams(
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .slice(0, 16 * 1024),
+    );
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    const formDecoded = (part: string): string | undefined => {
+      try {
+        return decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        return undefined; // malformed: matches no client
+      }
+    };
+    const [id, secret] = (basic ? Buffer.from(basic[1] as string, 'base64').toString('utf8') : ':').split(/:(.*)/s).map(formDecoded);
+    if (id !== client.id || secret !== client.secret)
+      return json(401, { error: 'invalid_client' }, { 'WWW-Authenticate': 'Basic realm="oauth2"' });
+    if (form.get('grant_type') !== 'client_credentials') return json(400, { error: 'unsupported_grant_type' });
+    // `exp` is whole seconds: rounded up, so the token never dies before `expires_in` says (a client may trust either)
+    const token = mintToken({ expiresAtSec: Math.ceil(Date.now() / 1000) + config.oauthTokenLifetimeSec, subject: client.id });
+    tokens.issue(token);
+    json(200, { access_token: token, token_type: 'Bearer', expires_in: config.oauthTokenLifetimeSec });
+  }
+
   function handleSim(res: ServerResponse, url: URL): void {
     if (url.pathname === '/_sim/stats') return send(res, 'sim', 200, JSON.stringify(stats), 'application/json');
     if (url.pathname !== '/_sim/truth') return send(res, 'sim', 404, 'unknown /_sim endpoint (stats, truth)\n');
@@ -331,7 +369,7 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     if (leaksToken(req, endpoint)) stats.tokenLeaks += 1;
     if (endpoint === 'sim') return handleSim(res, url);
     if (endpoint === 'other') return send(res, 'other', 404, 'not found\n');
-    const allowed = endpoint === 'video' ? ['GET'] : ['GET', 'HEAD'];
+    const allowed = endpoint === 'oauth' ? ['POST'] : endpoint === 'video' ? ['GET'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? ''))
       return send(res, endpoint, 405, 'method not allowed\n', 'text/plain; charset=utf-8', { Allow: allowed.join(', ') });
 
@@ -374,6 +412,7 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     }
     if (endpoint === 'video') return handleVideo(res, url, dice);
     if (endpoint === 'download') return handleDownload(req, res, url, dice);
+    if (endpoint === 'oauth') return handleOAuth(req, res);
     return handlePresigned(req, res, url, dice);
   }
 
@@ -402,6 +441,7 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
     resetStats: () => void (stats = emptyStats()),
     truth: (q) => clips.truth(q),
     setFaults: (f) => void (config.faults = mergeFaults(config.faults, f)),
+    issuedTokens: () => tokens.issuedTokens(),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

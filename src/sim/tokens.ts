@@ -49,6 +49,8 @@ export class TokenStore {
   private fileTokens = new Set<string>();
   private fileStamp = '';
   private readonly fixed: Set<string>;
+  /** handed out by `/oauth2/token` */
+  private readonly issued = new Set<string>();
 
   constructor(
     private readonly file: string | undefined,
@@ -61,9 +63,19 @@ export class TokenStore {
     return this.file !== undefined || this.fixed.size > 0;
   }
 
+  /** a token `/oauth2/token` handed out: valid until its `exp` */
+  issue(token: string): void {
+    this.issued.add(token);
+  }
+
+  /** every token handed out so far (tests look for them where they must not be) */
+  issuedTokens(): string[] {
+    return [...this.issued];
+  }
+
   check(token: string, nowSec = Date.now() / 1000): TokenVerdict {
     this.refresh();
-    if (!this.fixed.has(token) && !this.fileTokens.has(token)) return 'unknown';
+    if (!this.fixed.has(token) && !this.fileTokens.has(token) && !this.issued.has(token)) return 'unknown';
     const exp = expiryOf(token);
     return exp !== undefined && exp <= nowSec ? 'expired' : 'ok';
   }

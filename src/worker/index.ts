@@ -11,3 +11,5 @@ export { StopController } from './signals.js';
 export { formatProgressLine, ProgressReporter, RateMeter } from './progress.js';
 export type { ProgressSnapshot } from './progress.js';
 export { typicalShardMs, hasTimeForShard } from './deadline.js';
+export { TOKEN_RENEWAL_DEFAULTS, TokenKeeper, renewalDueAt } from './token-keeper.js';
+export type { TokenKeeperOptions, TokenRenewalLimits } from './token-keeper.js';

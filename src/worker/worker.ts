@@ -24,6 +24,7 @@ import { ProgressReporter, RateMeter } from './progress.js';
 import { READINESS_MAX_COUNT, ReadinessHistogram } from './readiness.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
+import { TokenKeeper } from './token-keeper.js';
 import { ClipWindow } from './window.js';
 
 /** What a worker tells a supervising `fleetclip run` over its IPC channel (when it has one). */
@@ -125,6 +126,17 @@ export async function runWorker(
     stderr,
     workerId,
   });
+  // a campaign with a token source renews its token file itself, one worker at a time (token-keeper.ts)
+  const keeper =
+    settings.tokenSource &&
+    new TokenKeeper({
+      source: settings.tokenSource,
+      tokenFile: settings.tokenFile,
+      ledger: manifest,
+      holder: workerId,
+      manifestPath: options.manifestPath,
+      log,
+    });
 
   const shards: ShardReport[] = [];
   const ownShardMs: number[] = [];
@@ -167,6 +179,7 @@ export async function runWorker(
       peakRssMb: Math.round(peakRssBytes / 2 ** 20),
       ...(budget && { budgetUse: Math.round(budget.use * 100) / 100 }),
     });
+    await keeper?.stop();
     await close();
     manifest.close();
     return { exitCode, summary, shards, peakRssBytes, ...(budget && { budget }) };
@@ -182,7 +195,7 @@ export async function runWorker(
       clipBytesEstimate: settings.clipBytesEstimate,
     });
     const window = new ClipWindow({ cap: maxConcurrent });
-    const token = openTokenSource({ tokenFile: settings.tokenFile, env });
+    const token = openTokenSource({ tokenFile: settings.tokenFile, env, ...(keeper && { renewer: keeper }) });
     const tokenWarning = await tokenFileWarning(token);
     if (tokenWarning) log.warn(tokenWarning);
     const api = createBatchApiClient({
@@ -227,6 +240,17 @@ export async function runWorker(
       minTimeMs,
       ...(deadlineMs !== undefined ? { deadline: new Date(deadlineMs).toISOString() } : {}),
     });
+    if (keeper) {
+      keeper.start();
+      try {
+        await keeper.ensureToken(stop.graceful.signal);
+      } catch (err) {
+        clearInterval(activityTimer);
+        if (err instanceof AuthExpiredError) return await end(err.exitCode, err.message);
+        if (stop.stopping) return await end(EXIT.interrupted, `stopped by ${stop.signal} while waiting for a token; nothing claimed`);
+        throw err;
+      }
+    }
     reporter.start();
     shareBudget();
 
@@ -380,6 +404,7 @@ export async function runWorker(
   } catch (err) {
     clearInterval(activityTimer);
     reporter.stop();
+    await keeper?.stop();
     await close();
     manifest.close();
     throw err;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { API_DEFAULTS } from '../../api/index.js';
+import { API_DEFAULTS, assertTokenSourceFiles } from '../../api/index.js';
 import { fileModesOf } from '../../file-modes.js';
 import { openManifest } from '../../manifest/index.js';
 import {
@@ -21,6 +21,7 @@ type PlanFlags = CampaignInput & { manifest?: string | string[]; extend?: boolea
 const WHAT = 'What to plan:';
 const CAMPAIGN = 'Campaign settings (stored in the manifest; workers read them from there):';
 const FORECAST = 'Forecast (--dry-run and the summary):';
+const TOKEN_SOURCE = 'Token source (what renews the token file; default: nothing, you do):';
 
 export const planCommand: CommandFactory = (io) => ({
   command: 'plan',
@@ -95,6 +96,27 @@ export const planCommand: CommandFactory = (io) => ({
         describe: `file holding the bearer token; only its path is stored (default ${D.tokenFile})`,
         group: CAMPAIGN,
       })
+      .option('token-command', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          'renew the token file with this command (run as `sh -c` in the run folder; stdout: a bare token or JSON {"token", "expiresAt"}); nothing secret on its command line',
+        group: TOKEN_SOURCE,
+      })
+      .option('oauth-token-url', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'renew the token file by OAuth2 client credentials at this token URL (https, or http on loopback)',
+        group: TOKEN_SOURCE,
+      })
+      .option('client-id', { type: 'string', requiresArg: true, describe: 'the OAuth2 client id', group: TOKEN_SOURCE })
+      .option('client-secret-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'file holding the OAuth2 client secret, owner-only (chmod 600); only its path is stored',
+        group: TOKEN_SOURCE,
+      })
+      .option('scope', { type: 'string', requiresArg: true, describe: 'OAuth2 scope(s) to ask for, space-separated', group: TOKEN_SOURCE })
       .option('on-miss', {
         type: 'string',
         requiresArg: true,
@@ -187,7 +209,7 @@ export const planCommand: CommandFactory = (io) => ({
       .option('extend', { type: 'boolean', describe: 'add these days or vehicles to the campaign in --manifest; finished work is kept' })
       .option('dry-run', { type: 'boolean', describe: 'print the shards and the forecast; write nothing' })
       .option('json', { type: 'boolean', describe: 'print JSON (with --dry-run: settings, forecast, shards)' }),
-  handler: (argv: ArgumentsCamelCase<PlanFlags>) => {
+  handler: async (argv: ArgumentsCamelCase<PlanFlags>) => {
     const manifestPath = path.resolve(manifestFlag(argv));
     const planned = planCampaign(argv, {
       nowMs: Date.now(),
@@ -195,6 +217,8 @@ export const planCommand: CommandFactory = (io) => ({
       homeDir: os.homedir(),
       runDir: path.dirname(manifestPath),
     });
+    const { tokenSource, tokenFile } = planned.settings;
+    if (tokenSource) await assertTokenSourceFiles(tokenSource, tokenFile);
     if (argv.dryRun) {
       const preview = buildPlanPreview(planned);
       io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import {
@@ -25,7 +26,7 @@ const FAULTS_GROUP = 'Faults (rates are 0..1):';
 const FAULT_FLAGS = {
   'rate-429': ['rate429', `rate of 429 Too Many Requests (with Retry-After) on /v1/ (default ${F.rate429})`],
   'retry-after': ['retryAfterSec', `Retry-After of those 429s, seconds, times --time-scale (default ${F.retryAfterSec})`],
-  'rate-5xx': ['rate5xx', `rate of 500/503 on /v1/video, /v1/download and /presigned (default ${F.rate5xx})`],
+  'rate-5xx': ['rate5xx', `rate of 500/503 on /v1/video, /v1/download, /presigned and /oauth2/token (default ${F.rate5xx})`],
   'slow-rate': ['slowRate', `rate of slow responses (default ${F.slowRate})`],
   'slow-ms': ['slowMs', `delay of a slow response, ms, times --time-scale (default ${F.slowMs})`],
   'drop-rate': ['dropRate', `rate of clip bodies whose connection is destroyed mid-body (default ${F.dropRate})`],
@@ -61,6 +62,8 @@ const FLAG_OF: Record<string, string> = {
   videoShapes: 'video-shapes',
   downloadShapes: 'download-shapes',
   tokenFile: 'token-file',
+  oauthClient: 'oauth-client-id',
+  oauthTokenLifetimeSec: 'oauth-token-lifetime',
   ...Object.fromEntries(Object.entries(FAULT_FLAGS).map(([flag, [key]]) => [`faults.${key}`, flag])),
 };
 
@@ -82,6 +85,21 @@ function msRange(flag: string, value: unknown): MsRange | undefined {
   if (!m) throw new UsageError(`--${flag} must be MIN..MAX or one number of ms, got "${text}"`);
   const min = Number(m[1]);
   return { min, max: m[2] === undefined ? min : Number(m[2]) };
+}
+
+/** `--oauth-client-id` with `--oauth-client-secret-file`: the secret is read from the file, never taken on the command line. */
+function oauthClientFromFlags(argv: Flags): SimConfigInput['oauthClient'] {
+  const id = single('oauth-client-id', argv['oauth-client-id']) as string | undefined;
+  const secretFile = single('oauth-client-secret-file', argv['oauth-client-secret-file']) as string | undefined;
+  if (id === undefined && secretFile === undefined) return undefined;
+  if (id === undefined || secretFile === undefined) throw new UsageError('--oauth-client-id and --oauth-client-secret-file go together');
+  let secret: string;
+  try {
+    secret = readFileSync(secretFile, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`cannot read --oauth-client-secret-file ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return { id, secret };
 }
 
 /** Flags → the simulator's config input; the values are checked by normalizeSimConfig. */
@@ -107,6 +125,8 @@ function simConfigFromFlags(argv: Flags): SimConfigInput {
     videoShapes: listOf('video-shapes', argv['video-shapes']) as SimConfigInput['videoShapes'],
     downloadShapes: listOf('download-shapes', argv['download-shapes']) as SimConfigInput['downloadShapes'],
     tokenFile: single('token-file', argv['token-file']) as string | undefined,
+    oauthClient: oauthClientFromFlags(argv),
+    oauthTokenLifetimeSec: num('oauth-token-lifetime'),
     faults: { ...faults, longJobMs: msRange('long-job-ms', argv['long-job-ms']) },
   };
 }
@@ -157,6 +177,16 @@ export const simCommand: CommandFactory = (io) => ({
       .option('mint-token', {
         type: 'boolean',
         describe: 'write a fresh token valid 24 h into --token-file (mode 0600) before serving; never printed',
+      })
+      .option('oauth-client-id', {
+        type: 'string',
+        describe:
+          'the OAuth2 client POST /oauth2/token hands tokens to (client credentials, HTTP Basic auth); with --oauth-client-secret-file',
+      })
+      .option('oauth-client-secret-file', { type: 'string', describe: "file holding that client's secret (its first line)" })
+      .option('oauth-token-lifetime', {
+        type: 'number',
+        describe: `seconds a token from /oauth2/token is valid (expires_in; not scaled) (default ${D.oauthTokenLifetimeSec})`,
       });
     for (const [flag, [, describe]] of Object.entries(FAULT_FLAGS)) b = b.option(flag, { type: 'number', describe, group: FAULTS_GROUP });
     return b.option('long-job-ms', {
