@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { isLoopback } from './loopback.js';
 import { type CampaignSettings, SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from './types.js';
 
 /**
@@ -73,11 +74,6 @@ export function formatOnMiss(s: MissStrategy): string {
   if (s.kind === 'skip') return `skip:${s.skipSeconds}`;
   if (s.kind === 'gallop') return `gallop:${s.maxStrideSeconds}`;
   return 'probe-all';
-}
-
-/** Where a plain http:// API base may point: this machine (the simulator, a tunnel's local end). */
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /**

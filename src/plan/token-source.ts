@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { isLoopback } from './loopback.js';
 import type { TokenSourceSettings } from './types.js';
 
 /** The flags of a token source, as `plan` was given them (camelCase). */
@@ -8,11 +9,6 @@ export interface TokenSourceInput {
   clientId?: string;
   clientSecretFile?: string;
   scope?: string;
-}
-
-/** Where plain http:// may point: this machine (the simulator, a tunnel's local end). */
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /**

@@ -171,7 +171,9 @@ export async function startSimulator(input: SimConfigInput = {}): Promise<Runnin
   /** A token where it does not belong: only the Authorization header of a /v1/ request may carry one. */
   function leaksToken(req: IncomingMessage, endpoint: Endpoint): boolean {
     const v1 = endpoint === 'video' || endpoint === 'download';
-    if (!v1 && req.headers.authorization !== undefined) return true;
+    // the identity provider's own Basic credentials (client id and secret) are no bearer token; a token there is
+    const clientCredentials = endpoint === 'oauth' && /^Basic /i.test(req.headers.authorization ?? '');
+    if (!v1 && !clientCredentials && req.headers.authorization !== undefined) return true;
     const elsewhere = Object.entries(req.headers)
       .filter(([name]) => !(v1 && name === 'authorization'))
       .flatMap(([, value]) => value ?? []);

@@ -83,7 +83,7 @@ export class TokenStore {
   /** Whether any token it knows (valid or expired) appears in `text`: what the leak counter looks for. */
   mentionedIn(text: string): boolean {
     this.refresh();
-    for (const token of [...this.fixed, ...this.fileTokens]) if (text.includes(token)) return true;
+    for (const token of [...this.fixed, ...this.fileTokens, ...this.issued]) if (text.includes(token)) return true;
     return false;
   }
 

@@ -40,6 +40,7 @@ describe('tokenLeaks counts the token wherever but in the Authorization header o
     { what: 'an expired token', path: `/presigned/x?sig=${EXPIRED}` },
     { what: 'the token in another header', path: '/presigned/abc?expires=1', headers: { 'x-api-key': LISTED } },
     { what: 'the token in another header of a /v1/ request', path: '/v1/video', headers: { ...bearer(LISTED), cookie: `t=${LISTED}` } },
+    { what: 'a bearer token sent to the identity provider', path: '/oauth2/token', headers: bearer(LISTED) },
   ])('$what is one leak', async ({ path: p, headers }) => {
     expect(await leaksAfter(p, headers)).toBe(1);
   });
@@ -48,6 +49,11 @@ describe('tokenLeaks counts the token wherever but in the Authorization header o
     { what: 'a /v1/ request with its Authorization header', path: '/v1/download?filename=a.bag', headers: bearer(LISTED) },
     { what: 'a presigned request without one', path: '/presigned/abc?expires=1', headers: {} },
     { what: 'a token-free query', path: '/_sim/none?day=2025-11-17', headers: {} },
+    {
+      what: "the client's own Basic credentials to the identity provider",
+      path: '/oauth2/token',
+      headers: { authorization: 'Basic eDp5' },
+    },
   ])('$what is none', async ({ path: p, headers }) => {
     expect(await leaksAfter(p, headers)).toBe(0);
   });
