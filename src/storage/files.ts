@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 
@@ -60,4 +60,23 @@ export async function moveIntoPlace(tmpPath: string, finalPath: string): Promise
 
 export async function removeQuietly(filePath: string): Promise<void> {
   await rm(filePath, { force: true }).catch(() => undefined);
+}
+
+/**
+ * Writes a small file whole (a report, a listing): a temporary beside `finalPath`, fsynced, then renamed over it, so
+ * a reader never sees half of it under the final name. Returns the bytes written.
+ */
+export async function writeFileAtomically(finalPath: string, text: string): Promise<number> {
+  const dir = path.dirname(finalPath);
+  await guarded(dir, 'create folder', () => mkdir(dir, { recursive: true }));
+  const tmp = path.join(dir, `.${path.basename(finalPath)}.${process.pid}-${randomBytes(4).toString('hex')}.part`);
+  try {
+    await guarded(tmp, 'write', () => writeFile(tmp, text));
+    await fsyncFile(tmp);
+    await moveIntoPlace(tmp, finalPath);
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  }
+  return Buffer.byteLength(text);
 }

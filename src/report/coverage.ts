@@ -1,0 +1,160 @@
+import type { CoverageCount, ShardStatusRow } from '../manifest/index.js';
+import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
+
+/** What a slot of the timeline can be: a final outcome, or `pending` (planned, no outcome yet). */
+export const COVERAGE_STATES = ['ok', 'missing', 'invalid', 'failed', 'pending'] as const;
+export type CoverageState = (typeof COVERAGE_STATES)[number];
+export type StateCounts = Record<CoverageState, number>;
+
+/**
+ * Widths a timeline column may have: each divides an hour or is whole hours, so a shard (one hour) fills whole
+ * columns and a column's counts come from whole parts of shards: per part of the hour from slot_result below an
+ * hour, from the per-shard counters from an hour up.
+ */
+const COLUMN_SECONDS = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/** At most this many columns: about one per pixel of a wide screen, a month of hours (744) included. */
+export const MAX_TIMELINE_COLUMNS = 1000;
+
+const SLOTS_PER_SHARD = SHARD_SECONDS / SLOT_SECONDS;
+const STATE_COUNT = COVERAGE_STATES.length;
+const PENDING = COVERAGE_STATES.indexOf('pending');
+
+/** The narrowest column that keeps a window of `windowSeconds` within `maxColumns`. */
+export function columnSecondsFor(windowSeconds: number, maxColumns: number = MAX_TIMELINE_COLUMNS): number {
+  return COLUMN_SECONDS.find((s) => windowSeconds / s <= maxColumns) ?? Math.ceil(windowSeconds / maxColumns / 86400) * 86400;
+}
+
+export const emptyStateCounts = (): StateCounts => ({ ok: 0, missing: 0, invalid: 0, failed: 0, pending: 0 });
+
+/**
+ * The colour of a column that covers many slots: failed if any of its slots failed, else invalid if any is invalid
+ * (a problem never hides behind a majority), else the most common of ok, no data and pending. Undefined when no
+ * slot of the column was planned.
+ */
+export function columnState(counts: StateCounts): CoverageState | undefined {
+  if (counts.failed > 0) return 'failed';
+  if (counts.invalid > 0) return 'invalid';
+  const { ok, missing, pending } = counts;
+  if (ok + missing + pending === 0) return undefined;
+  if (ok >= missing && ok >= pending) return 'ok';
+  return missing >= pending ? 'missing' : 'pending';
+}
+
+/** Consecutive columns of one colour, with the slot counts they hold; `to` excluded. */
+export interface TimelineRun {
+  state: CoverageState;
+  from: number;
+  to: number;
+  counts: StateCounts;
+}
+
+export interface TimelineRow {
+  vehicle: string;
+  camera: string;
+  totals: StateCounts;
+  runs: TimelineRun[];
+}
+
+/** The coverage timeline: one row per vehicle and camera, `columns` columns of `columnSeconds` from `startSec`. */
+export interface Timeline {
+  startSec: number;
+  columnSeconds: number;
+  columns: number;
+  rows: TimelineRow[];
+}
+
+/**
+ * Slot counts per (vehicle, camera, column, state), filled from the planned shards (every slot pending) and then
+ * from the manifest's coverage counts (each moves slots from pending to its outcome). Memory is rows x columns x 5
+ * numbers, whatever the number of slots.
+ */
+export class CoverageGrid {
+  readonly startSec: number;
+  readonly columnSeconds: number;
+  readonly columns: number;
+  private readonly shards = new Map<number, ShardStatusRow>();
+  private readonly cells = new Map<string, Uint32Array>();
+
+  constructor(shards: readonly ShardStatusRow[], maxColumns: number = MAX_TIMELINE_COLUMNS) {
+    let start = Infinity;
+    let end = -Infinity;
+    for (const shard of shards) {
+      start = Math.min(start, shard.hourStart);
+      end = Math.max(end, shard.hourStart + SHARD_SECONDS);
+    }
+    this.startSec = shards.length > 0 ? start : 0;
+    const windowSeconds = shards.length > 0 ? end - start : SHARD_SECONDS;
+    this.columnSeconds = columnSecondsFor(windowSeconds, maxColumns);
+    this.columns = Math.ceil(windowSeconds / this.columnSeconds);
+    for (const shard of shards) {
+      this.shards.set(shard.id, shard);
+      for (const camera of shard.cameras) this.plan(shard, camera);
+    }
+  }
+
+  /** Slots per column when a column is shorter than an hour, else a whole shard's: what `coverageCounts` groups by. */
+  get slotsPerPart(): number {
+    return Math.min(this.columnSeconds, SHARD_SECONDS) / SLOT_SECONDS;
+  }
+
+  /** Moves counted slots of a shard's camera from pending to their outcome. */
+  add(count: CoverageCount): void {
+    const shard = this.shards.get(count.shardId);
+    if (!shard) return; // a shard planned after the shard list was read: the next report shows it
+    const cell = this.cellsOf(shard.vehicle, count.camera);
+    const at = (this.firstColumnOf(shard) + count.part) * STATE_COUNT;
+    cell[at + COVERAGE_STATES.indexOf(count.outcome)]! += count.count;
+    cell[at + PENDING]! -= Math.min(count.count, cell[at + PENDING]!);
+  }
+
+  timeline(): Timeline {
+    const rows = [...this.cells.entries()]
+      .map(([key, cell]) => {
+        const [vehicle, camera] = key.split('\u0000') as [string, string];
+        return { vehicle, camera, ...this.runsOf(cell) };
+      })
+      .sort((a, b) => a.vehicle.localeCompare(b.vehicle) || a.camera.localeCompare(b.camera));
+    return { startSec: this.startSec, columnSeconds: this.columnSeconds, columns: this.columns, rows };
+  }
+
+  private plan(shard: ShardStatusRow, camera: string): void {
+    const cell = this.cellsOf(shard.vehicle, camera);
+    const first = this.firstColumnOf(shard);
+    const parts = SLOTS_PER_SHARD / this.slotsPerPart;
+    for (let part = 0; part < parts; part++) cell[(first + part) * STATE_COUNT + PENDING]! += this.slotsPerPart;
+  }
+
+  private firstColumnOf(shard: ShardStatusRow): number {
+    return Math.floor((shard.hourStart - this.startSec) / this.columnSeconds);
+  }
+
+  private cellsOf(vehicle: string, camera: string): Uint32Array {
+    const key = `${vehicle}\u0000${camera}`;
+    let cell = this.cells.get(key);
+    if (!cell) this.cells.set(key, (cell = new Uint32Array(this.columns * STATE_COUNT)));
+    return cell;
+  }
+
+  private runsOf(cell: Uint32Array): Pick<TimelineRow, 'totals' | 'runs'> {
+    const totals = emptyStateCounts();
+    const runs: TimelineRun[] = [];
+    let run: TimelineRun | undefined;
+    for (let column = 0; column < this.columns; column++) {
+      const counts = emptyStateCounts();
+      COVERAGE_STATES.forEach((state, i) => (counts[state] = cell[column * STATE_COUNT + i]!));
+      const state = columnState(counts);
+      if (state === undefined) {
+        run = undefined;
+        continue;
+      }
+      if (run?.state !== state) runs.push((run = { state, from: column, to: column, counts: emptyStateCounts() }));
+      run.to = column + 1;
+      for (const s of COVERAGE_STATES) {
+        run.counts[s] += counts[s];
+        totals[s] += counts[s];
+      }
+    }
+    return { totals, runs };
+  }
+}
