@@ -11,7 +11,7 @@ export type StateCounts = Record<CoverageState, number>;
  * columns and a column's counts come from whole parts of shards: per part of the hour from slot_result below an
  * hour, from the per-shard counters from an hour up.
  */
-const COLUMN_SECONDS = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+const COLUMN_SECONDS = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86_400];
 
 /** At most this many columns: about one per pixel of a wide screen, a month of hours (744) included. */
 export const MAX_TIMELINE_COLUMNS = 1000;
@@ -41,9 +41,15 @@ export function columnState(counts: StateCounts): CoverageState | undefined {
   return missing >= pending ? 'missing' : 'pending';
 }
 
-/** Consecutive columns of one colour, with the slot counts they hold; `to` excluded. */
+/** Consecutive columns of one colour; `to` excluded. */
 export interface TimelineRun {
   state: CoverageState;
+  from: number;
+  to: number;
+}
+
+/** A stretch of columns that one hover title describes, with the slot counts it holds; `to` excluded. */
+export interface TimelineSpan {
   from: number;
   to: number;
   counts: StateCounts;
@@ -54,15 +60,29 @@ export interface TimelineRow {
   camera: string;
   totals: StateCounts;
   runs: TimelineRun[];
+  spans: TimelineSpan[];
 }
 
-/** The coverage timeline: one row per vehicle and camera, `columns` columns of `columnSeconds` from `startSec`. */
+/**
+ * The coverage timeline: one row per vehicle and camera, `columns` columns of `columnSeconds` from `startSec`, and
+ * a hover title per `spanColumns` columns.
+ */
 export interface Timeline {
   startSec: number;
   columnSeconds: number;
   columns: number;
+  spanColumns: number;
   rows: TimelineRow[];
 }
+
+/**
+ * Hover titles in all, at most: a title is ~80 bytes of text, so a month of 250 rows gets one a day (7,750), a day
+ * of a few rows one a column. The colours are drawn per column whatever this is.
+ */
+export const MAX_HOVER_SPANS = 10_000;
+
+/** Lengths a hover span may have, when it must cover more than one column: whole minutes, hours, days or a week. */
+const SPAN_SECONDS = [...COLUMN_SECONDS, 172_800, 604_800];
 
 /**
  * Slot counts per (vehicle, camera, column, state), filled from the planned shards (every slot pending) and then
@@ -108,14 +128,24 @@ export class CoverageGrid {
     cell[at + PENDING]! -= Math.min(count.count, cell[at + PENDING]!);
   }
 
-  timeline(): Timeline {
+  timeline(maxSpans: number = MAX_HOVER_SPANS): Timeline {
+    const spanColumns = this.spanColumnsFor(maxSpans);
     const rows = [...this.cells.entries()]
       .map(([key, cell]) => {
         const [vehicle, camera] = key.split('\u0000') as [string, string];
-        return { vehicle, camera, ...this.runsOf(cell) };
+        return { vehicle, camera, ...this.rowOf(cell, spanColumns) };
       })
       .sort((a, b) => a.vehicle.localeCompare(b.vehicle) || a.camera.localeCompare(b.camera));
-    return { startSec: this.startSec, columnSeconds: this.columnSeconds, columns: this.columns, rows };
+    return { startSec: this.startSec, columnSeconds: this.columnSeconds, columns: this.columns, spanColumns, rows };
+  }
+
+  /** Columns per hover span: one, or the shortest whole-unit length that keeps the titles of every row within `maxSpans`. */
+  private spanColumnsFor(maxSpans: number): number {
+    const spansPerRow = Math.max(1, Math.floor(maxSpans / Math.max(1, this.cells.size)));
+    const fits = (seconds: number) =>
+      seconds % this.columnSeconds === 0 && Math.ceil((this.columns * this.columnSeconds) / seconds) <= spansPerRow;
+    const seconds = SPAN_SECONDS.find(fits) ?? Math.ceil(this.columns / spansPerRow) * this.columnSeconds;
+    return seconds / this.columnSeconds;
   }
 
   private plan(shard: ShardStatusRow, camera: string): void {
@@ -136,10 +166,12 @@ export class CoverageGrid {
     return cell;
   }
 
-  private runsOf(cell: Uint32Array): Pick<TimelineRow, 'totals' | 'runs'> {
+  private rowOf(cell: Uint32Array, spanColumns: number): Pick<TimelineRow, 'totals' | 'runs' | 'spans'> {
     const totals = emptyStateCounts();
     const runs: TimelineRun[] = [];
+    const spans: TimelineSpan[] = [];
     let run: TimelineRun | undefined;
+    let span: TimelineSpan | undefined;
     for (let column = 0; column < this.columns; column++) {
       const counts = emptyStateCounts();
       COVERAGE_STATES.forEach((state, i) => (counts[state] = cell[column * STATE_COUNT + i]!));
@@ -148,13 +180,16 @@ export class CoverageGrid {
         run = undefined;
         continue;
       }
-      if (run?.state !== state) runs.push((run = { state, from: column, to: column, counts: emptyStateCounts() }));
+      if (run?.state !== state) runs.push((run = { state, from: column, to: column }));
       run.to = column + 1;
+      const spanStart = column - (column % spanColumns);
+      if (span?.from !== spanStart)
+        spans.push((span = { from: spanStart, to: Math.min(spanStart + spanColumns, this.columns), counts: emptyStateCounts() }));
       for (const s of COVERAGE_STATES) {
-        run.counts[s] += counts[s];
+        span.counts[s] += counts[s];
         totals[s] += counts[s];
       }
     }
-    return { totals, runs };
+    return { totals, runs, spans };
   }
 }

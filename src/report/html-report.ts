@@ -44,9 +44,9 @@ const STATE_COLOUR: Record<CoverageState, string> = {
   pending: '#a8c8ec',
 };
 
-/** Hour steps of the labelled ticks: the first that gives at most MAX_TICKS labels. */
+/** Hour steps of the labelled ticks: the first that gives at most MAX_TICKS labels (a month: every other day). */
 const TICK_HOURS = [1, 2, 3, 6, 12, 24, 48, 168];
-const MAX_TICKS = 32;
+const MAX_TICKS = 16;
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;padding:0 24px;max-width:1500px;color:#222;background:#fff}
@@ -62,8 +62,9 @@ td.t,th.t{text-align:left}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12p
 .grid i{position:absolute;top:0;bottom:0;border-left:1px solid rgba(0,0,0,.18)}.grid i.d{border-left-color:rgba(0,0,0,.5)}
 .row{display:flex;align-items:center;height:13px;margin:1px 0}.row.v{margin-top:7px}
 .row .l{width:var(--label);flex:none;font-size:11px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-right:6px;box-sizing:border-box}
-.row svg{flex:1;min-width:0;height:12px;outline:1px solid #e4e4e4;background:#fafafa}.row rect{height:1px}
-${COVERAGE_STATES.map((s) => `.${STATE_CLASS[s]}{fill:${STATE_COLOUR[s]}}`).join('')}
+.row svg{flex:1;min-width:0;height:12px;outline:1px solid #e4e4e4;background:#fafafa}.row path{fill:none;stroke-width:1}
+.row rect{height:1px;fill:transparent}.row rect:hover{fill:rgba(0,0,0,.2)}
+${COVERAGE_STATES.map((s) => `.${STATE_CLASS[s]}{fill:${STATE_COLOUR[s]};stroke:${STATE_COLOUR[s]}}`).join('')}
 .chart{width:100%;height:150px;outline:1px solid #e4e4e4}.res{fill:${STATE_COLOUR.ok}88}.req{fill:none;stroke:#444;stroke-width:1.2;vector-effect:non-scaling-stroke}
 .hb{fill:transparent}.hb:hover{fill:rgba(0,0,0,.08)}.span{display:flex;justify-content:space-between;font-size:11px;color:#555}
 .gauge{height:16px;background:#eee;border-radius:3px;overflow:hidden;max-width:700px}.gauge div{height:100%;background:#4a7fc1}.gauge div.over{background:${STATE_COLOUR.failed}}
@@ -121,6 +122,7 @@ function timelineSection(timeline: Timeline, timeZone: string): string {
     slotsPerColumn === 1
       ? 'Each column is one 30 s slot.'
       : `Each column covers ${formatSpan(columnSeconds)} (${formatCount(slotsPerColumn)} slots): it is red if any of its slots failed, else orange if any is invalid, else the colour of its most common state.`;
+  const hover = timeline.spanColumns === 1 ? 'a column' : `${formatSpan(timeline.spanColumns * columnSeconds)} of a row`;
   const label = columnLabeller(timeline, timeZone);
   let vehicle: string | undefined;
   const rows = timeline.rows.map((row) => {
@@ -132,26 +134,37 @@ function timelineSection(timeline: Timeline, timeZone: string): string {
   const axis = ticks.map((t) => `<span${t.day ? ' class="d"' : ''} style="left:${t.left}">${escapeHtml(t.label)}</span>`).join('');
   const grid = ticks.map((t) => `<i${t.day ? ' class="d"' : ''} style="left:${t.left}"></i>`).join('');
   return `<h2>Coverage timeline</h2>
-<p class="note">One row per vehicle and camera; hours in ${escapeHtml(timeZone)}. ${rule} Hover over a stretch for its times and counts.</p>
+<p class="note">One row per vehicle and camera; hours in ${escapeHtml(timeZone)}. ${rule} Hover over ${hover} for its times and counts.</p>
 ${legend()}
 <div class="tl"><div class="ax">${axis}</div><div class="rows"><div class="grid">${grid}</div>
 ${rows.join('\n')}
 </div></div>`;
 }
 
+/**
+ * A row is two layers: the colours, one path of horizontal strokes per state (a run of columns is ~10 bytes), and
+ * transparent hover spans over them, each with a title of the times and counts it covers.
+ */
 function timelineRow(row: TimelineRow, columns: number, firstOfVehicle: boolean, label: (column: number) => string): string {
   const data = COVERAGE_STATES.map((s) => ` data-${s}="${row.totals[s]}"`).join('');
   const name = `${row.vehicle} · ${row.camera}`;
-  const rects = row.runs
-    .map((run) => {
-      const when = `${label(run.from)}–${label(run.to)}`.replace(/^(\w+ \d+) (\S+)–\1 /, '$1 $2–');
-      return `<rect x="${run.from}" width="${run.to - run.from}" class="${STATE_CLASS[run.state]}"><title>${when}: ${countsText(run.counts)}</title></rect>`;
+  const paths = COVERAGE_STATES.map((state) => {
+    const d = row.runs
+      .filter((run) => run.state === state)
+      .map((run) => `M${run.from} .5h${run.to - run.from}`)
+      .join('');
+    return d ? `<path class="${STATE_CLASS[state]}" d="${d}"/>` : '';
+  }).join('');
+  const spans = row.spans
+    .map((span) => {
+      const when = `${label(span.from)}–${label(span.to)}`.replace(/^(\w+ \d+) (\S+)–\1 /, '$1 $2–');
+      return `<rect x="${span.from}" width="${span.to - span.from}"><title>${when}: ${countsText(span.counts)}</title></rect>`;
     })
     .join('');
   return (
     `<div class="row${firstOfVehicle ? ' v' : ''}" data-vehicle="${escapeHtml(row.vehicle)}" data-camera="${escapeHtml(row.camera)}"${data}>` +
     `<span class="l" title="${escapeHtml(`${name}: ${countsText(row.totals)}`)}">${escapeHtml(name)}</span>` +
-    `<svg viewBox="0 0 ${columns} 1" preserveAspectRatio="none" shape-rendering="crispEdges">${rects}</svg></div>`
+    `<svg viewBox="0 0 ${columns} 1" preserveAspectRatio="none" shape-rendering="crispEdges">${paths}${spans}</svg></div>`
   );
 }
 
@@ -164,11 +177,11 @@ function countsText(counts: StateCounts): string {
   );
 }
 
-/** The local time at a column boundary, `Nov 17 15:30`, each formatted once. */
+/** The local time at a column boundary, `Nov 17 15:30` (with seconds for 30 s columns), each formatted once. */
 function columnLabeller(timeline: Timeline, timeZone: string): (column: number) => string {
   const labels: string[] = [];
-  return (column) =>
-    (labels[column] ??= formatInTimeZone((timeline.startSec + column * timeline.columnSeconds) * 1000, timeZone, 'MMM d HH:mm'));
+  const format = timeline.columnSeconds % 60 === 0 ? 'MMM d HH:mm' : 'MMM d HH:mm:ss';
+  return (column) => (labels[column] ??= formatInTimeZone((timeline.startSec + column * timeline.columnSeconds) * 1000, timeZone, format));
 }
 
 interface Tick {

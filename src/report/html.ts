@@ -11,7 +11,8 @@ export const svgNumber = (n: number): string => String(Math.round(n * 100) / 100
 /** A percentage for CSS (`left`, `width`), three decimals at most. */
 export const percent = (part: number, whole: number): string => `${whole > 0 ? Math.round((part / whole) * 100_000) / 1000 : 0}%`;
 
-export const formatGib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+export const formatGib = (bytes: number): string =>
+  `${(bytes / 2 ** 30).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} GiB`;
 
 /** A word as a POSIX shell reads it back: bare when it is plain, else single-quoted. */
 export function shellWord(word: string): string {

@@ -72,18 +72,32 @@ describe('CoverageGrid', () => {
     expect(timeline.rows.map((r) => `${r.vehicle} ${r.camera}`)).toEqual(['mallory front', 'mallory rear', 'mav front', 'mav rear']);
     const mavFront = timeline.rows[2]!;
     expect(mavFront.totals).toEqual(counts({ ok: 10, failed: 1, missing: 1, pending: 228 }));
-    expect(mavFront.runs.map(({ state, from, to }) => ({ state, from, to }))).toEqual([
+    expect(mavFront.runs).toEqual([
       { state: 'ok', from: 0, to: 10 },
       { state: 'failed', from: 10, to: 11 },
       { state: 'pending', from: 11, to: 120 },
       { state: 'missing', from: 120, to: 121 },
       { state: 'pending', from: 121, to: 240 },
     ]);
+    // four rows of 240 columns are well within the hover titles: one a column
+    expect(timeline.spanColumns).toBe(1);
+    expect(mavFront.spans).toHaveLength(240);
+    expect(mavFront.spans[10]).toEqual({ from: 10, to: 11, counts: counts({ failed: 1 }) });
     // mallory has no second hour: its row ends where its plan does
-    expect(timeline.rows[0]!.runs).toEqual([{ state: 'pending', from: 0, to: 120, counts: counts({ pending: 120 }) }]);
+    expect(timeline.rows[0]!.runs).toEqual([{ state: 'pending', from: 0, to: 120 }]);
+    expect(timeline.rows[0]!.spans).toHaveLength(120);
   });
 
-  test('hour columns: a shard fills one column, a failed slot colours it, a run sums the counts of its columns', () => {
+  test('fewer hover titles than columns when there are many rows: spans of whole minutes or hours, counts summed', () => {
+    const grid = new CoverageGrid([shard(1, 'mav', 0), shard(2, 'mav', 1)]);
+    const timeline = grid.timeline(2 * 8); // two rows, eight titles each: 15 min spans of the two hours
+    expect(timeline.spanColumns).toBe(30);
+    const front = timeline.rows[0]!;
+    expect(front.spans).toHaveLength(8);
+    expect(front.spans[7]).toEqual({ from: 210, to: 240, counts: counts({ pending: 30 }) });
+  });
+
+  test('hour columns: a shard fills one column, a failed slot colours it', () => {
     const grid = new CoverageGrid([shard(1, 'mav', 0), shard(2, 'mav', 1), shard(3, 'mav', 3)], 4);
     expect(grid).toMatchObject({ columnSeconds: 3600, columns: 4, slotsPerPart: 120 });
     grid.add(count(1, 'front', 0, 'ok', 119));
@@ -93,10 +107,15 @@ describe('CoverageGrid', () => {
     grid.add(count(3, 'front', 0, 'ok', 120));
     const front = grid.timeline().rows.find((r) => r.camera === 'front')!;
     expect(front.runs).toEqual([
-      { state: 'failed', from: 0, to: 1, counts: counts({ ok: 119, failed: 1 }) },
-      { state: 'ok', from: 1, to: 2, counts: counts({ ok: 100, missing: 20 }) },
-      // hour 2 was not planned: the run stops
-      { state: 'ok', from: 3, to: 4, counts: counts({ ok: 120 }) },
+      { state: 'failed', from: 0, to: 1 },
+      { state: 'ok', from: 1, to: 2 },
+      // hour 2 was not planned: the run stops, and no title covers it
+      { state: 'ok', from: 3, to: 4 },
+    ]);
+    expect(front.spans).toEqual([
+      { from: 0, to: 1, counts: counts({ ok: 119, failed: 1 }) },
+      { from: 1, to: 2, counts: counts({ ok: 100, missing: 20 }) },
+      { from: 3, to: 4, counts: counts({ ok: 120 }) },
     ]);
   });
 
