@@ -8,6 +8,7 @@ import {
   openManifest,
   openReportSource,
 } from '../../src/manifest/index.js';
+import { slotResults } from '../helpers/offline-campaign.js';
 import { owner, plannedManifest } from './helpers.js';
 
 const runs: string[] = [];
@@ -18,27 +19,14 @@ const MINUTE = 29_000_000; // epoch minutes, late 2025
 const FIRST = 1;
 const LAST = 2 * HOURS;
 
-/** Slots [from, to) of one camera of a claimed shard with one outcome, recorded at `minute`. */
-function slots(claim: Claim, camera: string, from: number, to: number, outcome: SlotResult['outcome'], minute: number): SlotResult[] {
-  return Array.from({ length: to - from }, (_, k) => ({
-    vehicle: claim.vehicle,
-    camera,
-    start: claim.hourStart + 30 * (from + k),
-    outcome,
-    attempts: 1,
-    atMs: minute * 60_000 + k,
-    ...(outcome === 'ok' && { bytes: 1000, sha256: 'ab'.repeat(32), bucket: 1 }),
-  }));
-}
-
 /** front: 60 ok, 40 missing, 5 invalid, 1 failed, 14 without an outcome; rear: 120 ok */
 function mixedResults(claim: Claim, minute: number): SlotResult[] {
   return [
-    ...slots(claim, 'front', 0, 60, 'ok', minute),
-    ...slots(claim, 'front', 60, 100, 'missing', minute),
-    ...slots(claim, 'front', 100, 105, 'invalid', minute),
-    ...slots(claim, 'front', 105, 106, 'failed', minute),
-    ...slots(claim, 'rear', 0, 120, 'ok', minute),
+    ...slotResults(claim, 'front', { from: 0, to: 60 }, 'ok', minute * 60_000),
+    ...slotResults(claim, 'front', { from: 60, to: 100 }, 'missing', minute * 60_000),
+    ...slotResults(claim, 'front', { from: 100, to: 105 }, 'invalid', minute * 60_000),
+    ...slotResults(claim, 'front', { from: 105, to: 106 }, 'failed', minute * 60_000),
+    ...slotResults(claim, 'rear', { from: 0, to: 120 }, 'ok', minute * 60_000),
   ];
 }
 

@@ -2,59 +2,38 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Claim, type SlotResult, openManifest, openReportSource } from '../../src/manifest/index.js';
+import { openManifest, openReportSource } from '../../src/manifest/index.js';
 import { COVERAGE_STATES, escapeHtml, readHtmlReport, renderHtmlReport } from '../../src/report/index.js';
-import { runMain } from '../helpers/cli.js';
+import { planOffline, slotResults } from '../helpers/offline-campaign.js';
 
 const HOSTILE_ERROR = `slot failed: <script>alert("pwned")</script> & 'more'`;
 let dir: string;
 let manifestPath: string;
 
-function results(claim: Claim, camera: string, from: number, to: number, outcome: SlotResult['outcome']): SlotResult[] {
-  return Array.from({ length: to - from }, (_, k) => ({
-    vehicle: claim.vehicle,
-    camera,
-    start: claim.hourStart + 30 * (from + k),
-    outcome,
-    attempts: 1,
-    atMs: Date.now(),
-    ...(outcome === 'ok' && { bytes: 1000, sha256: 'ab'.repeat(32), bucket: 1 }),
-  }));
-}
-
 /** A run folder whose name a browser would read as markup; mallory 00:00 done, mav 00:00 failed, both 01:00 pending. */
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), `fc-report-<b>&"'-`));
   manifestPath = path.join(dir, 'run', 'manifest.sqlite');
-  const planned = await runMain([
-    ...['plan', '--manifest', manifestPath, '--out', path.join(dir, 'out'), '--day', '2025-11-17', '--hours', '0-2'],
-    ...[
-      '--vehicles',
-      'mallory,mav',
-      '--cameras',
-      'front,left',
-      '--api-base',
-      'http://127.0.0.1:9',
-      '--token-file',
-      path.join(dir, 'token'),
-    ],
-    ...['--tz', 'America/Los_Angeles'],
-  ]);
-  expect(planned.code).toBe(0);
+  await planOffline(manifestPath, dir, {
+    hours: '0-2',
+    vehicles: 'mallory,mav',
+    cameras: 'front,left',
+    extra: ['--tz', 'America/Los_Angeles'],
+  });
   const m = openManifest(manifestPath);
   const worker = { workerId: 'test-w1', host: 'localhost', pid: process.pid };
   const c1 = m.claimNextShard(worker)!;
   m.recordSlots(c1, [
-    ...results(c1, 'front', 0, 100, 'ok'),
-    ...results(c1, 'front', 100, 120, 'missing'),
-    ...results(c1, 'left', 0, 120, 'ok'),
+    ...slotResults(c1, 'front', { from: 0, to: 100 }, 'ok'),
+    ...slotResults(c1, 'front', { from: 100, to: 120 }, 'missing'),
+    ...slotResults(c1, 'left', { from: 0, to: 120 }, 'ok'),
   ]);
   m.completeShard(c1);
   const c2 = m.claimNextShard(worker)!;
   m.recordSlots(c2, [
-    ...results(c2, 'front', 0, 3, 'ok'),
-    ...results(c2, 'front', 3, 5, 'invalid'),
-    ...results(c2, 'left', 0, 1, 'failed'),
+    ...slotResults(c2, 'front', { from: 0, to: 3 }, 'ok'),
+    ...slotResults(c2, 'front', { from: 3, to: 5 }, 'invalid'),
+    ...slotResults(c2, 'left', { from: 0, to: 1 }, 'failed'),
   ]);
   m.failShard(c2, HOSTILE_ERROR);
   m.close();
@@ -118,5 +97,27 @@ describe('the HTML report', () => {
     const quoted = `'${manifestPath.replace(/'/g, `'\\''`)}'`;
     expect(html).toContain(escapeHtml(`fleetclip resubmit --manifest ${quoted}</code>`).replace('&lt;/code&gt;', '</code>'));
     expect(html).toContain(escapeHtml(`fleetclip resubmit --manifest ${quoted} --only vehicle=mav,hour=2025-11-17T08:00Z`));
+  });
+
+  test('hour ticks follow the local clock across a DST change: the fall-back day has 25 hours, its 02:00 three after midnight', async () => {
+    const fallBack = path.join(dir, 'dst', 'manifest.sqlite');
+    await planOffline(fallBack, path.join(dir, 'dst'), {
+      day: '2025-11-02',
+      hours: '0-24',
+      vehicles: 'mav',
+      cameras: 'front',
+      extra: ['--tz', 'America/Los_Angeles'],
+    });
+    const source = openReportSource(fallBack);
+    const html = renderHtmlReport(readHtmlReport(source));
+    source.close();
+    // 25 hours in 30 s columns would be 3,000: 2 min columns, 750 of them; labels every 2 local hours
+    expect(html).toContain('viewBox="0 0 750 1"');
+    const ticks = [...html.matchAll(/<span(?: class="d")? style="left:([\d.]+)%">([^<]+)<\/span>/g)].map(
+      ([, left, label]) => `${label}@${left}`,
+    );
+    expect(ticks.slice(0, 3)).toEqual(['Nov 2@0', '02:00@12', '04:00@20']);
+    expect(ticks.at(-1)).toBe('Nov 3@100');
+    expect(ticks).toHaveLength(13);
   });
 });

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runMain } from '../helpers/cli.js';
+import { planOffline } from '../helpers/offline-campaign.js';
 
 let dir: string;
 let run: string;
@@ -12,11 +13,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'fc-report-cmd-'));
   run = path.join(dir, 'run');
   manifestPath = path.join(run, 'manifest.sqlite');
-  const planned = await runMain([
-    ...['plan', '--manifest', manifestPath, '--out', path.join(dir, 'out'), '--day', '2025-11-17', '--hours', '8-10'],
-    ...['--vehicles', 'mav', '--cameras', 'front', '--api-base', 'http://127.0.0.1:9', '--token-file', path.join(dir, 'token')],
-  ]);
-  expect(planned.code).toBe(0);
+  await planOffline(manifestPath, dir, { hours: '8-10', vehicles: 'mav', cameras: 'front' });
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
