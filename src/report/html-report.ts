@@ -1,5 +1,6 @@
 import { formatInTimeZone } from 'date-fns-tz';
 import type { BucketUsage, MinuteTally } from '../manifest/index.js';
+import { SLOT_SECONDS } from '../plan/types.js';
 import { COVERAGE_STATES, type CoverageState, type StateCounts, type Timeline, type TimelineRow } from './coverage.js';
 import { formatCount, formatDays, plural } from './format.js';
 import { escapeHtml, formatGib, percent, shellWord, svgNumber } from './html.js';
@@ -117,7 +118,7 @@ function legend(): string {
 
 function timelineSection(timeline: Timeline, timeZone: string): string {
   const { columns, columnSeconds } = timeline;
-  const slotsPerColumn = columnSeconds / 30;
+  const slotsPerColumn = columnSeconds / SLOT_SECONDS;
   const rule =
     slotsPerColumn === 1
       ? 'Each column is one 30 s slot.'
