@@ -5,11 +5,11 @@ import type { BucketUsage, CoveragePage, MinuteTally } from './types.js';
 
 /**
  * Shards per read. With a rollback journal a reader holds the shared lock while its statement runs, and no writer
- * can commit meanwhile: a read of slot_result groups at most 200 shards' rows (120,000 for five cameras, ~40 ms),
- * a read of the counters 2,000 shards' (about as long).
+ * can commit meanwhile: a read of slot_result groups at most 50 shards' rows (30,000 for five cameras), a read of
+ * the counters 500 shards' (2,500 counter rows); each takes a few tens of milliseconds (docs/performance.md).
  */
-const SHARDS_PER_SLOT_READ = 200;
-const SHARDS_PER_COUNTER_READ = 2000;
+const SHARDS_PER_SLOT_READ = 50;
+const SHARDS_PER_COUNTER_READ = 500;
 
 type CoverageTuple = [shardId: number, cameraNo: number, part: number, outcome: number, count: number];
 

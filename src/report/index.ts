@@ -20,7 +20,7 @@ export { renderFailedShards, renderStatusText } from './status-text.js';
 export { plural } from './format.js';
 export { renderTable } from './table.js';
 export type { Column } from './table.js';
-export { COVERAGE_STATES, CoverageGrid, columnSecondsFor, columnState, MAX_TIMELINE_COLUMNS } from './coverage.js';
+export { COVERAGE_STATES, CoverageGrid, columnSecondsFor, columnState, MAX_SLOTS_GROUPED, MAX_TIMELINE_COLUMNS } from './coverage.js';
 export type { CoverageState, StateCounts, Timeline, TimelineRow, TimelineRun } from './coverage.js';
 export { MAX_FAILED_ROWS, renderHtmlReport } from './html-report.js';
 export type { HtmlReportInput, Throughput } from './html-report.js';

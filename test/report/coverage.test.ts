@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CoverageCount, ShardStatusRow } from '../../src/manifest/index.js';
-import { CoverageGrid, type StateCounts, columnSecondsFor, columnState } from '../../src/report/index.js';
+import { CoverageGrid, MAX_SLOTS_GROUPED, type StateCounts, columnSecondsFor, columnState } from '../../src/report/index.js';
 
 const H0 = Date.parse('2025-11-17T00:00:00Z') / 1000;
 const DAY = 86_400;
@@ -117,6 +117,20 @@ describe('CoverageGrid', () => {
       { from: 1, to: 2, counts: counts({ ok: 100, missing: 20 }) },
       { from: 3, to: 4, counts: counts({ ok: 120 }) },
     ]);
+  });
+
+  test('a campaign of more than 4 M slots gets hour columns (read from the counters) even where shorter ones would fit', () => {
+    const vehicles = Array.from({ length: 300 }, (_, v) => `veh-${v}`);
+    const day = vehicles.flatMap((vehicle, v) =>
+      Array.from({ length: 24 }, (_, hour) => ({
+        ...shard(v * 24 + hour + 1, vehicle, hour),
+        cameras: ['a', 'b', 'c', 'd', 'e'],
+        slotsTotal: 600,
+      })),
+    );
+    expect(day.length * 600).toBeGreaterThan(MAX_SLOTS_GROUPED);
+    expect(new CoverageGrid(day)).toMatchObject({ columnSeconds: 3600, columns: 24, slotsPerPart: 120 });
+    expect(new CoverageGrid(day.slice(0, 24 * 200))).toMatchObject({ columnSeconds: 120, columns: 720, slotsPerPart: 4 });
   });
 
   test('an empty campaign is an empty timeline', () => {
