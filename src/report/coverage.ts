@@ -23,7 +23,7 @@ const PENDING = COVERAGE_STATES.indexOf('pending');
 /**
  * Columns shorter than an hour are grouped from slot_result rows, an hour and longer from the per-shard counters: a
  * campaign with more planned slots than this gets columns of an hour at least, so its report reads counters only
- * (grouping 4 M slot rows takes about 4 s here; 20 days of 50 vehicles x 5 cameras would be 14 M).
+ * (grouping a million slot rows takes about half a second here; 20 days of 50 vehicles x 5 cameras would be 14 M).
  */
 export const MAX_SLOTS_GROUPED = 4_000_000;
 
