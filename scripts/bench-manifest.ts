@@ -8,6 +8,7 @@
  *   3. p50 / p99 claim latency with 16 processes claiming and completing as fast as they can.
  * `--scale month`: the same campaign with a month of results (22.3 M slot results, filled through the manifest's
  * own restore path), then: bytes per slot result; `fleetclip status` and `status --json` wall time (the built CLI);
+ * `fleetclip report` wall time and the HTML file's size;
  * slot results per second with 16 writers (realistic results, then the default scale's plain ones); claim + complete
  * latency with 16 processes while `status --watch 1` runs, paced and back to back.
  *
@@ -297,6 +298,16 @@ function timeStatus(manifestPath: string, extra: string[]): number {
   return took;
 }
 
+/** `fleetclip report --json` in a fresh process: its wall time, the time the command itself measured (read, render, write) and the file's size. */
+function timeReport(manifestPath: string, out: string): { wallMs: number; ms: number; bytes: number } {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [CLI, 'report', '--manifest', manifestPath, '--out', out, '--json'], { encoding: 'utf8' });
+  const wallMs = elapsedMs(t);
+  if (r.status !== 0) throw new Error(`fleetclip report exited ${r.status}: ${r.stderr}`);
+  const { ms, bytes } = JSON.parse(r.stdout) as { ms: number; bytes: number };
+  return { wallMs, ms, bytes };
+}
+
 /** `status --watch 1 --json` beside the workers: how many frames it printed while they ran, and how far apart. */
 function watchStatus(manifestPath: string): { stop: (span: { fromMs: number; toMs: number }) => Promise<string> } {
   const watcher = spawn(process.execPath, [CLI, 'status', '--manifest', manifestPath, '--watch', '1', '--json'], {
@@ -382,6 +393,16 @@ async function monthScale(dir: string, manifestPath: string, processes: number, 
       `status${extra.length ? ` ${extra.join(' ')}` : ''}: ${runs.map((r) => ms(r)).join(', ')}; median ${ms(percentile(runs, 50))} (node dist/cli.js, a fresh process each)`,
     );
   }
+
+  const reports = [0, 1, 2].map(() => timeReport(manifestPath, path.join(dir, 'report.html')));
+  console.log(
+    `report: ${mib(reports[0]!.bytes)}; ${reports.map((r) => ms(r.wallMs)).join(', ')}; median ${ms(
+      percentile(
+        reports.map((r) => r.wallMs),
+        50,
+      ),
+    )} ` + `(node dist/cli.js report, a fresh process each; reading and rendering ${reports.map((r) => ms(r.ms)).join(', ')})`,
+  );
 
   await recordPhase('record-realistic', manifestPath, processes, batch);
   process.stdout.write("  the same with the default scale's plain results (all ok, no bag summary), like for like with its figure:\n  ");

@@ -9,6 +9,7 @@
 #   SLURM_LOCAL_FRESH=1    wipe the cluster's jobs and job ids first (the default under CI=true; off by default on a
 #                          shared developer machine, where another test run may be using the cluster)
 #   SLURM_LOCAL_*          passed on to scripts/slurm-up.sh (slurm/README.md)
+# As root on Debian it also installs Debian's chromium when /usr/bin/chromium is missing (the report's browser test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NODE_OPTIONS='--experimental-vm-modules --disable-warning=ExperimentalWarning'
@@ -26,6 +27,13 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_ver
 else
   unset FLEETCLIP_SLURM
   echo "scripts/test.sh: not root on Debian: no local Slurm cluster, the Slurm tests are skipped" >&2
+fi
+
+# the report's browser test (test/report/browser.test.ts) drives Debian's Chromium; elsewhere it says "skipped: no chromium"
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+  echo "scripts/test.sh: installing chromium for the report's browser test" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null ||
+    { echo "scripts/test.sh: FAILED: apt-get install chromium" >&2; exit 1; }
 fi
 
 rm -f jest-results.json

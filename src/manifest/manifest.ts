@@ -7,6 +7,7 @@ import { Dictionary } from './dictionary.js';
 import { openDatabase } from './open.js';
 import type { ManifestContent } from './replay.js';
 import { ClipRequests } from './requests.js';
+import { ReportQueries } from './report-queries.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { Archive } from './snapshot.js';
 import { Slots } from './slots.js';
@@ -15,7 +16,7 @@ import { ActivityTable } from './activity.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
 import { TokenRenewals } from './token-renewal.js';
-import type { Manifest, OpenManifestOptions, StatusSource, WorkerManifest } from './types.js';
+import type { Manifest, OpenManifestOptions, ReportSource, StatusSource, WorkerManifest } from './types.js';
 
 /** A manifest with the whole-content methods that `manifest verify` and `rebuild` use (this folder and the benchmark only). */
 export interface WholeManifest extends Manifest {
@@ -42,6 +43,11 @@ export function openStatusSource(file: string): StatusSource {
   return openWholeManifest(file, { readonly: true });
 }
 
+/** What `report` opens: read-only like `status`. */
+export function openReportSource(file: string): ReportSource {
+  return openWholeManifest(file, { readonly: true });
+}
+
 /** Wires the parts, each owning its statements, around one connection and its receipt journals. */
 export function openWholeManifest(file: string, opts: OpenManifestOptions = {}): WholeManifest {
   const { db, file: abs } = openDatabase(file, opts);
@@ -59,6 +65,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const submissions = new Submissions(store);
   const tokenRenewals = new TokenRenewals(store);
   const status = new StatusQueries(store);
+  const reportQueries = new ReportQueries(store, cameras);
   const archive = new Archive(store, campaign, slots, buckets, submissions);
   return {
     path: abs,
@@ -105,6 +112,10 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     progress: (nowMs = Date.now()) => status.progress(nowMs),
     activity: (nowMs, recentMs, windowMinutes) => activity.activity(nowMs, recentMs, windowMinutes),
     readinessCounts: () => activity.readinessCounts(),
+    coverageCounts: (slotsPerPart) => reportQueries.coverageCounts(slotsPerPart),
+    tallySpan: () => reportQueries.tallySpan(),
+    tallies: (firstMinute, barMinutes) => reportQueries.tallies(firstMinute, barMinutes),
+    bucketUsage: () => reportQueries.bucketUsage(),
     reportActivity: (workerId, report, nowMs = Date.now()) => activity.reportActivity(workerId, report, nowMs),
 
     quickCheck: () => archive.quickCheck(),

@@ -306,6 +306,54 @@ export interface StatusSource {
   close(): void;
 }
 
+/** Slot outcomes of one camera of one shard in one part of its hour (`coverageCounts`). */
+export interface CoverageCount {
+  shardId: number;
+  camera: string;
+  /** the part of the hour: slots `part * slotsPerPart` up to the next part's first */
+  part: number;
+  outcome: SlotOutcome;
+  count: number;
+}
+
+/** One read's worth of coverage counts, and how far through the shards the reads are. */
+export interface CoveragePage {
+  counts: CoverageCount[];
+  shardsRead: number;
+  shardsTotal: number;
+}
+
+/** Slot results recorded and requests granted in one bar of `barMinutes` whole minutes (`tallies`). */
+export interface MinuteTally {
+  /** bars after the first minute asked for */
+  bar: number;
+  results: number;
+  granted: number;
+}
+
+/** Bytes counted in one `<outDir>/<vehicle>/download<n>` folder. */
+export interface BucketUsage {
+  vehicle: string;
+  n: number;
+  bytes: number;
+}
+
+/** What `report` reads, besides what `status` does. Read-only, in short reads like status. */
+export interface ReportSource extends StatusSource {
+  /**
+   * Slot outcomes per shard, camera, part of the hour (`slot_no / slotsPerPart`) and outcome, one short read per
+   * page of shards. With `slotsPerPart` of a whole hour (120) or more they come from the counters and slot_result is
+   * never read; below that, from slot_result grouped in SQL: no slot row reaches JavaScript.
+   */
+  coverageCounts(slotsPerPart: number): Iterable<CoveragePage>;
+  /** the first and last minute (epoch minutes) with a recorded result or a granted request; undefined before any */
+  tallySpan(): { firstMinute: number; lastMinute: number } | undefined;
+  /** results recorded and requests granted per bar of `barMinutes` from `firstMinute`, bars without either left out */
+  tallies(firstMinute: number, barMinutes: number): MinuteTally[];
+  /** every bucket's bytes, by vehicle then n */
+  bucketUsage(): BucketUsage[];
+}
+
 /** What operator commands (plan, resubmit, submit) do. Their writes are receipted in `<run>/receipts/admin-<host>-<pid>.jsonl`. */
 export interface AdminManifest {
   readonly path: string;
@@ -332,7 +380,7 @@ export interface AdminManifest {
 }
 
 /** Everything, for tests and the few commands that need more than one role. */
-export interface Manifest extends WorkerManifest, StatusSource, AdminManifest {
+export interface Manifest extends WorkerManifest, ReportSource, AdminManifest {
   /** the schema version of the open file (after migration) */
   readonly schemaVersion: number;
 }

@@ -306,9 +306,17 @@ function releaseNotices({ shards, settings }: StatusInput): ReleaseNotice[] {
     }));
 }
 
-/** Aggregates what the manifest holds into the `status` document, cut `by` vehicle, hour, camera or shard. */
-/** One snapshot of a manifest as a status report (`fleetclip status`, and the final table of `fleetclip run`). */
-export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWindowMs: number, nowMs: number = Date.now()): StatusReport {
+/**
+ * One snapshot of a manifest as a status report (`fleetclip status`, the final table of `fleetclip run`, and the
+ * HTML report, which passes the shard rows it has read already).
+ */
+export function readStatusReport(
+  manifest: StatusSource,
+  by: StatusCut,
+  rateWindowMs: number,
+  nowMs: number = Date.now(),
+  shards: readonly ShardStatusRow[] = manifest.shardRows(),
+): StatusReport {
   return buildStatusReport(
     {
       manifestPath: manifest.path,
@@ -317,7 +325,7 @@ export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWind
       readiness: manifest.readinessCounts(),
       requestRate: manifest.requestRate(nowMs),
       tokenRenewal: manifest.tokenRenewal(),
-      shards: manifest.shardRows(),
+      shards,
       // per-camera outcomes are needed only for that cut
       slotCounts: by === 'camera' ? manifest.slotCounts() : [],
       recent: manifest.recentOutcomes(nowMs - rateWindowMs),
@@ -328,6 +336,7 @@ export function readStatusReport(manifest: StatusSource, by: StatusCut, rateWind
   );
 }
 
+/** Aggregates what the manifest holds into the `status` document, cut `by` vehicle, hour, camera or shard. */
 export function buildStatusReport(input: StatusInput, by: StatusCut = 'vehicle'): StatusReport {
   const windowMinutes = input.rateWindowMs / 60_000;
   const perVehicle = vehicleRows(input, windowMinutes);

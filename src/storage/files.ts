@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync } from 'node:fs';
-import { chmod, open, rm } from 'node:fs/promises';
+import { chmod, open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 import { type FileModes, OWNER_ONLY, makeDir } from '../file-modes.js';
@@ -84,4 +84,23 @@ export async function moveIntoPlace(
 
 export async function removeQuietly(filePath: string): Promise<void> {
   await rm(filePath, { force: true }).catch(() => undefined);
+}
+
+/**
+ * Writes a small file whole (a report, a listing): a temporary beside `finalPath`, fsynced, then renamed over it, so
+ * a reader never sees half of it under the final name. Returns the bytes written.
+ */
+export async function writeFileAtomically(finalPath: string, text: string, modes: Readonly<FileModes> = OWNER_ONLY): Promise<number> {
+  const dir = path.dirname(finalPath);
+  await guarded(dir, 'create folder', () => makeDir(dir, modes));
+  const tmp = path.join(dir, `.${path.basename(finalPath)}.${process.pid}-${randomBytes(4).toString('hex')}.part`);
+  try {
+    await guarded(tmp, 'write', () => writeFile(tmp, text));
+    await fsyncFile(tmp);
+    await moveIntoPlace(tmp, finalPath, modes);
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  }
+  return Buffer.byteLength(text);
 }

@@ -11,13 +11,14 @@ import {
   renderFailedShards,
   renderStatusText,
 } from '../../report/index.js';
-import { EXIT } from '../../errors.js';
+import { EXIT, UsageError } from '../../errors.js';
 import { slurmView } from '../../executor/index.js';
 import { onStopSignals } from '../../signals.js';
 import { slurmDeps } from '../slurm.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
-import { manifestFlag } from '../flags.js';
+import { manifestFlag, single } from '../flags.js';
+import { REPORT_FILE_NAME, reportPathFor, writeReportFile, type WrittenReport } from '../report-file.js';
 
 interface StatusFlags {
   manifest?: string | string[];
@@ -28,6 +29,7 @@ interface StatusFlags {
   wait?: boolean;
   slurm?: boolean;
   verbose?: boolean;
+  report?: string | string[];
 }
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
@@ -69,14 +71,19 @@ async function snapshot(
   flags: StatusFlags,
   compactJson: boolean,
   slurm?: ReturnType<typeof slurmViewer>,
+  htmlReport?: WrittenReport,
 ): Promise<string> {
   const report = readStatusReport(manifest, options.by, options.rateWindowMs);
   const view = slurm ? await slurm.view() : undefined;
   if (flags.json) {
-    const doc = view ? { ...report, slurm: view } : report;
+    const doc = { ...report, ...(view && { slurm: view }), ...(htmlReport && { htmlReport }) };
     return `${compactJson ? JSON.stringify(doc) : JSON.stringify(doc, null, 2)}\n`;
   }
-  return (flags.failed ? renderFailedShards(report) : renderStatusText(report)) + (view ? renderSlurm(view) : '');
+  return (
+    (flags.failed ? renderFailedShards(report) : renderStatusText(report)) +
+    (view ? renderSlurm(view) : '') +
+    (htmlReport ? `report: ${htmlReport.path}\n` : '')
+  );
 }
 
 /** Refreshes until SIGINT or SIGTERM: in place on a terminal, one frame after another otherwise (JSON: one per line). */
@@ -126,7 +133,7 @@ export const statusCommand: CommandFactory = (io) => ({
   builder: (y: Argv) =>
     y
       .usage(
-        '$0 status --manifest FILE [--by vehicle|hour|camera|shard] [--failed] [--json] [--watch [SECS]] [--wait] [--slurm]\n\n' +
+        '$0 status --manifest FILE [--by vehicle|hour|camera|shard] [--failed] [--json] [--watch [SECS]] [--wait] [--slurm] [--report [FILE]]\n\n' +
           'Read the manifest (never blocking workers) and print shards and clips done, rates and ETA. See docs/campaign.md.',
       )
       .option('manifest', { type: 'string', requiresArg: true, demandOption: true, describe: 'the campaign manifest' })
@@ -149,15 +156,26 @@ export const statusCommand: CommandFactory = (io) => ({
         describe:
           "add the scheduler's view of each submission (tasks by state); asked at most once a minute, however often --watch refreshes",
       })
-      .option('verbose', { type: 'boolean', describe: 'with --slurm: say how many scheduler commands were run' }),
+      .option('verbose', { type: 'boolean', describe: 'with --slurm: say how many scheduler commands were run' })
+      .option('report', {
+        type: 'string',
+        describe: `also write the HTML report (\`fleetclip report\`) to FILE (default ${REPORT_FILE_NAME} beside the manifest) and print its path; with --wait, once the wait is over`,
+      }),
   handler: async (argv: ArgumentsCamelCase<StatusFlags>) => {
     const manifestPath = manifestFlag(argv);
     const options = normalizeStatusOptions({ by: argv.by, watch: argv.watch });
+    const reportOut = single('report', argv.report);
+    if (reportOut !== undefined && options.watchSeconds !== undefined && !argv.wait)
+      throw new UsageError('--report writes the report once: leave out --watch (or use --wait)');
     const manifest = openStatusSource(manifestPath);
     const slurm = argv.slurm ? slurmViewer(manifest) : undefined;
     try {
       if (argv.wait) io.exitCode = await waitUntilSettled(io, manifest);
-      if (options.watchSeconds === undefined || argv.wait) io.stdout.write(await snapshot(manifest, options, argv, false, slurm));
+      if (reportOut !== undefined) {
+        const outPath = await reportPathFor(manifestPath, reportOut || undefined);
+        const written = await writeReportFile(io, manifestPath, outPath, 'fleetclip status');
+        io.stdout.write(await snapshot(manifest, options, argv, false, slurm, written));
+      } else if (options.watchSeconds === undefined || argv.wait) io.stdout.write(await snapshot(manifest, options, argv, false, slurm));
       else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true, slurm));
       if (slurm && argv.verbose) io.stderr.write(`fleetclip: ${slurm.calls()} scheduler command(s) run\n`);
     } finally {
