@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { renameSync } from 'node:fs';
-import { chmod, open, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, renameSync } from 'node:fs';
+import { open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 import { type FileModes, OWNER_ONLY, makeDir } from '../file-modes.js';
@@ -70,9 +70,9 @@ export async function moveIntoPlace(
 ): Promise<string> {
   const dir = path.dirname(finalPath);
   await guarded(dir, 'create folder', () => makeDir(dir, modes));
-  await guarded(tmpPath, 'set the mode of', () => chmod(tmpPath, modes.file));
   guard(() => {
     try {
+      chmodSync(tmpPath, modes.file);
       renameSync(tmpPath, finalPath);
     } catch (err) {
       throw storageErrorFrom(err, finalPath, 'rename into');
