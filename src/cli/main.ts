@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   resubmit: async () => (await import('./commands/submit.js')).resubmitCommand,
   cancel: async () => (await import('./commands/submit.js')).cancelCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
+  archive: async () => (await import('./commands/archive.js')).archiveCommand,
   fetch: async () => (await import('./commands/fetch.js')).fetchCommand,
   token: async () => (await import('./commands/token.js')).tokenCommand,
   manifest: async () => (await import('./commands/manifest.js')).manifestCommand,

@@ -7,4 +7,4 @@ export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
 export { SHARD_SECONDS, SLOT_SECONDS } from './types.js';
 export type { CampaignSettings, HourRange, MissStrategy, ShardSpec } from './types.js';
-export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';
+export { hourStartsOfDay, localDayAt, localDaysOf, localHourAt, parseHourRange, validateTimeZone } from './window.js';

@@ -20,3 +20,4 @@ export { renderFailedShards, renderStatusText } from './status-text.js';
 export { plural } from './format.js';
 export { renderTable } from './table.js';
 export type { Column } from './table.js';
+export { formatArchiveFailure, formatArchiveProgress, formatBytes, renderArchiveListing, renderArchiveReport } from './archive-text.js';
