@@ -128,11 +128,12 @@ async function openArchive(options: ArchiveOptions): Promise<{
 
 /**
  * The clips a pass works on: every ok clip whose workspace copy is still there (by the manifest's account), but for
- * those already copied to this very destination when nothing is to move. A clip copied to another destination is
- * copied here too (its location becomes this one); one moved away cannot be archived again.
+ * those already copied to this very place when nothing is to move. A clip copied elsewhere (another destination, or
+ * another date folder: another --tz) is copied here too, and its location becomes this one; one moved away cannot be
+ * archived again (the query leaves it out).
  */
-function wanted(clips: readonly ArchivableClip[], location: string, move: boolean): ArchivableClip[] {
-  return move ? [...clips] : clips.filter((c) => c.archived?.destination !== location);
+function wanted(jobs: readonly ClipJob[], location: string, move: boolean): ClipJob[] {
+  return move ? [...jobs] : jobs.filter(({ clip, day }) => !(clip.archived?.destination === location && clip.archived.day === day));
 }
 
 export interface ArchiveListing {
@@ -152,8 +153,8 @@ export async function listArchive(options: ArchiveOptions): Promise<ArchiveListi
     const folders = new Map<string, ArchiveListing['folders'][number]>();
     const total = { clips: 0, bytes: 0 };
     for (const shard of opened.manifest.shardsWithClips()) {
-      for (const clip of wanted(opened.manifest.clipsToArchive(shard), opened.target.location, options.move)) {
-        const { day } = opened.jobOf(shard, clip);
+      const jobs = opened.manifest.clipsToArchive(shard).map((clip) => opened.jobOf(shard, clip));
+      for (const { clip, day } of wanted(jobs, opened.target.location, options.move)) {
         const key = `${day} ${shard.vehicle} ${clip.camera}`;
         const folder = folders.get(key) ?? { day, vehicle: shard.vehicle, camera: clip.camera, clips: 0, bytes: 0 };
         folder.clips++;
@@ -253,7 +254,11 @@ export async function archiveCampaign(
 
   /** One shard's clips, `transfers` at a time, recorded every `recordEvery`; true when every one was archived. */
   async function archiveShard(shard: ArchiveShard): Promise<boolean> {
-    const jobs = wanted(manifest.clipsToArchive(shard), target.location, options.move).map((clip) => opened.jobOf(shard, clip));
+    const jobs = wanted(
+      manifest.clipsToArchive(shard).map((clip) => opened.jobOf(shard, clip)),
+      target.location,
+      options.move,
+    );
     let pending: ArchivedClip[] = [];
     const flush = (): void => {
       const batch = pending;

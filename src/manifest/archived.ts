@@ -5,6 +5,9 @@ import { slotNoOf, startOf, type ShardKey } from './slot-row.js';
 import type { Store } from './store.js';
 import type { ArchivableClip, ArchivedClip, ArchiveLocation, ArchiveShard } from './types.js';
 
+/** Shards per read: a short read each (see status-queries.ts), so workers' commits never wait long behind one. */
+const SHARDS_PER_READ = 1000;
+
 interface ArchivedRow {
   camera_no: number;
   slot_no: number;
@@ -29,7 +32,7 @@ export class ArchivedClips {
     this.sql = {
       shards: p(`SELECT s.id, s.vehicle, s.hour_start AS hourStart, s.state, sum(c.count) AS okClips, coalesce(sum(c.bytes), 0) AS okBytes
                  FROM shard s JOIN camera_count c ON c.shard_id = s.id AND c.outcome = 0
-                 GROUP BY s.id HAVING okClips > 0 ORDER BY s.id`),
+                 WHERE s.id > ? GROUP BY s.id HAVING okClips > 0 ORDER BY s.id LIMIT ${SHARDS_PER_READ}`),
       toArchive: p(`SELECT r.camera_no, r.slot_no, r.bytes, r.sha256, r.bucket, a.folder_no
                     FROM slot_result r LEFT JOIN archived_clip a
                       ON a.shard_id = r.shard_id AND a.camera_no = r.camera_no AND a.slot_no = r.slot_no
@@ -43,7 +46,12 @@ export class ArchivedClips {
   }
 
   shardsWithClips(): ArchiveShard[] {
-    return this.store.read(() => this.sql.shards.all() as ArchiveShard[]);
+    const shards: ArchiveShard[] = [];
+    for (;;) {
+      const page = this.store.read(() => this.sql.shards.all(shards.at(-1)?.id ?? 0) as ArchiveShard[]);
+      shards.push(...page);
+      if (page.length < SHARDS_PER_READ) return shards;
+    }
   }
 
   clipsToArchive({ id, hourStart }: ArchiveShard): ArchivableClip[] {

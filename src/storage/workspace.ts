@@ -41,7 +41,7 @@ export class WorkspaceGuard {
     if (this.usedBytes + inflightClips * clipBytesEstimate >= workspaceCapBytes) {
       throw new QuotaError(
         `workspace cap reached: ${gib(this.usedBytes)} of ${gib(workspaceCapBytes)} GiB not yet archived under ${outDir}; ` +
-          'archive (move away) finished download folders, then resubmit',
+          'archive them away (`fleetclip archive --move`), then resubmit',
         { path: outDir },
       );
     }

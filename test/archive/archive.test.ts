@@ -59,6 +59,14 @@ describe('date folders', () => {
       '2025-11-18/veh-1/front/veh-1_front_20251118T080000Z_30s.bag',
     ]);
 
+    // again to the same destination in UTC: the clips whose UTC day differs are copied into those folders too
+    expect(JSON.parse((await archive(local, dest, '--tz', 'UTC', '--json')).stdout)).toMatchObject({ copied: { clips: 2 } });
+    expect(layoutOf(dest).filter((f) => f.startsWith('2025-11-18/'))).toEqual([
+      '2025-11-18/veh-1/front/veh-1_front_20251118T000000Z_30s.bag',
+      '2025-11-18/veh-1/front/veh-1_front_20251118T075930Z_30s.bag',
+      '2025-11-18/veh-1/front/veh-1_front_20251118T080000Z_30s.bag',
+    ]);
+
     const utc = destFolder();
     expect((await archive(local, utc, '--tz', 'UTC')).code).toBe(0);
     expect(layoutOf(utc)).toEqual([
