@@ -3,9 +3,19 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openManifest, verifyManifest, rebuildManifest } from '../../src/manifest/index.js';
+import { verifyManifest, rebuildManifest } from '../../src/manifest/index.js';
 import { runMain } from '../helpers/cli.js';
-import { archivedPath, archiveRows, at, downloadedCampaign, filesUnder, sha256File, type DownloadedCampaign } from './helpers.js';
+import {
+  archivedPath,
+  archiveRows,
+  at,
+  downloadedCampaign,
+  filesUnder,
+  newFolder,
+  sha256File,
+  workspaceBytes,
+  type DownloadedCampaign,
+} from './helpers.js';
 
 const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -27,11 +37,7 @@ function whyNoMount(): string | undefined {
   }
 }
 
-function destFolder(under = os.tmpdir()): string {
-  const dir = fs.mkdtempSync(path.join(under, 'fleetclip-archive-'));
-  runs.push(dir);
-  return dir;
-}
+const destFolder = (under?: string): string => newFolder(runs, under);
 
 const archive = (c: DownloadedCampaign, dest: string, ...flags: string[]) =>
   runMain(['archive', '--manifest', c.manifest, '--dest', dest, '--progress', 'off', ...flags]);
@@ -118,15 +124,6 @@ function smallCampaign(): DownloadedCampaign {
   const starts = [0, 30, 60, 3600, 3630, 7200].map((s) => at('2025-11-17T18:00:00Z') + s);
   return downloadedCampaign(runs, { timeZone: LA, days: ['2025-11-17'], starts, vehicles: ['veh-1', 'veh-2'] });
 }
-
-const workspaceBytes = (c: DownloadedCampaign): number => {
-  const m = openManifest(c.manifest, { readonly: true });
-  try {
-    return m.workspaceBytes();
-  } finally {
-    m.close();
-  }
-};
 
 /** A folder on another filesystem than the workspace (tmpfs /dev/shm), so a rename could not move a clip there. */
 function otherFilesystem(): string | undefined {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openManifest, type SlotResult } from '../../src/manifest/index.js';
@@ -26,6 +27,13 @@ export interface DownloadedCampaign {
   out: string;
   settings: CampaignSettings;
   clips: DownloadedClip[];
+}
+
+/** A new empty folder (a destination) under `under`, added to `runs` for cleanup. */
+export function newFolder(runs: string[], under = os.tmpdir()): string {
+  const dir = fs.mkdtempSync(path.join(under, 'fleetclip-archive-'));
+  runs.push(dir);
+  return dir;
 }
 
 /** `2025-11-17T23:59:30Z` → epoch seconds */
@@ -89,6 +97,16 @@ export function downloadedCampaign(
     m.close();
   }
   return { run, manifest, out: settings.outDir, settings, clips };
+}
+
+/** The workspace in use by the manifest's account (the sum of the bucket counts). */
+export function workspaceBytes(c: DownloadedCampaign): number {
+  const m = openManifest(c.manifest, { readonly: true });
+  try {
+    return m.workspaceBytes();
+  } finally {
+    m.close();
+  }
 }
 
 /** Every file under a folder, relative, sorted (temporaries included). */

@@ -1,13 +1,22 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openManifest, verifyManifest } from '../../src/manifest/index.js';
 import { archiveRelPathOf, archiveTempOf } from '../../src/storage/index.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { waitFor } from '../worker/campaign.js';
-import { archivedPath, archiveRows, at, downloadedCampaign, filesUnder, sha256File, type DownloadedCampaign } from './helpers.js';
+import {
+  archivedPath,
+  archiveRows,
+  at,
+  downloadedCampaign,
+  filesUnder,
+  newFolder,
+  sha256File,
+  workspaceBytes,
+  type DownloadedCampaign,
+} from './helpers.js';
 
 /*
  * rclone destinations, with rclone's local backend (Debian's rclone package; scripts/test.sh installs it as root on
@@ -26,23 +35,10 @@ function campaign(): DownloadedCampaign {
   return downloadedCampaign(runs, { timeZone: 'America/Los_Angeles', days: [DAY], starts, vehicles: ['veh-1', 'veh-2'] });
 }
 
-function folder(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetclip-rclone-dest-'));
-  runs.push(dir);
-  return dir;
-}
+const folder = (): string => newFolder(runs);
 
 const archive = (c: DownloadedCampaign, dest: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}) =>
   runCli(['archive', '--manifest', c.manifest, '--dest', dest, '--progress', 'off', ...flags], { env, timeoutMs: 60_000 });
-
-const workspaceBytes = (c: DownloadedCampaign): number => {
-  const m = openManifest(c.manifest, { readonly: true });
-  try {
-    return m.workspaceBytes();
-  } finally {
-    m.close();
-  }
-};
 
 (noRclone ? describe.skip : describe)(`an rclone destination${noRclone ? ` (skipped: ${noRclone})` : ''}`, () => {
   test('rclone:NAME:path, a local remote from the environment: --move puts every clip there, verified, over a stale temporary', async () => {
