@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VerificationError } from '../errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError, VerificationError } from '../errors.js';
 import { openArchiveManifest, type ArchivableClip, type ArchivedClip, type ArchiveManifest, type ArchiveShard } from '../manifest/index.js';
 import { localDaysOf } from '../plan/index.js';
 import { startRcloneDaemon } from '../rclone/index.js';
@@ -85,7 +87,8 @@ async function openArchive(options: ArchiveOptions): Promise<{
   manifest: ArchiveManifest;
   target: ArchiveTarget;
   timeZone: string;
-  jobOf: (shard: ArchiveShard, clip: ArchivableClip) => ClipJob;
+  /** the shard's clips this run takes (`wanted`), each with its paths and date folder */
+  jobsOf: (shard: ArchiveShard) => ClipJob[];
   close: () => Promise<void>;
 }> {
   const manifest = openArchiveManifest(options.manifestPath, { readonly: options.dryRun });
@@ -96,24 +99,33 @@ async function openArchive(options: ArchiveOptions): Promise<{
     const outDir = manifest.outDir();
     const dayOf = localDaysOf(timeZone);
     const { destination } = options;
-    target = destination.kind === 'folder' ? folderTarget(destination.path) : rcloneTarget(destination.remote, await startRcloneDaemon());
+    if (destination.kind === 'folder') {
+      assertOutsideWorkspace(destination.path, outDir);
+      target = folderTarget(destination.path);
+    } else target = rcloneTarget(destination.remote, await startRcloneDaemon());
     await target.check();
     const opened = target;
+    const jobOf = (shard: ArchiveShard, clip: ArchivableClip): ClipJob => {
+      const fileName = clipFileName(shard.vehicle, clip.camera, clip.start);
+      const day = dayOf(clip.start);
+      return {
+        clip,
+        vehicle: shard.vehicle,
+        source: clip.bucket === undefined ? undefined : clipPathOf(outDir, shard.vehicle, clip.bucket, fileName),
+        day,
+        relPath: archiveRelPathOf(day, shard.vehicle, clip.camera, fileName),
+      };
+    };
     return {
       manifest,
       target: opened,
       timeZone,
-      jobOf: (shard, clip) => {
-        const fileName = clipFileName(shard.vehicle, clip.camera, clip.start);
-        const day = dayOf(clip.start);
-        return {
-          clip,
-          vehicle: shard.vehicle,
-          source: clip.bucket === undefined ? undefined : clipPathOf(outDir, shard.vehicle, clip.bucket, fileName),
-          day,
-          relPath: archiveRelPathOf(day, shard.vehicle, clip.camera, fileName),
-        };
-      },
+      jobsOf: (shard) =>
+        wanted(
+          manifest.clipsToArchive(shard).map((clip) => jobOf(shard, clip)),
+          opened.location,
+          options.move,
+        ),
       close: async () => {
         await opened.close();
         manifest.close();
@@ -124,6 +136,20 @@ async function openArchive(options: ArchiveOptions): Promise<{
     manifest.close();
     throw err;
   }
+}
+
+/** A destination inside the workspace would hold the clips the workspace cap counts, and free nothing by `--move`. */
+function assertOutsideWorkspace(dest: string, outDir: string): void {
+  const real = (p: string): string => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return p; // not there (yet): its path as given
+    }
+  };
+  const inside = path.relative(real(outDir), real(dest));
+  if (inside === '' || !(inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)))
+    throw new UsageError(`the destination ${dest} is inside the campaign's output folder ${outDir}: archive to a folder outside it`);
 }
 
 /**
@@ -153,8 +179,7 @@ export async function listArchive(options: ArchiveOptions): Promise<ArchiveListi
     const folders = new Map<string, ArchiveListing['folders'][number]>();
     const total = { clips: 0, bytes: 0 };
     for (const shard of opened.manifest.shardsWithClips()) {
-      const jobs = opened.manifest.clipsToArchive(shard).map((clip) => opened.jobOf(shard, clip));
-      for (const { clip, day } of wanted(jobs, opened.target.location, options.move)) {
+      for (const { clip, day } of opened.jobsOf(shard)) {
         const key = `${day} ${shard.vehicle} ${clip.camera}`;
         const folder = folders.get(key) ?? { day, vehicle: shard.vehicle, camera: clip.camera, clips: 0, bytes: 0 };
         folder.clips++;
@@ -254,11 +279,7 @@ export async function archiveCampaign(
 
   /** One shard's clips, `transfers` at a time, recorded every `recordEvery`; true when every one was archived. */
   async function archiveShard(shard: ArchiveShard): Promise<boolean> {
-    const jobs = wanted(
-      manifest.clipsToArchive(shard).map((clip) => opened.jobOf(shard, clip)),
-      target.location,
-      options.move,
-    );
+    const jobs = opened.jobsOf(shard);
     let pending: ArchivedClip[] = [];
     const flush = (): void => {
       const batch = pending;
@@ -274,24 +295,26 @@ export async function archiveCampaign(
     let fatal = false;
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < jobs.length && !control.stop.aborted && !fatal) {
-        const job = jobs[next++]!;
-        const outcome = await archiveClip(job).catch((err: unknown) => {
-          fatal = true;
-          throw err;
-        });
-        counts.clipsDone++;
-        counts.bytesDone += job.clip.bytes;
-        if (outcome.kind === 'failed') {
-          failed = true;
-          continue;
+      try {
+        while (next < jobs.length && !control.stop.aborted && !fatal) {
+          const job = jobs[next++]!;
+          const outcome = await archiveClip(job);
+          counts.clipsDone++;
+          counts.bytesDone += job.clip.bytes;
+          if (outcome.kind === 'failed') {
+            failed = true;
+            continue;
+          }
+          if (outcome.copied) {
+            report.copied.clips++;
+            report.copied.bytes += job.clip.bytes;
+          }
+          pending.push(outcome.record);
+          if (pending.length >= options.recordEvery) flush();
         }
-        if (outcome.copied) {
-          report.copied.clips++;
-          report.copied.bytes += job.clip.bytes;
-        }
-        pending.push(outcome.record);
-        if (pending.length >= options.recordEvery) flush();
+      } catch (err) {
+        fatal = true; // the other copies in progress finish; no new one starts
+        throw err;
       }
     };
     const settled = await Promise.allSettled(Array.from({ length: Math.min(options.transfers, jobs.length) }, worker));

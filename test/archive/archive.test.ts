@@ -254,7 +254,7 @@ describe('what archive refuses', () => {
     expect(fs.existsSync(clip.path)).toBe(true);
   });
 
-  test('a destination that is missing or a file is one line, exit 2, before anything moves', async () => {
+  test('a destination that is missing, a file, or inside the workspace is one line, exit 2, before anything moves', async () => {
     const c = smallCampaign();
     const missing = path.join(destFolder(), 'not-there');
     const run = await archive(c, missing, '--move');
@@ -262,6 +262,11 @@ describe('what archive refuses', () => {
     const file = path.join(destFolder(), 'a-file');
     fs.writeFileSync(file, '');
     expect((await archive(c, file, '--move')).stderr).toBe(`fleetclip: the destination ${file} is not a folder\n`);
+    const inside = path.join(c.out, 'archive');
+    fs.mkdirSync(inside);
+    expect((await archive(c, inside, '--move')).stderr).toBe(
+      `fleetclip: the destination ${inside} is inside the campaign's output folder ${c.out}: archive to a folder outside it\n`,
+    );
     expect(filesUnder(c.out)).toHaveLength(24);
     expect(archiveRows(c.manifest).archived).toEqual([]);
   });
