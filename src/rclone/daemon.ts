@@ -16,8 +16,6 @@ export interface RemoteStat {
 
 /** What `fleetclip archive` asks of rclone: a few operations of its remote-control API, each an HTTP call to one daemon. */
 export interface RcloneClient {
-  /** rclone's version line, e.g. `rclone v1.60.1-DEV` */
-  readonly version: string;
   /** the hash types the remote supports */
   hashTypes(fs: string): Promise<string[]>;
   /** the file's size and the asked hashes; undefined when there is no such file */
@@ -31,7 +29,7 @@ export interface RcloneClient {
   close(): Promise<void>;
 }
 
-export const RCLONE_DEFAULTS = {
+const RCLONE_DEFAULTS = {
   /** the daemon says where it listens within this */
   startTimeoutMs: 30_000,
   /** rclone's own `rclone version` answer within this, or rclone is taken to be broken */
@@ -55,7 +53,7 @@ const SERVING = /Serving remote control on (http:\/\/127\.0\.0\.1:\d+)\//;
 export async function startRcloneDaemon(opts: { rclonePath?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RcloneClient> {
   const rclone = opts.rclonePath ?? 'rclone';
   const env = opts.env ?? process.env;
-  const version = await rcloneVersion(rclone, env);
+  await assertInstalled(rclone, env);
   const user = randomBytes(12).toString('hex');
   const pass = randomBytes(24).toString('hex');
   const daemon = execa('/bin/sh', ['-c', LEASH, rclone, '--rc-addr', '127.0.0.1:0'], {
@@ -103,7 +101,6 @@ export async function startRcloneDaemon(opts: { rclonePath?: string; env?: NodeJ
   const fileParams = (prefix: 'src' | 'dst', f: RemoteFile) => ({ [`${prefix}Fs`]: f.fs, [`${prefix}Remote`]: f.remote });
 
   return {
-    version,
     async hashTypes(fs) {
       return (await call<{ Hashes?: string[] }>('operations/fsinfo', { fs })).Hashes ?? [];
     },
@@ -131,10 +128,10 @@ export async function startRcloneDaemon(opts: { rclonePath?: string; env?: NodeJ
   };
 }
 
-async function rcloneVersion(rclone: string, env: NodeJS.ProcessEnv): Promise<string> {
+/** `rclone version` answers: rclone is on PATH and runs (the daemon's shell could only say "not found" in its own words). */
+async function assertInstalled(rclone: string, env: NodeJS.ProcessEnv): Promise<void> {
   try {
-    const { stdout } = await execa(rclone, ['version'], { env, extendEnv: false, timeout: RCLONE_DEFAULTS.versionTimeoutMs });
-    return stdout.split('\n')[0]?.trim() ?? 'rclone';
+    await execa(rclone, ['version'], { env, extendEnv: false, timeout: RCLONE_DEFAULTS.versionTimeoutMs });
   } catch (err) {
     if (err instanceof ExecaError && err.code === 'ENOENT')
       throw new UsageError(

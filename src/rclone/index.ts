@@ -1,2 +1,2 @@
-export { RCLONE_DEFAULTS, startRcloneDaemon } from './daemon.js';
-export type { RcloneClient, RemoteFile, RemoteStat } from './daemon.js';
+export { startRcloneDaemon } from './daemon.js';
+export type { RcloneClient, RemoteFile } from './daemon.js';
