@@ -129,20 +129,21 @@ function walkMonth(): void {
   console.log(`month: ${shards.length} shards, ${written} ok clips written in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(0)} s`);
   t = process.hrtime.bigint();
   const dest = fs.mkdtempSync(path.join(base, 'dest-'));
-  const walk = spawnSync(
-    '/usr/bin/time',
-    ['-f', '%M', process.execPath, CLI, 'archive', '--manifest', manifestPath, '--dest', dest, '--dry-run', '--json'],
-    {
-      encoding: 'utf8',
-      maxBuffer: 64 * 2 ** 20,
-    },
-  );
+  // GNU time says the peak RSS of the walk on its last stderr line; without it the walk is timed alone
+  const timed = fs.existsSync('/usr/bin/time');
+  const argv = [process.execPath, CLI, 'archive', '--manifest', manifestPath, '--dest', dest, '--dry-run', '--json'];
+  const walk = spawnSync(timed ? '/usr/bin/time' : argv[0]!, timed ? ['-f', '%M', ...argv] : argv.slice(1), {
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   const listing = JSON.parse(walk.stdout) as { total: { clips: number }; folders: unknown[] };
-  const peakKb = Number(walk.stderr.trim().split('\n').at(-1));
+  const peak = timed
+    ? `peak RSS ${(Number(walk.stderr.trim().split('\n').at(-1)) / 1024).toFixed(0)} MB`
+    : 'peak RSS not measured (no /usr/bin/time)';
   console.log(
     `month: archive --dry-run walked ${listing.total.clips} clips into ${listing.folders.length} date folders in ${seconds.toFixed(0)} s ` +
-      `(${Math.round(listing.total.clips / seconds)} clips/s), peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
+      `(${Math.round(listing.total.clips / seconds)} clips/s), ${peak}`,
   );
 }
 
