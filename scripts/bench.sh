@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsx scripts/bench-manifest.ts
 npx tsx scripts/bench-e2e.ts
+npx tsx scripts/bench-archive.ts
 if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v sinfo >/dev/null; then
   npx tsx scripts/bench-slurm.ts
 else

@@ -5,6 +5,8 @@
 # installs the packages on a new machine, ~10-15 s; ~0.3 s when it is already up) and runs jest with FLEETCLIP_SLURM=1,
 # so test/slurm/*.int.test.ts run against it. If that bring-up fails, the run fails: it never quietly skips them.
 # Elsewhere (not root, no apt) it does not try, and those tests show as skipped ("skipped: no Slurm").
+# Likewise the commands some tests drive (TEST_TOOLS: rclone for archive's remote destinations) are installed from
+# Debian's packages when missing (one apt run, only then); elsewhere their tests say "skipped: no <command>".
 #   FLEETCLIP_SLURM=0      do not touch Slurm; the Slurm tests are skipped
 #   SLURM_LOCAL_FRESH=1    wipe the cluster's jobs and job ids first (the default under CI=true; off by default on a
 #                          shared developer machine, where another test run may be using the cluster)
@@ -29,11 +31,25 @@ else
   echo "scripts/test.sh: not root on Debian: no local Slurm cluster, the Slurm tests are skipped" >&2
 fi
 
-# the report's browser test (test/report/browser.test.ts) drives Debian's Chromium; elsewhere it says "skipped: no chromium"
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
-  echo "scripts/test.sh: installing chromium for the report's browser test" >&2
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null ||
-    { echo "scripts/test.sh: FAILED: apt-get install chromium" >&2; exit 1; }
+# Debian package:command, for the tests that run the command (archive's rclone destinations, the report's browser test)
+TEST_TOOLS=(rclone:rclone chromium:chromium)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+  missing=()
+  for tool in "${TEST_TOOLS[@]}"; do command -v "${tool#*:}" >/dev/null || missing+=("${tool%%:*}"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "scripts/test.sh: installing ${missing[*]} for the tests (apt, --no-install-recommends)" >&2
+    apt_log=$(mktemp /tmp/fleetclip-test-apt.XXXXXX)
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get -o DPkg::Lock::Timeout=600 update && apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"; } \
+      >"$apt_log" 2>&1 </dev/null; then
+      tail -n 15 "$apt_log" >&2
+      echo "scripts/test.sh: FAILED: apt-get could not install ${missing[*]} (full output: $apt_log)" >&2
+      exit 1
+    fi
+    rm -f "$apt_log"
+  else
+    echo "scripts/test.sh: test tools present: ${TEST_TOOLS[*]#*:}" >&2
+  fi
 fi
 
 rm -f jest-results.json

@@ -119,6 +119,19 @@ export class QuotaError extends StorageError {
   override readonly code = 'E_QUOTA';
 }
 
+/** A copy whose size or sha256 at its destination is not what the manifest recorded: the copy is dropped, the source kept. */
+export class VerificationError extends StorageError {
+  override readonly code = 'E_VERIFY';
+}
+
+/**
+ * rclone refused or failed an operation on a remote (not configured, unreachable, permission, quota), or its daemon
+ * did not start or died. The message quotes rclone's own words.
+ */
+export class RcloneError extends StorageError {
+  override readonly code = 'E_RCLONE';
+}
+
 /** Corrupt, foreign or newer manifest; a lease taken over by another worker. */
 export class ManifestError extends FleetclipError {
   readonly code: string = 'E_MANIFEST';

@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   cancel: async () => (await import('./commands/submit.js')).cancelCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   report: async () => (await import('./commands/report.js')).reportCommand,
+  archive: async () => (await import('./commands/archive.js')).archiveCommand,
   fetch: async () => (await import('./commands/fetch.js')).fetchCommand,
   token: async () => (await import('./commands/token.js')).tokenCommand,
   manifest: async () => (await import('./commands/manifest.js')).manifestCommand,

@@ -3,7 +3,7 @@ import { ManifestError } from '../errors.js';
 import type { Store } from './store.js';
 
 /**
- * A small table that numbers names once (`camera`, `topic_set`), so 22 M slot rows hold a number instead of the
+ * A small table that numbers names once (`camera`, `topic_set`, `archive_folder`), so 22 M slot rows hold a number instead of the
  * text. Rows are never deleted, so a committed number is final and cached for the life of the connection; a number
  * taken inside a write is cached only once that write has committed (a rolled-back one may be given out again).
  */
@@ -15,7 +15,7 @@ export class Dictionary {
 
   constructor(
     store: Store,
-    private readonly table: 'camera' | 'topic_set',
+    private readonly table: 'camera' | 'topic_set' | 'archive_folder',
     idColumn: string,
     textColumn: string,
   ) {

@@ -13,10 +13,11 @@ import { Archive } from './snapshot.js';
 import { Slots } from './slots.js';
 import { StatusQueries } from './status-queries.js';
 import { ActivityTable } from './activity.js';
+import { ArchivedClips } from './archived.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
 import { TokenRenewals } from './token-renewal.js';
-import type { Manifest, OpenManifestOptions, ReportSource, StatusSource, WorkerManifest } from './types.js';
+import type { ArchiveManifest, Manifest, OpenManifestOptions, ReportSource, StatusSource, WorkerManifest } from './types.js';
 
 /** A manifest with the whole-content methods that `manifest verify` and `rebuild` use (this folder and the benchmark only). */
 export interface WholeManifest extends Manifest {
@@ -48,6 +49,11 @@ export function openReportSource(file: string): ReportSource {
   return openWholeManifest(file, { readonly: true });
 }
 
+/** What `archive` opens: it reads the clips and records where it put them (`dryRun`: read-only). */
+export function openArchiveManifest(file: string, opts: { readonly?: boolean } = {}): ArchiveManifest {
+  return openWholeManifest(file, opts);
+}
+
 /** Wires the parts, each owning its statements, around one connection and its receipt journals. */
 export function openWholeManifest(file: string, opts: OpenManifestOptions = {}): WholeManifest {
   const { db, file: abs } = openDatabase(file, opts);
@@ -66,7 +72,9 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const tokenRenewals = new TokenRenewals(store);
   const status = new StatusQueries(store);
   const reportQueries = new ReportQueries(store, cameras);
-  const archive = new Archive(store, campaign, slots, buckets, submissions);
+  const archiveFolders = new Dictionary(store, 'archive_folder', 'no', 'folder');
+  const archived = new ArchivedClips(store, buckets, cameras, archiveFolders);
+  const archive = new Archive(store, campaign, slots, buckets, submissions, archived);
   return {
     path: abs,
     schemaVersion: SCHEMA_VERSION,
@@ -117,6 +125,10 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
     tallies: (firstMinute, barMinutes) => reportQueries.tallies(firstMinute, barMinutes),
     bucketUsage: () => reportQueries.bucketUsage(),
     reportActivity: (workerId, report, nowMs = Date.now()) => activity.reportActivity(workerId, report, nowMs),
+
+    shardsWithClips: () => archived.shardsWithClips(),
+    clipsToArchive: (shard) => archived.clipsToArchive(shard),
+    recordArchived: (destination, shard, clips, nowMs = Date.now()) => archived.recordArchived(destination, shard, clips, nowMs),
 
     quickCheck: () => archive.quickCheck(),
     snapshot: () => archive.snapshot(),

@@ -20,6 +20,7 @@ export type ReceiptEvent =
   | { t: 'end'; shardId: number; fence: number; state: 'done' | 'failed' | 'released'; note?: string; atMs: number }
   | { t: 'reset'; shards: { id: number; fence: number }[]; atMs: number; keepAttempts?: boolean }
   | { t: 'submission'; submission: SlurmSubmission }
+  | ArchiveEvent
   /** the receipt at byte `offset` of this journal belongs to a transaction that rolled back (and was retried) */
   | { t: 'void'; offset: number };
 
@@ -31,8 +32,17 @@ export interface SlotsEvent {
   results: SlotResult[];
 }
 
-/** A receipt as `indexReceipts` gives it: a slots receipt without its results. */
-export type IndexedEvent = Exclude<ReceiptEvent, SlotsEvent> | Omit<SlotsEvent, 'results'>;
+/** `fleetclip archive` put these clips of one shard at `destination` (their bucket is their slot result's). */
+export interface ArchiveEvent {
+  t: 'archive';
+  shardId: number;
+  destination: string;
+  clips: { camera: string; start: number; day: string; moved: boolean }[];
+  atMs: number;
+}
+
+/** A receipt as `indexReceipts` gives it: a slots receipt without its results, an archive receipt without its clips. */
+export type IndexedEvent = Exclude<ReceiptEvent, SlotsEvent | ArchiveEvent> | Omit<SlotsEvent, 'results'> | Omit<ArchiveEvent, 'clips'>;
 
 export interface Receipt<E extends IndexedEvent = ReceiptEvent> {
   event: E;
@@ -131,15 +141,21 @@ export function readReceipts(runDir: string): ReceiptReading {
  */
 export interface ReceiptIndex extends ReceiptReading<IndexedEvent> {
   resultsOf(receipt: Receipt<IndexedEvent>): SlotResult[];
+  archivedOf(receipt: Receipt<IndexedEvent>): ArchiveEvent['clips'];
 }
 
 export function indexReceipts(runDir: string): ReceiptIndex {
   const dir = receiptsDir(runDir);
+  const eventOf = (receipt: Receipt<IndexedEvent>): ReceiptEvent => parseReceipt(lineAt(path.join(dir, receipt.journal), receipt.offset));
   return {
     ...scanReceipts(runDir, false),
     resultsOf: (receipt) => {
-      const event = parseReceipt(lineAt(path.join(dir, receipt.journal), receipt.offset));
+      const event = eventOf(receipt);
       return event.t === 'slots' ? event.results : [];
+    },
+    archivedOf: (receipt) => {
+      const event = eventOf(receipt);
+      return event.t === 'archive' ? event.clips : [];
     },
   };
 }
@@ -170,14 +186,23 @@ function scanReceipts(runDir: string, withResults: boolean): ReceiptReading<Inde
         continue;
       }
       if (event.t === 'void') voided.add(event.offset);
-      else own.push({ event: withResults || event.t !== 'slots' ? event : withoutResults(event), journal: name, offset });
+      else own.push({ event: withResults ? event : withoutDetails(event), journal: name, offset });
     }
     for (const r of own) if (!voided.has(r.offset)) receipts.push(r); // one journal may hold a month: no spread
   }
   return { receipts, journals: names, problems };
 }
 
-function withoutResults({ results: _results, ...event }: SlotsEvent): Omit<SlotsEvent, 'results'> {
+/** The long lists (slot results, archived clips) stay in the journal until asked for. */
+function withoutDetails(event: ReceiptEvent): IndexedEvent {
+  if (event.t === 'slots') {
+    const { results: _results, ...rest } = event;
+    return rest;
+  }
+  if (event.t === 'archive') {
+    const { clips: _clips, ...rest } = event;
+    return rest;
+  }
   return event;
 }
 

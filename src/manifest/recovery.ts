@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FleetclipError, ManifestError } from '../errors.js';
 import { fileModesOf } from '../file-modes.js';
-import { clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
+import { parseArchiveDestination } from '../plan/grammar.js';
+import { archiveRelPathOf, clipFileName, clipPathOf, sha256Of } from '../storage/index.js';
 import { resolveOutDir } from './campaign.js';
 import { readCampaignFile, type CampaignRecord } from './campaign-file.js';
 import { openWholeManifest, type WholeManifest } from './manifest.js';
 import { indexReceipts } from './receipts.js';
 import { diffShards, diffSlots, replayReceipts, type ManifestContent, type SlotRecord } from './replay.js';
+import type { SlotResult } from './types.js';
 
 export interface VerifyOptions {
   /** also hash every ok clip and compare it with its recorded sha256 (reads every byte) */
@@ -23,7 +25,8 @@ export interface VerifyReport {
   problems: string[];
   /** worth knowing, not wrong (e.g. the torn last receipt line of a killed worker) */
   notes: string[];
-  counts: { shards: number; slotResults: number; receipts: number; journals: number; filesChecked: number };
+  /** `filesChecked`: ok clips whose files were looked for; `remoteUnchecked`: archived copies on rclone remotes, not looked at */
+  counts: { shards: number; slotResults: number; receipts: number; journals: number; filesChecked: number; remoteUnchecked: number };
 }
 
 /**
@@ -43,7 +46,7 @@ export async function verifyManifest(manifestPath: string, opts: VerifyOptions =
   }
   const index = indexReceipts(runDir);
   const notes = [...index.problems];
-  const expected = campaign && replayReceipts(campaign, index.receipts, index.resultsOf);
+  const expected = campaign && replayReceipts(campaign, index);
 
   let manifest: WholeManifest | undefined;
   let actual: ManifestContent | undefined;
@@ -69,6 +72,7 @@ export async function verifyManifest(manifestPath: string, opts: VerifyOptions =
       receipts: index.receipts.length,
       journals: index.journals.length,
       filesChecked: 0,
+      remoteUnchecked: 0,
     };
     if (source) {
       const outDir = resolveOutDir(runDir, source.settings);
@@ -76,42 +80,66 @@ export async function verifyManifest(manifestPath: string, opts: VerifyOptions =
         const slots = source.slotsOf(id);
         if (expected && actual) problems.push(...diffSlots(expected.content.slotsOf(id), slots));
         counts.slotResults += slots.length;
-        counts.filesChecked += await checkFiles(outDir, slots, opts, problems);
+        await checkFiles(outDir, slots, opts, problems, counts);
       }
     }
+    if (counts.remoteUnchecked > 0)
+      notes.push(
+        `${counts.remoteUnchecked} archived clip(s) on rclone remotes not looked at (archive verified their sha256 when it put them there)`,
+      );
     return { manifest: file, ok: problems.length === 0, damaged: actual === undefined, problems, notes, counts };
   } finally {
     manifest?.close();
   }
 }
 
-/** Each ok clip must be at `<outDir>/<vehicle>/download<bucket>/<clipFileName>` with its recorded size (and sha256). */
-async function checkFiles(outDir: string, slots: readonly SlotRecord[], opts: VerifyOptions, problems: string[]): Promise<number> {
-  let checked = 0;
-  for (const { result: r } of slots) {
+/**
+ * Each ok clip must be where the manifest says, with its recorded size (and sha256): in the workspace at
+ * `<outDir>/<vehicle>/download<bucket>/<clipFileName>` unless it was archived with its workspace copy moved away, and,
+ * archived to a folder, at `<dest>/<day>/<vehicle>/<camera>/<clipFileName>`. Copies on an rclone remote are not
+ * looked at (archive verified each with rclone's sha256 when it put it there): they are counted in `remoteUnchecked`.
+ */
+async function checkFiles(
+  outDir: string,
+  slots: readonly SlotRecord[],
+  opts: VerifyOptions,
+  problems: string[],
+  counts: { filesChecked: number; remoteUnchecked: number },
+): Promise<void> {
+  for (const { result: r, archived } of slots) {
     if (r.outcome !== 'ok') continue;
-    checked++;
+    counts.filesChecked++;
     const where = `${r.vehicle} ${r.camera} ${r.start}`;
-    if (r.bucket === undefined) {
-      problems.push(`slot ${where}: ok but no bucket recorded`);
-      continue;
+    const fileName = clipFileName(r.vehicle, r.camera, r.start);
+    const places: string[] = [];
+    if (!archived?.moved) {
+      if (r.bucket === undefined) problems.push(`slot ${where}: ok but no bucket recorded`);
+      else places.push(clipPathOf(outDir, r.vehicle, r.bucket, fileName));
     }
-    const clip = clipPathOf(outDir, r.vehicle, r.bucket, clipFileName(r.vehicle, r.camera, r.start));
-    let size: number;
-    try {
-      size = fs.statSync(clip).size;
-    } catch {
-      problems.push(`slot ${where}: clip ${clip} is missing on disk`);
-      continue;
+    if (archived) {
+      const destination = parseArchiveDestination(archived.destination);
+      if (destination.kind === 'folder')
+        places.push(path.join(destination.path, archiveRelPathOf(archived.day, r.vehicle, r.camera, fileName)));
+      else counts.remoteUnchecked++;
     }
-    if (r.bytes !== undefined && size !== r.bytes) problems.push(`slot ${where}: clip ${clip} has ${size} bytes, recorded ${r.bytes}`);
-    else if (opts.checksums && r.sha256) {
-      const sum = await sha256Of(clip).catch(() => undefined);
-      if (sum === undefined) problems.push(`slot ${where}: clip ${clip} cannot be read`);
-      else if (sum !== r.sha256) problems.push(`slot ${where}: clip ${clip} does not match its sha256`);
-    }
+    for (const clip of places) await checkClip(clip, `slot ${where}: clip ${clip}`, r, opts, problems);
   }
-  return checked;
+}
+
+async function checkClip(clip: string, what: string, r: SlotResult, opts: VerifyOptions, problems: string[]): Promise<void> {
+  let size: number;
+  try {
+    size = fs.statSync(clip).size;
+  } catch {
+    problems.push(`${what} is missing on disk`);
+    return;
+  }
+  if (r.bytes !== undefined && size !== r.bytes) problems.push(`${what} has ${size} bytes, recorded ${r.bytes}`);
+  else if (opts.checksums && r.sha256) {
+    const sum = await sha256Of(clip).catch(() => undefined);
+    if (sum === undefined) problems.push(`${what} cannot be read`);
+    else if (sum !== r.sha256) problems.push(`${what} does not match its sha256`);
+  }
 }
 
 /** A SQLite database is its file and the journal files beside it. */
@@ -153,7 +181,7 @@ export async function rebuildManifest(manifestPath: string, opts: RebuildOptions
   const runDir = path.dirname(file);
   const campaign = readCampaignFile(runDir);
   const index = indexReceipts(runDir);
-  const { content, problems } = replayReceipts(campaign, index.receipts, index.resultsOf);
+  const { content, problems } = replayReceipts(campaign, index);
   const base = { manifest: file, shards: content.shards.length, receipts: index.receipts.length };
   const notes = [...index.problems, ...problems];
 

@@ -1,7 +1,7 @@
 import type { CampaignSettings } from '../plan/types.js';
 import type { CampaignRecord } from './campaign-file.js';
-import type { IndexedEvent, Receipt } from './receipts.js';
-import type { ShardState, SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
+import type { ArchiveEvent, IndexedEvent, Receipt, ReceiptIndex } from './receipts.js';
+import type { ArchiveLocation, ShardState, SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
 
 /** A shard as the manifest holds it, minus heartbeat times. */
 export interface ShardRecord {
@@ -18,11 +18,12 @@ export interface ShardRecord {
   releaseReason?: string;
 }
 
-/** A slot result with the lease it was written under (the receipts say which worker wrote it). */
+/** A slot result with the lease it was written under (the receipts say which worker wrote it), and where it was archived. */
 export interface SlotRecord {
   shardId: number;
   fence: number;
   result: SlotResult;
+  archived?: ArchiveLocation;
 }
 
 /** Everything `manifest rebuild` restores, and what `manifest verify` compares. */
@@ -46,12 +47,12 @@ const RANK = { claim: 0, slots: 1, end: 2, reset: 3 } as const;
  * Replays receipts over the planned campaign. The events of one shard are ordered by fence (one lease
  * each), then claim → slots → end → reset within a fence, then journal order; that is the order the
  * manifest committed them in, because every write was fenced. Slot results are read back from the
- * journals (`resultsOf`) only when `slotsOf` asks for their shard.
+ * journals (`resultsOf`) only when `slotsOf` asks for their shard, and so are archived clips (`archivedOf`), which
+ * land on ok results (final: never written again) in the order they were archived.
  */
 export function replayReceipts(
   campaign: CampaignRecord,
-  receipts: readonly Receipt<IndexedEvent>[],
-  resultsOf: (receipt: Receipt<IndexedEvent>) => SlotResult[],
+  { receipts, resultsOf, archivedOf }: Pick<ReceiptIndex, 'receipts' | 'resultsOf' | 'archivedOf'>,
 ): { content: ManifestContent; problems: string[] } {
   const problems: string[] = [];
   const shards = new Map<number, ShardRecord>(
@@ -61,6 +62,7 @@ export function replayReceipts(
   type Step = { shardId: number; fence: number; rank: number; index: number; apply: (shard: ShardRecord) => void };
   const steps: Step[] = [];
   const slotReceipts = new Map<number, { fence: number; index: number; receipt: Receipt<IndexedEvent> }[]>();
+  const archiveReceipts = new Map<number, { atMs: number; index: number; receipt: Receipt<IndexedEvent> }[]>();
 
   receipts.forEach((receipt, index) => {
     const e = receipt.event;
@@ -119,6 +121,10 @@ export function replayReceipts(
       case 'submission':
         submissions.push(e.submission);
         break;
+      case 'archive':
+        if (!archiveReceipts.has(e.shardId)) archiveReceipts.set(e.shardId, []);
+        archiveReceipts.get(e.shardId)!.push({ atMs: e.atMs, index, receipt });
+        break;
       case 'void':
         break;
     }
@@ -137,6 +143,15 @@ export function replayReceipts(
     const ordered = [...(slotReceipts.get(shardId) ?? [])].sort((a, b) => a.fence - b.fence || a.index - b.index);
     for (const { fence, receipt } of ordered)
       for (const result of resultsOf(receipt)) slots.set(slotKey(result), { shardId, fence, result });
+    const vehicle = shards.get(shardId)?.vehicle ?? '';
+    const archives = [...(archiveReceipts.get(shardId) ?? [])].sort((a, b) => a.atMs - b.atMs || a.index - b.index);
+    for (const { receipt } of archives) {
+      const { destination } = receipt.event as Omit<ArchiveEvent, 'clips'>;
+      for (const { camera, start, day, moved } of archivedOf(receipt)) {
+        const slot = slots.get(slotKey({ vehicle, camera, start }));
+        if (slot) slot.archived = { destination, day, moved: moved || slot.archived?.moved === true };
+      }
+    }
     return [...slots.values()].sort(bySlot);
   };
   return { content: { settings: campaign.settings, shards: [...shards.values()], submissions, slotsOf }, problems };
@@ -186,6 +201,7 @@ export function diffSlots(expected: readonly SlotRecord[], actual: readonly Slot
   return problems;
 }
 
-function slotText({ fence, result: r }: SlotRecord): string {
-  return `${r.outcome} lease ${fence} ${r.bytes ?? '-'} B ${r.sha256?.slice(0, 12) ?? '-'} bucket ${r.bucket ?? '-'}`;
+function slotText({ fence, result: r, archived: a }: SlotRecord): string {
+  const archived = a ? ` archived ${a.moved ? 'moved' : 'copied'} to ${a.destination} ${a.day}` : '';
+  return `${r.outcome} lease ${fence} ${r.bytes ?? '-'} B ${r.sha256?.slice(0, 12) ?? '-'} bucket ${r.bucket ?? '-'}${archived}`;
 }

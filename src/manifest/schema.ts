@@ -119,6 +119,19 @@ const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
      retry_at_ms INTEGER,
      refused INTEGER NOT NULL DEFAULT 0 CHECK (refused IN (0, 1)));
    INSERT INTO token_renewal (id) VALUES (1);`,
+  // v9: where `fleetclip archive` put clips. Each archive folder (destination and date folder, as JSON) is numbered
+  // once; a clip's row names its folder and whether its workspace copy is gone (its bytes then left the bucket counts)
+  `CREATE TABLE archive_folder (
+     no INTEGER PRIMARY KEY,
+     folder TEXT NOT NULL UNIQUE);
+   CREATE TABLE archived_clip (
+     shard_id INTEGER NOT NULL REFERENCES shard (id),
+     camera_no INTEGER NOT NULL,
+     slot_no INTEGER NOT NULL,
+     folder_no INTEGER NOT NULL REFERENCES archive_folder (no),
+     moved INTEGER NOT NULL CHECK (moved IN (0, 1)),
+     at_ms INTEGER NOT NULL,
+     PRIMARY KEY (shard_id, camera_no, slot_no)) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,8 +1,9 @@
 import { ManifestError } from '../errors.js';
+import type { ArchivedClips } from './archived.js';
 import type { Buckets } from './buckets.js';
 import type { CampaignTable } from './campaign.js';
 import type { ShardRow } from './claims.js';
-import type { ManifestContent, ShardRecord } from './replay.js';
+import type { ManifestContent, ShardRecord, SlotRecord } from './replay.js';
 import type { Slots } from './slots.js';
 import type { Store } from './store.js';
 import type { Submissions } from './submissions.js';
@@ -20,6 +21,7 @@ export class Archive {
     private readonly slots: Slots,
     private readonly buckets: Buckets,
     private readonly submissions: Submissions,
+    private readonly archived: ArchivedClips,
   ) {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
@@ -44,19 +46,31 @@ export class Archive {
   snapshot(): ManifestContent {
     const settings = this.campaign.settings();
     const rows = this.store.read(() => this.sql.shards.all() as ShardRow[]);
+    const hourStarts = new Map(rows.map((r) => [r.id, r.hour_start]));
     return {
       settings,
       shards: rows.map(shardRecordOf),
       submissions: this.submissions.submissions(),
-      slotsOf: (shardId) => this.slots.slotRecords(shardId),
+      slotsOf: (shardId) => this.slotRecords({ id: shardId, hourStart: hourStarts.get(shardId) ?? 0 }),
     };
+  }
+
+  /** A shard's slot records with their archive locations. */
+  private slotRecords(shard: { id: number; hourStart: number }): SlotRecord[] {
+    const records = this.slots.slotRecords(shard.id);
+    const locations = this.archived.locationsOf(shard);
+    for (const record of records) {
+      const location = locations.get(`${record.result.camera} ${record.result.start}`);
+      if (location) record.archived = location;
+    }
+    return records;
   }
 
   /**
    * Fills a freshly created manifest with recovered content: settings, shards and submissions in one transaction,
    * then the slot results a hundred shards per transaction (the file is not in use until it is renamed into place).
-   * Bucket counters are summed from the ok clips' buckets. No receipts: they are where it came from. Returns how
-   * many slot results it wrote.
+   * Bucket counters are summed from the ok clips' buckets, but for clips archived with their workspace copy gone.
+   * No receipts: they are where it came from. Returns how many slot results it wrote.
    */
   restore(content: ManifestContent): number {
     const now = Date.now();
@@ -73,8 +87,9 @@ export class Archive {
         const buckets = new Map<string, { vehicle: string; n: number; bytes: number }>();
         for (const { shard, records } of chunk) {
           this.slots.put(shard, records);
-          for (const { result: r } of records) {
-            if (r.outcome !== 'ok' || r.bucket === undefined) continue;
+          this.archived.put(shard, records, now);
+          for (const { result: r, archived } of records) {
+            if (r.outcome !== 'ok' || r.bucket === undefined || archived?.moved) continue;
             const key = `${r.vehicle}/${r.bucket}`;
             const bucket = buckets.get(key) ?? { vehicle: r.vehicle, n: r.bucket, bytes: 0 };
             bucket.bytes += r.bytes ?? 0;

@@ -379,8 +379,77 @@ export interface AdminManifest {
   close(): void;
 }
 
+/** Where `fleetclip archive` put a clip. */
+export interface ArchiveLocation {
+  /** an absolute folder, or `rclone:NAME:path` */
+  destination: string;
+  /** the date folder, `YYYY-MM-DD` in the time zone the clip was archived with */
+  day: string;
+  /** the workspace copy is gone (`--move`): its bytes no longer count in its bucket */
+  moved: boolean;
+}
+
+/** A shard that holds ok clips, as `archive` walks them. */
+export interface ArchiveShard {
+  id: number;
+  vehicle: string;
+  hourStart: number;
+  state: ShardState;
+  /** its ok clips and their bytes, from the counters */
+  okClips: number;
+  okBytes: number;
+}
+
+/** An ok clip whose workspace copy is still there by the manifest's account (never moved away). */
+export interface ArchivableClip {
+  camera: string;
+  /** slot start, epoch seconds UTC */
+  start: number;
+  bytes: number;
+  sha256: string;
+  /** undefined only for a row migrated from a path no bucket could be read from */
+  bucket?: number;
+  /** where an earlier archive put it (copied, not moved) */
+  archived?: ArchiveLocation;
+}
+
+/** A clip `archive` verified at its destination: where it is now. */
+export interface ArchivedClip {
+  camera: string;
+  start: number;
+  day: string;
+  moved: boolean;
+  /** the bucket and bytes the workspace copy counted for (given back when `moved`) */
+  bucket: number;
+  bytes: number;
+}
+
+/** What `fleetclip archive` reads and writes. Its writes are receipted in the admin journal, as operator commands' are. */
+export interface ArchiveManifest {
+  readonly path: string;
+  settings(): CampaignSettings;
+  outDir(): string;
+  progress(nowMs?: number): CampaignProgress;
+  /** the shards that hold at least one ok clip, by id (from the counters) */
+  shardsWithClips(): ArchiveShard[];
+  /** a shard's ok clips not moved away yet, by camera then slot (one short read of the shard's rows) */
+  clipsToArchive(shard: ArchiveShard): ArchivableClip[];
+  /**
+   * One transaction: where these clips of one shard are now (a clip has one archive location, the last). A clip
+   * newly `moved` gives its bytes back to its bucket, so the workspace in use drops and workers see it at their next
+   * heartbeat.
+   */
+  recordArchived(
+    destination: string,
+    shard: Pick<ArchiveShard, 'id' | 'vehicle' | 'hourStart'>,
+    clips: readonly ArchivedClip[],
+    nowMs?: number,
+  ): void;
+  close(): void;
+}
+
 /** Everything, for tests and the few commands that need more than one role. */
-export interface Manifest extends WorkerManifest, ReportSource, AdminManifest {
+export interface Manifest extends WorkerManifest, ReportSource, AdminManifest, ArchiveManifest {
   /** the schema version of the open file (after migration) */
   readonly schemaVersion: number;
 }

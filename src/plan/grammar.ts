@@ -115,3 +115,28 @@ export function campaignApiBase(settings: Pick<CampaignSettings, 'apiBase' | 'in
     optIn: 'allow it with `fleetclip plan --extend` and the same arguments plus --insecure-http',
   });
 }
+
+/** `--dest` of `fleetclip archive`: a folder, or a path on an rclone remote. */
+export type ArchiveDestination = { kind: 'folder'; path: string } | { kind: 'rclone'; remote: string };
+
+const RCLONE_PREFIX = 'rclone:';
+
+/**
+ * `rclone:NAME:path` is `path` on the rclone remote NAME (`rclone:box:fleet/archive`), NAME also being any of
+ * rclone's connection strings (`rclone::local:/scratch/archive`); anything else is a folder, returned as given for
+ * the caller to resolve. One form per destination: a trailing slash is dropped, so the manifest names it once.
+ */
+export function parseArchiveDestination(raw: string): ArchiveDestination {
+  const text = raw.trim();
+  if (text === '') throw new UsageError('--dest needs a folder or rclone:NAME:path');
+  if (!text.startsWith(RCLONE_PREFIX)) return { kind: 'folder', path: text };
+  const remote = text.slice(RCLONE_PREFIX.length).replace(/(?<=[^:/])\/+$/, '');
+  if (!/^:?[^:/\s]+:/.test(remote))
+    throw new UsageError(`--dest: '${raw}' is not rclone:NAME:path (e.g. rclone:box:fleet/archive or rclone::local:/scratch/archive)`);
+  return { kind: 'rclone', remote };
+}
+
+/** How the manifest and messages name a destination: the folder, or `rclone:NAME:path`. */
+export function formatArchiveDestination(destination: ArchiveDestination): string {
+  return destination.kind === 'folder' ? destination.path : `${RCLONE_PREFIX}${destination.remote}`;
+}

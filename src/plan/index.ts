@@ -8,4 +8,4 @@ export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
 export { MAX_CLIP_BYTES_FACTOR, SHARD_SECONDS, SLOT_SECONDS } from './types.js';
 export type { CampaignSettings, HourRange, MissStrategy, ShardSpec, TokenSourceSettings } from './types.js';
-export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';
+export { hourStartsOfDay, localDayAt, localDaysOf, localHourAt, parseHourRange, validateTimeZone } from './window.js';

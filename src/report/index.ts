@@ -29,3 +29,4 @@ export type { HtmlReportInput, Throughput } from './html-report.js';
 export { escapeHtml } from './html.js';
 export { MAX_THROUGHPUT_BARS, readHtmlReport } from './read-html-report.js';
 export type { ReadHtmlReportOptions } from './read-html-report.js';
+export { formatArchiveFailure, formatArchiveProgress, formatBytes, renderArchiveListing, renderArchiveReport } from './archive-text.js';

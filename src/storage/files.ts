@@ -37,8 +37,8 @@ export async function fsyncFile(filePath: string): Promise<void> {
   });
 }
 
-/** fsync of the folder makes a rename durable; some filesystems refuse it on a directory, which is harmless. */
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync of the folder makes a rename or an unlink durable; some filesystems refuse it on a directory, which is harmless. */
+export async function fsyncDir(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {

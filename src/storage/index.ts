@@ -6,3 +6,15 @@ export { clipPathOf, partialDirOf, placeClip, removeStaleTemporaries } from './l
 export type { BagSummary } from './types.js';
 export { WorkspaceGuard } from './workspace.js';
 export type { WorkspaceLimits } from './workspace.js';
+export {
+  archiveRelPathOf,
+  archiveTempOf,
+  assertWritableFolder,
+  checkFile,
+  compareFile,
+  copyVerified,
+  removeFile,
+  sizeOfFile,
+  verificationError,
+} from './archive.js';
+export type { ExpectedFile, FileCheck } from './archive.js';

@@ -70,7 +70,7 @@ export class WorkspaceGuard {
     const { workspaceCapBytes, outDir } = this.limits;
     return new QuotaError(
       `workspace cap reached: ${gib(holdingBytes)} of ${gib(workspaceCapBytes)} GiB not yet archived under ${outDir}; ` +
-        'archive (move away) finished download folders, then resubmit',
+        'archive them away (`fleetclip archive --move`), then resubmit',
       { path: outDir },
     );
   }

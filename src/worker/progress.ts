@@ -50,9 +50,10 @@ export function formatProgressLine(p: ProgressSnapshot, barWidth = 24): string {
 
 /**
  * On a TTY a bar redrawn in place (once a second); without one (Slurm output files) a plain line every `intervalMs`.
- * `snapshot` is asked each time; the reporter holds no state of the work itself.
+ * `snapshot` is asked each time and drawn by `render` (slots by default; `archive` draws clips and bytes/s); the
+ * reporter holds no state of the work itself.
  */
-export class ProgressReporter {
+export class ProgressReporter<T = ProgressSnapshot> {
   private timer: NodeJS.Timeout | undefined;
   private drawn = false;
   private readonly mode: 'bar' | 'lines' | 'off';
@@ -61,7 +62,8 @@ export class ProgressReporter {
     private readonly out: { write(text: string): unknown; isTTY?: boolean },
     mode: ProgressMode,
     private readonly intervalMs: number,
-    private readonly snapshot: () => ProgressSnapshot | undefined,
+    private readonly snapshot: () => NoInfer<T> | undefined,
+    private readonly render: (p: T, barWidth?: number) => string = formatProgressLine as (p: T, barWidth?: number) => string,
   ) {
     this.mode = mode === 'auto' ? (out.isTTY ? 'bar' : 'lines') : mode;
   }
@@ -90,10 +92,10 @@ export class ProgressReporter {
     const p = this.snapshot();
     if (!p) return;
     if (this.mode === 'bar') {
-      this.out.write(`\r\x1b[K${formatProgressLine(p)}`);
+      this.out.write(`\r\x1b[K${this.render(p)}`);
       this.drawn = true;
     } else {
-      this.out.write(`progress ${formatProgressLine(p, 0)}\n`);
+      this.out.write(`progress ${this.render(p, 0)}\n`);
     }
   }
 }

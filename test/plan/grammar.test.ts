@@ -1,6 +1,15 @@
 import { describe, expect, test } from '@jest/globals';
 import { UsageError } from '../../src/errors.js';
-import { campaignApiBase, formatOnMiss, parseApiBase, parseName, parseNameList, parseOnMiss } from '../../src/plan/index.js';
+import {
+  campaignApiBase,
+  formatArchiveDestination,
+  formatOnMiss,
+  parseApiBase,
+  parseArchiveDestination,
+  parseName,
+  parseNameList,
+  parseOnMiss,
+} from '../../src/plan/index.js';
 import { clipFileName } from '../../src/storage/index.js';
 
 describe('names', () => {
@@ -119,5 +128,25 @@ describe('--api-base over plain http', () => {
         "the API base of the campaign in /run/manifest.sqlite is plain http:// beyond loopback ('http://batch.example.com'), so the token would travel unencrypted: use https://, or allow it with `fleetclip plan --extend` and the same arguments plus --insecure-http",
       ),
     );
+  });
+});
+
+describe('parseArchiveDestination', () => {
+  test.each([
+    { raw: '/scratch/fleet/archive', parsed: { kind: 'folder', path: '/scratch/fleet/archive' } },
+    { raw: 'archive/', parsed: { kind: 'folder', path: 'archive/' } },
+    { raw: 'rclone:box:fleet/archive', parsed: { kind: 'rclone', remote: 'box:fleet/archive' } },
+    { raw: 'rclone:box:fleet/archive/', parsed: { kind: 'rclone', remote: 'box:fleet/archive' } },
+    { raw: 'rclone:box:', parsed: { kind: 'rclone', remote: 'box:' } },
+    { raw: 'rclone::local:/scratch/x', parsed: { kind: 'rclone', remote: ':local:/scratch/x' } },
+    { raw: 'rclone::local:/', parsed: { kind: 'rclone', remote: ':local:/' } },
+    { raw: 'rclone::s3,provider=AWS,env_auth:bucket/path', parsed: { kind: 'rclone', remote: ':s3,provider=AWS,env_auth:bucket/path' } },
+  ])('$raw', ({ raw, parsed }) => {
+    expect(parseArchiveDestination(raw)).toEqual(parsed);
+    expect(formatArchiveDestination(parseArchiveDestination(raw))).toBe(parsed.kind === 'folder' ? raw : `rclone:${parsed.remote}`);
+  });
+
+  test.each(['', 'rclone:', 'rclone:box', 'rclone:/scratch/x', 'rclone::'])('%j is refused', (raw) => {
+    expect(() => parseArchiveDestination(raw)).toThrow(UsageError);
   });
 });

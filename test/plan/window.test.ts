@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { UsageError } from '../../src/errors.js';
-import { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from '../../src/plan/index.js';
+import { hourStartsOfDay, localDayAt, localDaysOf, localHourAt, parseHourRange, validateTimeZone } from '../../src/plan/index.js';
 
 const LA = 'America/Los_Angeles';
 const iso = (epochSeconds: number | undefined): string | undefined =>
@@ -83,5 +83,39 @@ describe('validateTimeZone', () => {
     expect(() => validateTimeZone(tz)).toThrow(
       new UsageError(`--tz: unknown time zone '${tz}' (give an IANA name such as America/Los_Angeles or UTC)`),
     );
+  });
+});
+
+describe('localDayAt and localDaysOf: the date folder of a clip', () => {
+  const at = (iso: string): number => Date.parse(iso) / 1000;
+  test.each([
+    { instant: '2025-11-17T23:59:30Z', timeZone: LA, day: '2025-11-17' }, // 15:59:30 PST
+    { instant: '2025-11-18T00:00:00Z', timeZone: LA, day: '2025-11-17' }, // 16:00 PST: a new UTC day, the same local one
+    { instant: '2025-11-18T07:59:30Z', timeZone: LA, day: '2025-11-17' }, // 23:59:30 PST
+    { instant: '2025-11-18T08:00:00Z', timeZone: LA, day: '2025-11-18' },
+    { instant: '2025-11-02T08:30:00Z', timeZone: LA, day: '2025-11-02' }, // 01:30 PDT
+    { instant: '2025-11-02T09:30:00Z', timeZone: LA, day: '2025-11-02' }, // 01:30 PST, an hour later
+    { instant: '2025-11-03T07:59:30Z', timeZone: LA, day: '2025-11-02' }, // the last slot of the 25-hour day
+    { instant: '2025-03-09T10:00:00Z', timeZone: LA, day: '2025-03-09' }, // 03:00 PDT, right after 01:59:59 PST
+    { instant: '2025-03-10T06:59:30Z', timeZone: LA, day: '2025-03-09' }, // the last slot of the 23-hour day
+    { instant: '2025-03-10T07:00:00Z', timeZone: LA, day: '2025-03-10' },
+    { instant: '2025-11-18T07:59:30Z', timeZone: 'UTC', day: '2025-11-18' },
+    { instant: '2025-11-17T18:29:30Z', timeZone: 'Asia/Kolkata', day: '2025-11-17' }, // 23:59:30 IST
+    { instant: '2025-11-17T18:30:00Z', timeZone: 'Asia/Kolkata', day: '2025-11-18' },
+  ])('$instant is on $day in $timeZone', ({ instant, timeZone, day }) => {
+    expect(localDayAt(at(instant), timeZone)).toBe(day);
+    expect(localDaysOf(timeZone)(at(instant))).toBe(day);
+  });
+
+  test.each([
+    { timeZone: LA, days: ['2025-03-09', '2025-11-02'] }, // DST changes
+    { timeZone: 'Asia/Kathmandu', days: ['2025-11-17'] }, // UTC+5:45: local midnight is on a quarter hour of UTC
+    { timeZone: 'Australia/Lord_Howe', days: ['2025-04-05', '2025-10-04'] }, // DST changes by 30 minutes
+  ])('localDaysOf agrees with localDayAt on every 30 s slot of the UTC days $days in $timeZone', ({ timeZone, days }) => {
+    const dayOf = localDaysOf(timeZone);
+    for (const day of days) {
+      for (let t = at(`${day}T00:00:00Z`); t < at(`${day}T00:00:00Z`) + 86_400; t += 30)
+        if (dayOf(t) !== localDayAt(t, timeZone)) throw new Error(`${t} in ${timeZone}`);
+    }
   });
 });

@@ -1,0 +1,2 @@
+export { startRcloneDaemon } from './daemon.js';
+export type { RcloneClient, RemoteFile } from './daemon.js';
