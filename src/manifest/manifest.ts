@@ -1,3 +1,4 @@
+import { AvailabilityTable } from './availability.js';
 import { BudgetTable } from './budget-table.js';
 import { Buckets } from './buckets.js';
 import { CampaignTable } from './campaign.js';
@@ -13,7 +14,7 @@ import { StatusQueries } from './status-queries.js';
 import { ActivityTable } from './activity.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
-import type { Manifest, OpenManifestOptions, StatusSource, WorkerManifest } from './types.js';
+import type { Manifest, OpenManifestOptions, ScanManifest, StatusSource, WorkerManifest } from './types.js';
 
 /** A manifest with the whole-content methods that `manifest verify` and `rebuild` use (this folder and the benchmark only). */
 export interface WholeManifest extends Manifest {
@@ -32,6 +33,11 @@ export function openManifest(file: string, opts: OpenManifestOptions = {}): Mani
 
 /** What a worker opens: it may claim, record and end shards, reserve buckets and draw requests. */
 export function openWorkerManifest(file: string): WorkerManifest {
+  return openWholeManifest(file);
+}
+
+/** What `scan --manifest` opens: it reads the campaign and records what the API said of each slot, nothing else. */
+export function openScanManifest(file: string): ScanManifest {
   return openWholeManifest(file);
 }
 
@@ -55,6 +61,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const budget = new BudgetTable(store, campaign, activity);
   const submissions = new Submissions(store);
   const status = new StatusQueries(store);
+  const availability = new AvailabilityTable(store, cameras);
   const archive = new Archive(store, campaign, slots, buckets, submissions);
   return {
     path: abs,
@@ -75,6 +82,8 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
 
     recordSlots: (claim, results) => slots.recordSlots(claim, results),
     slotResults: (shardId) => slots.slotResults(shardId),
+    slotAvailability: (shardId) => availability.slotAvailability(shardId),
+    recordAvailability: (shardId, answers) => availability.recordAvailability(shardId, answers),
     rememberRequests: (claim, requested) => requests.rememberRequests(claim, requested),
     rememberedRequests: (shardId) => requests.rememberedRequests(shardId),
     reserveBucket: (claim, slot, bytes, capBytes) => buckets.reserveBucket(claim, slot, bytes, capBytes),

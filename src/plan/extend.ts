@@ -19,6 +19,7 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   workspaceCapBytes: '--workspace-cap',
   clipBytesEstimate: '--clip-size',
   journal: '--journal',
+  sample: '--n, --lookback, --seed, --min-gap',
 };
 
 const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])].sort();

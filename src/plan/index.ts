@@ -1,10 +1,15 @@
-export { CAMPAIGN_DEFAULTS, planCampaign } from './campaign.js';
-export type { CampaignInput, PlanContext, PlannedCampaign } from './campaign.js';
+export { CAMPAIGN_DEFAULTS, planCampaign, planWindow } from './campaign.js';
+export type { CampaignInput, CampaignSettingsInput, PlanContext, PlannedCampaign, PlannedWindow, WindowInput } from './campaign.js';
+export { SAMPLE_DEFAULTS, drawSampleSlots, planSample, sampleShards } from './sample.js';
+export type { DrawnSlots, SampleDraw, SampleInput } from './sample.js';
+export { SCAN_DEFAULTS, planScan, refuseWindowWithManifest, scanPacingOf } from './scan.js';
+export type { ScanInput, ScanPacing, ScanPlan } from './scan.js';
+export { slotCountOf } from './shards.js';
 export { MAX_DAYS, addDays, daysOfWindow, parseDay } from './days.js';
 export { extendCampaignSettings } from './extend.js';
 export { REQUESTS_PER_CLIP } from './forecast.js';
 export type { Forecast, ForecastAssumptions } from './forecast.js';
 export * from './grammar.js';
 export { SHARD_SECONDS, SLOT_SECONDS } from './types.js';
-export type { CampaignSettings, HourRange, MissStrategy, ShardSpec } from './types.js';
+export type { CampaignSettings, HourRange, MissStrategy, SampleSpec, ShardSpec, SlotSelection } from './types.js';
 export { hourStartsOfDay, localHourAt, parseHourRange, validateTimeZone } from './window.js';

@@ -45,6 +45,20 @@ export interface CampaignSettings {
   /** expected size of one clip, for forecasts */
   clipBytesEstimate: number;
   journal: 'delete' | 'wal';
+  /** a sample campaign (`fleetclip sample`): how its slots were drawn; its shards hold only the drawn slots */
+  sample?: SampleSpec;
+}
+
+/** What `fleetclip sample` drew from: the same spec draws the same slots (docs/sample.md). */
+export interface SampleSpec {
+  /** slots drawn per vehicle and camera */
+  n: number;
+  seed: number;
+  /** the window slots are drawn from: [windowStart, windowEnd), UTC epoch seconds; it ends at the start of the UTC day it was drawn on */
+  windowStart: number;
+  windowEnd: number;
+  /** two slots of one vehicle and camera start at least this far apart */
+  minGapSeconds: number;
 }
 
 /** One vehicle-hour. `hourStart` is a UTC instant in epoch seconds. */
@@ -52,4 +66,12 @@ export interface ShardSpec {
   vehicle: string;
   hourStart: number;
   cameras: string[];
+  /**
+   * Only these slots of each camera (slot numbers 0..119 of the hour, ascending; every camera of `cameras` has some),
+   * as a sample campaign's shards hold; absent: every slot of every camera.
+   */
+  slots?: SlotSelection;
 }
+
+/** camera → the slot numbers (0..119 within the hour) a shard holds of it */
+export type SlotSelection = Record<string, number[]>;

@@ -20,3 +20,5 @@ export { renderFailedShards, renderStatusText } from './status-text.js';
 export { plural } from './format.js';
 export { renderTable } from './table.js';
 export type { Column } from './table.js';
+export { ScanSummary, renderScanText } from './scan.js';
+export type { DataRun, ScanCameraRow, ScanReport, ScannedSlotInput } from './scan.js';

@@ -11,3 +11,5 @@ export { StopController } from './signals.js';
 export { formatProgressLine, ProgressReporter, RateMeter } from './progress.js';
 export type { ProgressSnapshot } from './progress.js';
 export { typicalShardMs, hasTimeForShard } from './deadline.js';
+export { runScan } from './scan.js';
+export type { ScanRunInput, ScanRunResult, ScanState, ScanTarget, ScannedSlot, ShardScan } from './scan.js';

@@ -2,9 +2,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { openManifest } from '../../manifest/index.js';
-import { CAMPAIGN_DEFAULTS as D, type CampaignInput, MAX_DAYS, extendCampaignSettings, planCampaign } from '../../plan/index.js';
+import { CAMPAIGN_DEFAULTS as D, type CampaignInput, extendCampaignSettings, planCampaign } from '../../plan/index.js';
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
 import type { CommandFactory } from '../main.js';
+import { apiFlags, dayFlags, fleetFlags, forecastFlags, newCampaignFlags, storedSettingFlags } from '../campaign-flags.js';
 import { manifestFlag } from '../flags.js';
 
 type PlanFlags = CampaignInput & { manifest?: string | string[]; extend?: boolean; dryRun?: boolean; json?: boolean };
@@ -23,134 +24,19 @@ export const planCommand: CommandFactory = (io) => ({
           'Plan a campaign: one shard per vehicle and local hour of each day, all cameras, 120 slots of 30 s per camera. ' +
           'Planning again with the same arguments is a no-op; --extend adds days or vehicles. See docs/campaign.md.',
       )
-      .option('manifest', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe: 'the manifest file to create (SQLite)',
-        group: WHAT,
-      })
-      .option('out', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe:
-          "output root for the clips (stored relative to the manifest's folder when inside it, so the run folder can be moved; else absolute)",
-        group: WHAT,
-      })
-      .option('day', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe: 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned',
-        group: WHAT,
-      })
-      .option('days', {
-        type: 'string',
-        requiresArg: true,
-        describe: `number of days from --day (default 1, at most ${MAX_DAYS})`,
-        group: WHAT,
-      })
-      .option('to', { type: 'string', requiresArg: true, describe: 'last day, inclusive (instead of --days)', group: WHAT })
-      .option('hours', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'local hours FROM-TO of each day, TO excluded, e.g. 8-18 (default all)',
-        group: WHAT,
-      })
-      .option('vehicles', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe: 'comma-separated vehicle names ([A-Za-z0-9][A-Za-z0-9_-]*)',
-        group: WHAT,
-      })
-      .option('cameras', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe: 'comma-separated camera names ([A-Za-z0-9][A-Za-z0-9_-]*)',
-        group: WHAT,
-      })
-      .option('tz', { type: 'string', requiresArg: true, describe: `IANA time zone of the days and hours (default ${D.tz})`, group: WHAT })
-      .option('api-base', {
-        type: 'string',
-        requiresArg: true,
-        demandOption: true,
-        describe: 'Batch API base URL, http(s)',
-        group: CAMPAIGN,
-      })
-      .option('token-file', {
-        type: 'string',
-        requiresArg: true,
-        describe: `file holding the bearer token; only its path is stored (default ${D.tokenFile})`,
-        group: CAMPAIGN,
-      })
-      .option('on-miss', {
-        type: 'string',
-        requiresArg: true,
-        describe: `after a slot without data: probe-all, skip:SECS or gallop (default ${D.onMiss})`,
-        group: CAMPAIGN,
-      })
-      .option('api-rate', {
-        type: 'string',
-        requiresArg: true,
-        describe: `campaign-wide API requests/s, all workers together (default ${D.apiRate})`,
-        group: CAMPAIGN,
-      })
-      .option('max-concurrent', {
-        type: 'string',
-        requiresArg: true,
-        describe: `clips in flight per worker (default ${D.maxConcurrent})`,
-        group: CAMPAIGN,
-      })
-      .option('min-time-ms', {
-        type: 'string',
-        requiresArg: true,
-        describe: `minimum gap between two requests of one worker, ms (default ${D.minTimeMs})`,
-        group: CAMPAIGN,
-      })
-      .option('bucket-cap', {
-        type: 'string',
-        requiresArg: true,
-        describe: `bytes per download<N> folder, e.g. 10GiB (default ${D.bucketCap})`,
-        group: CAMPAIGN,
-      })
-      .option('workspace-cap', {
-        type: 'string',
-        requiresArg: true,
-        describe: `bytes the output root may hold, e.g. 20GiB (default ${D.workspaceCap})`,
-        group: CAMPAIGN,
-      })
-      .option('journal', {
-        type: 'string',
-        requiresArg: true,
-        describe: `manifest journal: delete (shared filesystems) or wal (one host only) (default ${D.journal})`,
-        group: CAMPAIGN,
-      })
-      .option('clip-size', {
-        type: 'string',
-        requiresArg: true,
-        describe: `expected size of one clip (default ${D.clipSize})`,
-        group: FORECAST,
-      })
-      .option('ready-time', {
-        type: 'string',
-        requiresArg: true,
-        describe: `seconds a clip takes from its request to its file, the API's processing mostly (default ${D.readyTime}); with --max-concurrent and --api-rate it gives each worker's clips/s (Little's law, as workers size their window)`,
-        group: FORECAST,
-      })
-      .option('throughput', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'clips/s one worker finishes, instead of the model (measured on your campaign: status shows clips/min)',
-        group: FORECAST,
-      })
-      .option('su-rate', {
-        type: 'string',
-        requiresArg: true,
-        describe: `service units per core-hour: savio2_htc 1.20, savio3_htc 2.67, savio4_htc 3.67 (default ${D.suRate})`,
-        group: FORECAST,
+      .options({
+        ...newCampaignFlags(WHAT),
+        ...dayFlags(WHAT, true),
+        ...fleetFlags(WHAT, true),
+        ...apiFlags(CAMPAIGN, true),
+        'on-miss': {
+          type: 'string',
+          requiresArg: true,
+          describe: `after a slot without data: probe-all, skip:SECS or gallop (default ${D.onMiss})`,
+          group: CAMPAIGN,
+        },
+        ...storedSettingFlags(CAMPAIGN),
+        ...forecastFlags(FORECAST),
       })
       .option('extend', { type: 'boolean', describe: 'add these days or vehicles to the campaign in --manifest; finished work is kept' })
       .option('dry-run', { type: 'boolean', describe: 'print the shards and the forecast; write nothing' })

@@ -1,0 +1,74 @@
+import type { Options } from 'yargs';
+import { CAMPAIGN_DEFAULTS as D, MAX_DAYS } from '../plan/index.js';
+
+/**
+ * The yargs side of the campaign flags `plan`, `sample` and `scan` share: one description per flag, grouped as the
+ * command's help groups them, for `y.options({...})`. Parsing stays in src/plan (one parser per option); these only
+ * declare the flags. `required` marks the flags a command cannot do without (`scan` needs none with `--manifest`).
+ */
+type Flags = Record<string, Options>;
+
+const text = (group: string, describe: string, demandOption = false): Options => ({
+  type: 'string',
+  requiresArg: true,
+  demandOption,
+  describe,
+  group,
+});
+
+/** `--vehicles`, `--cameras`. */
+export const fleetFlags = (group: string, required: boolean): Flags => ({
+  vehicles: text(group, 'comma-separated vehicle names ([A-Za-z0-9][A-Za-z0-9_-]*)', required),
+  cameras: text(group, 'comma-separated camera names ([A-Za-z0-9][A-Za-z0-9_-]*)', required),
+});
+
+/** `--day`, `--days`, `--to`, `--hours`, `--tz`: the days and hours of a window. */
+export const dayFlags = (group: string, required: boolean): Flags => ({
+  day: text(group, 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned', required),
+  days: text(group, `number of days from --day (default 1, at most ${MAX_DAYS})`),
+  to: text(group, 'last day, inclusive (instead of --days)'),
+  hours: text(group, 'local hours FROM-TO of each day, TO excluded, e.g. 8-18 (default all)'),
+  tz: text(group, `IANA time zone of the days and hours (default ${D.tz})`),
+});
+
+/** `--api-base`, `--token-file`. */
+export const apiFlags = (group: string, required: boolean): Flags => ({
+  'api-base': text(group, 'Batch API base URL, http(s)', required),
+  'token-file': text(group, `file holding the bearer token; only its path is stored (default ${D.tokenFile})`),
+});
+
+/** `--api-rate`. */
+export const apiRateFlag = (group: string): Flags => ({
+  'api-rate': text(group, `campaign-wide API requests/s, all workers together (default ${D.apiRate})`),
+});
+
+/** The settings a manifest stores beside the window, the strategy and the API: pacing, caps, journal. */
+export const storedSettingFlags = (group: string): Flags => ({
+  ...apiRateFlag(group),
+  'max-concurrent': text(group, `clips in flight per worker (default ${D.maxConcurrent})`),
+  'min-time-ms': text(group, `minimum gap between two requests of one worker, ms (default ${D.minTimeMs})`),
+  'bucket-cap': text(group, `bytes per download<N> folder, e.g. 10GiB (default ${D.bucketCap})`),
+  'workspace-cap': text(group, `bytes the output root may hold, e.g. 20GiB (default ${D.workspaceCap})`),
+  journal: text(group, `manifest journal: delete (shared filesystems) or wal (one host only) (default ${D.journal})`),
+});
+
+/** `--clip-size`, `--ready-time`, `--throughput`, `--su-rate`: what the forecast assumes. */
+export const forecastFlags = (group: string): Flags => ({
+  'clip-size': text(group, `expected size of one clip (default ${D.clipSize})`),
+  'ready-time': text(
+    group,
+    `seconds a clip takes from its request to its file, the API's processing mostly (default ${D.readyTime}); with --max-concurrent and --api-rate it gives each worker's clips/s (Little's law, as workers size their window)`,
+  ),
+  throughput: text(group, 'clips/s one worker finishes, instead of the model (measured on your campaign: status shows clips/min)'),
+  'su-rate': text(group, `service units per core-hour: savio2_htc 1.20, savio3_htc 2.67, savio4_htc 3.67 (default ${D.suRate})`),
+});
+
+/** `--manifest` of a command that creates one, and `--out`: where a new campaign is recorded and its clips go. */
+export const newCampaignFlags = (group: string): Flags => ({
+  manifest: text(group, 'the manifest file to create (SQLite)', true),
+  out: text(
+    group,
+    "output root for the clips (stored relative to the manifest's folder when inside it, so the run folder can be moved; else absolute)",
+    true,
+  ),
+});
