@@ -76,10 +76,14 @@ export class CampaignTable {
           canonical(JSON.parse(stored)) === canonical(settings) &&
           keys.size === shards.length &&
           shards.every((s) => keys.has(`${s.vehicle} ${s.hourStart} ${slotsColumn(s) ?? ''}`));
-        if (!same)
-          throw new UsageError(`${this.store.path} already holds a different campaign; pass --extend to add days or vehicles to it`, {
-            path: this.store.path,
-          });
+        if (!same) {
+          // a sample (drawn from the days before today) is drawn once: another draw is another campaign
+          const advice =
+            settings.sample || (JSON.parse(stored) as CampaignSettings).sample
+              ? 'a sample campaign cannot be changed or extended: give another --manifest'
+              : 'pass --extend to add days or vehicles to it';
+          throw new UsageError(`${this.store.path} already holds a different campaign; ${advice}`, { path: this.store.path });
+        }
         return { created: false, shardsAdded: 0, shardsTotal: keys.size };
       }
       this.saveSettings(settings, now);

@@ -49,8 +49,10 @@ export interface ScanReport {
   total: ScanCameraRow['slots'] & { coveredSeconds: number; runs: number };
 }
 
-interface OpenRow extends ScanCameraRow {
-  /** the last slot with data seen, if it may still go on (its end) */
+/** A row while slots come in: its runs as [start, end) pairs, the last one perhaps still growing. */
+interface OpenRow extends Omit<ScanCameraRow, 'runs'> {
+  runs: [start: number, end: number][];
+  /** the end of the last slot seen when it had data: a slot starting there extends the last run */
   runEnd?: number;
 }
 
@@ -60,8 +62,6 @@ interface OpenRow extends ScanCameraRow {
  */
 export class ScanSummary {
   private readonly rows = new Map<string, OpenRow>();
-
-  constructor(private readonly timeZone: string) {}
 
   add(slots: readonly ScannedSlotInput[]): void {
     for (const s of slots) {
@@ -80,21 +80,41 @@ export class ScanSummary {
       row.slots.total++;
       row.slots[s.state]++;
       if (s.state !== 'data') {
-        row.runEnd = undefined;
+        delete row.runEnd;
         continue;
       }
       row.coveredSeconds += SLOT_SECONDS;
       const run = row.runs.at(-1);
-      if (run && row.runEnd === s.start) this.setEnd(run, s.start + SLOT_SECONDS);
-      else row.runs.push(this.runOf(s.start));
+      if (run && row.runEnd === s.start) run[1] = s.start + SLOT_SECONDS;
+      else row.runs.push([s.start, s.start + SLOT_SECONDS]);
       row.runEnd = s.start + SLOT_SECONDS;
     }
   }
 
-  report(outcome: { manifest?: string; strategy: string; requests: number; jobs: number; firstError?: string }): ScanReport {
+  /** The report, with times shown in `timeZone` (the campaign's, or the window's). */
+  report(outcome: {
+    timeZone: string;
+    manifest?: string;
+    strategy: string;
+    requests: number;
+    jobs: number;
+    firstError?: string;
+  }): ScanReport {
+    const local = (epochSeconds: number): string => formatInTimeZone(epochSeconds * 1000, outcome.timeZone, 'yyyy-MM-dd HH:mm:ssXXX');
     const rows = [...this.rows.values()]
       .sort((a, b) => a.vehicle.localeCompare(b.vehicle) || a.camera.localeCompare(b.camera))
-      .map(({ runEnd: _open, ...row }) => row);
+      .map(({ runEnd: _open, runs, ...row }) => ({
+        ...row,
+        runs: runs.map(([start, end]) => ({
+          start,
+          end,
+          startIso: iso(start),
+          endIso: iso(end),
+          startLocal: local(start),
+          endLocal: local(end),
+          slots: (end - start) / SLOT_SECONDS,
+        })),
+      }));
     const total = { total: 0, data: 0, none: 0, skipped: 0, unknown: 0, coveredSeconds: 0, runs: 0 };
     for (const row of rows) {
       for (const key of ['total', 'data', 'none', 'skipped', 'unknown'] as const) total[key] += row.slots[key];
@@ -104,7 +124,7 @@ export class ScanSummary {
     return {
       schemaVersion: 1,
       manifest: outcome.manifest ?? null,
-      timeZone: this.timeZone,
+      timeZone: outcome.timeZone,
       strategy: outcome.strategy,
       requests: outcome.requests,
       jobs: outcome.jobs,
@@ -112,23 +132,6 @@ export class ScanSummary {
       rows,
       total,
     };
-  }
-
-  private runOf(start: number): DataRun {
-    const run = { start, end: 0, startIso: iso(start), endIso: '', startLocal: this.local(start), endLocal: '', slots: 0 };
-    this.setEnd(run, start + SLOT_SECONDS);
-    return run;
-  }
-
-  private setEnd(run: DataRun, end: number): void {
-    run.end = end;
-    run.slots = (end - run.start) / SLOT_SECONDS;
-    run.endIso = iso(end);
-    run.endLocal = this.local(end);
-  }
-
-  private local(epochSeconds: number): string {
-    return formatInTimeZone(epochSeconds * 1000, this.timeZone, 'yyyy-MM-dd HH:mm:ssXXX');
   }
 }
 

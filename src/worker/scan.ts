@@ -1,7 +1,7 @@
 import os from 'node:os';
 import Bottleneck from 'bottleneck';
 import { type BatchApiClient, type RequestBudget, type TokenSource, createBatchApiClient, openTokenSource } from '../api/index.js';
-import { AuthExpiredError, FleetclipError, InterruptedError } from '../errors.js';
+import { AuthExpiredError, FleetclipError, InterruptedError, UsageError } from '../errors.js';
 import { openScanManifest, type ScanManifest, type SlotAvailability } from '../manifest/index.js';
 import { SLOT_SECONDS, type MissStrategy, type ShardSpec } from '../plan/types.js';
 import { onStopSignals } from '../signals.js';
@@ -92,6 +92,10 @@ export async function runScan(
   deps: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<ScanRunResult> {
   const env = deps.env ?? process.env;
+  if (!(input.progressIntervalMs > 0))
+    throw new UsageError(`--progress-interval must be a positive number of seconds, got ${input.progressIntervalMs / 1000}`);
+  if (!(Number.isInteger(input.concurrency) && input.concurrency >= 1))
+    throw new UsageError(`--concurrency must be a positive integer, got ${input.concurrency}`);
   const manifest = input.target.kind === 'manifest' ? openScanManifest(input.target.manifestPath) : undefined;
   try {
     const totals: ScanTotals = { requests: 0, jobs: 0, unknown: 0 };

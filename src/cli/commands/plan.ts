@@ -2,8 +2,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { openManifest } from '../../manifest/index.js';
-import { CAMPAIGN_DEFAULTS as D, type CampaignInput, extendCampaignSettings, planCampaign } from '../../plan/index.js';
+import {
+  CAMPAIGN_DEFAULTS as D,
+  type CampaignInput,
+  type PlannedCampaign,
+  extendCampaignSettings,
+  planCampaign,
+} from '../../plan/index.js';
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
+import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
 import { apiFlags, dayFlags, fleetFlags, forecastFlags, newCampaignFlags, storedSettingFlags } from '../campaign-flags.js';
 import { manifestFlag } from '../flags.js';
@@ -49,23 +56,37 @@ export const planCommand: CommandFactory = (io) => ({
       homeDir: os.homedir(),
       runDir: path.dirname(manifestPath),
     });
-    if (argv.dryRun) {
-      const preview = buildPlanPreview(planned);
-      io.stdout.write(argv.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));
-      return;
-    }
-    const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal });
-    try {
-      const extending = argv.extend === true && manifest.plannedShards().length > 0;
-      const settings = extending ? extendCampaignSettings(manifest.settings(), planned.settings) : planned.settings;
-      const outcome = manifest.plan(settings, planned.shards, { extend: argv.extend === true });
-      io.stdout.write(
-        argv.json
-          ? `${JSON.stringify({ manifest: manifest.path, ...outcome, forecast: planned.forecast }, null, 2)}\n`
-          : renderPlanOutcome(manifest.path, outcome, planned.forecast),
-      );
-    } finally {
-      manifest.close();
-    }
+    previewOrRecord(io, manifestPath, planned, argv);
   },
 });
+
+/**
+ * `--dry-run`: the campaign, its shards and the forecast, nothing written. Else the campaign goes into the manifest
+ * (created if new; with `extend`, its days and vehicles joined to those it has) and the outcome is printed.
+ */
+export function previewOrRecord(
+  io: Io,
+  manifestPath: string,
+  planned: PlannedCampaign,
+  flags: { dryRun?: boolean; json?: boolean; extend?: boolean },
+): void {
+  if (flags.dryRun) {
+    const preview = buildPlanPreview(planned);
+    io.stdout.write(flags.json ? `${JSON.stringify(preview, null, 2)}\n` : renderPlanPreview(preview));
+    return;
+  }
+  const manifest = openManifest(manifestPath, { create: true, journal: planned.settings.journal });
+  try {
+    const extending = flags.extend === true && manifest.plannedShards().length > 0;
+    const settings = extending ? extendCampaignSettings(manifest.settings(), planned.settings) : planned.settings;
+    const outcome = manifest.plan(settings, planned.shards, { extend: flags.extend === true });
+    const { sample } = planned.settings;
+    io.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ manifest: manifest.path, ...outcome, forecast: planned.forecast, ...(sample && { sample }) }, null, 2)}\n`
+        : renderPlanOutcome(manifest.path, outcome, planned.forecast, sample),
+    );
+  } finally {
+    manifest.close();
+  }
+}
