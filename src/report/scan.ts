@@ -160,17 +160,23 @@ export function renderScanText(report: ScanReport): string {
   const cost =
     `scan (${report.strategy}${report.manifest ? `, ${report.manifest}` : ''}): ${plural(report.requests, 'request')} to /v1/video; ` +
     `${formatCount(report.jobs)} answered with a clip, each of which started a processing job on the vendor's side\n`;
-  const runs = report.rows.flatMap((r) =>
-    r.runs.map(
-      (run) =>
-        `  ${r.vehicle} ${r.camera}  ${run.startLocal.slice(0, 19)} - ${sameDay(run) ? run.endLocal.slice(11, 19) : run.endLocal.slice(0, 19)}  ${formatDuration(run.end - run.start)}\n`,
+  const runs = renderTable(
+    [{ header: 'vehicle' }, { header: 'camera' }, { header: 'from' }, { header: 'to' }, right('length')],
+    report.rows.flatMap((r) =>
+      r.runs.map((run) => [
+        r.vehicle,
+        r.camera,
+        run.startLocal.slice(0, 19),
+        sameDay(run) ? run.endLocal.slice(11, 19) : run.endLocal.slice(0, 19),
+        formatDuration(run.end - run.start),
+      ]),
     ),
   );
   const unknown =
     report.total.unknown > 0
       ? `${plural(report.total.unknown, 'slot')} could not be checked (first: ${report.firstError}); scan again to ask them again\n`
       : '';
-  return `${cost}${table}${runs.length > 0 ? `runs of data (${report.timeZone}):\n${runs.join('')}` : 'no data in any slot\n'}${unknown}`;
+  return `${cost}${table}${report.total.runs > 0 ? `\nruns of data (${report.timeZone}):\n${runs}` : 'no data in any slot\n'}${unknown}`;
 }
 
 const sameDay = (run: DataRun): boolean => run.startLocal.slice(0, 10) === run.endLocal.slice(0, 10);

@@ -95,7 +95,7 @@ describe('drawSampleSlots', () => {
   });
 
   test('spread over the window: every day of a 5-day lookback gets some of 200 slots', () => {
-    const [{ starts }] = drawSampleSlots(draw({ n: 200, vehicles: ['mav'], cameras: ['front-center'] })) as [{ starts: number[] }];
+    const { starts } = drawSampleSlots(draw({ n: 200, vehicles: ['mav'], cameras: ['front-center'] }))[0]!;
     const days = new Set(starts.map((s) => Math.floor((s - (TODAY - 5 * DAY)) / DAY)));
     expect([...days].sort()).toEqual([0, 1, 2, 3, 4]);
   });

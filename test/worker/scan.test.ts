@@ -88,7 +88,7 @@ describe('fleetclip scan of a window', () => {
     expect(runs.length).toBeGreaterThan(0);
     expect(r.stdout).toContain('runs of data (America/Los_Angeles):\n');
     const first = new Date((runs[0]![0] - 8 * 3600) * 1000).toISOString().slice(0, 19).replace('T', ' ');
-    expect(r.stdout).toContain(`  mav front-center  ${first} - `);
+    expect(r.stdout).toMatch(new RegExp(`\\nmav {6}front-center  ${first}  \\d\\d:\\d\\d:\\d\\d +\\d`));
 
     // the simulator knows no camera 'roof': every request is refused (400), nothing can be told
     const refused = await runMain(['scan', '--day', DAY, '--hours', '16-17', '--vehicles', 'mav', '--cameras', 'roof', ...api]);
