@@ -24,7 +24,7 @@ export const fleetFlags = (group: string, required: boolean): Flags => ({
 
 /** `--day`, `--days`, `--to`, `--hours`, `--tz`: the days and hours of a window. */
 export const dayFlags = (group: string, required: boolean): Flags => ({
-  day: text(group, 'first day, YYYY-MM-DD in --tz; only days before today (UTC) can be planned', required),
+  day: text(group, 'first day, YYYY-MM-DD in --tz; the Batch API serves only days before today (UTC)', required),
   days: text(group, `number of days from --day (default 1, at most ${MAX_DAYS})`),
   to: text(group, 'last day, inclusive (instead of --days)'),
   hours: text(group, 'local hours FROM-TO of each day, TO excluded, e.g. 8-18 (default all)'),
@@ -34,7 +34,7 @@ export const dayFlags = (group: string, required: boolean): Flags => ({
 /** `--api-base`, `--token-file`. */
 export const apiFlags = (group: string, required: boolean): Flags => ({
   'api-base': text(group, 'Batch API base URL, http(s)', required),
-  'token-file': text(group, `file holding the bearer token; only its path is stored (default ${D.tokenFile})`),
+  'token-file': text(group, `file holding the bearer token; a campaign stores only its path (default ${D.tokenFile})`),
 });
 
 /** `--api-rate`. */

@@ -94,8 +94,6 @@ export async function runScan(
   const env = deps.env ?? process.env;
   if (!(input.progressIntervalMs > 0))
     throw new UsageError(`--progress-interval must be a positive number of seconds, got ${input.progressIntervalMs / 1000}`);
-  if (!(Number.isInteger(input.concurrency) && input.concurrency >= 1))
-    throw new UsageError(`--concurrency must be a positive integer, got ${input.concurrency}`);
   const manifest = input.target.kind === 'manifest' ? openScanManifest(input.target.manifestPath) : undefined;
   try {
     const totals: ScanTotals = { requests: 0, jobs: 0, unknown: 0 };
