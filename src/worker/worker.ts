@@ -150,6 +150,7 @@ export async function runWorker(
     // a shard's typical size, for the deadline: every slot of an hour, or a sample campaign's few
     const planned = manifest.progress();
     const slotsPerShard = planned.slots.total / Math.max(1, planned.shards.total);
+    const fullShardSlots = shardSlots({ cameras: settings.cameras }).count;
     const clips = createClipFetcher(api, input.clipOptions, log, readiness);
     // this worker's share of the budget: the campaign's rate over the workers running (by their shards, which
     // overcounts a worker running several: it then asks for a little less than its share)
@@ -285,10 +286,14 @@ export async function runWorker(
     for (;;) {
       if (crash !== undefined) break;
       // another shard starts beside the running ones only once each of them has every slot under way and the
-      // window has room: the last clips of one shard no longer leave the budget idle
+      // window has room: the last clips of one shard no longer leave the budget idle. At most maxShards shards'
+      // worth of slots run at once, so a sample campaign's shards of a slot or two run many at a time
+      const activeSlots = [...active.values()].reduce((n, a) => n + a.total, 0);
       const room =
         active.size === 0 ||
-        (active.size < options.maxShards && [...active.values()].every((a) => a.exhausted) && window.hasRoomFor(settings.cameras.length));
+        (activeSlots < options.maxShards * fullShardSlots &&
+          [...active.values()].every((a) => a.exhausted) &&
+          window.hasRoomFor(settings.cameras.length));
       if (refusal === undefined && !noWorkLeft && room) {
         refusal = await claimRefusal();
         if (refusal === undefined) {

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli, runMain } from '../helpers/cli.js';
 import { openManifest } from '../../src/manifest/index.js';
 import type { ScanReport } from '../../src/report/index.js';
-import { mintToken, startSimulator } from '../../src/sim/index.js';
+import { mintToken, startSimulator, type SimConfigInput } from '../../src/sim/index.js';
 import { clipFileName } from '../../src/storage/index.js';
-import { WORKER_FLAGS, filesUnder, type Campaign } from './campaign.js';
+import { WORKER_FLAGS, exitOf, filesUnder, startWork, type Campaign } from './campaign.js';
 
 let campaign: Campaign | undefined;
 afterEach(async () => {
@@ -20,12 +20,12 @@ const VEHICLES = ['mav', 'megalodon'];
 const CAMERAS = ['front-center', 'left-center'];
 
 /** A simulator and a fresh run folder; the sample is drawn by each test. */
-async function sampleRig(): Promise<Campaign> {
+async function sampleRig(sim: SimConfigInput = {}): Promise<Campaign> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fc-sample-'));
   const tokenFile = path.join(dir, 'token');
   await writeFile(tokenFile, `${mintToken({ expiresAtSec: Math.floor(Date.now() / 1000) + 3600 })}\n`, { mode: 0o600 });
-  const sim = await startSimulator({ clipBytes: 64 * 1024, timeScale: 0.05, tokenFile });
-  return { dir, manifest: path.join(dir, 'run', 'manifest.sqlite'), out: path.join(dir, 'run', 'clips'), tokenFile, sim };
+  const running = await startSimulator({ clipBytes: 64 * 1024, timeScale: 0.05, tokenFile, ...sim });
+  return { dir, manifest: path.join(dir, 'run', 'manifest.sqlite'), out: path.join(dir, 'run', 'clips'), tokenFile, sim: running };
 }
 
 function sampleArgs(c: Campaign, extra: string[] = []): string[] {
@@ -129,6 +129,33 @@ describe('fleetclip sample', () => {
     expect(run.code).toBe(0);
     expect(Object.values(c.sim.stats().requests.video ?? {}).reduce((a, b) => a + b, 0)).toBe(withData);
     expect((await filesUnder(c.out)).filter((f) => f.endsWith('.bag'))).toHaveLength(withData);
+  }, 90_000);
+
+  test("a worker runs a sample's shards of one slot many at once, as its window allows, not three at a time", async () => {
+    // clips take 1.5-2 s to be ready: a shard with data stays open that long while the worker claims others
+    const c = (campaign = await sampleRig({ timeScale: 1, processingDelayMs: { min: 1500, max: 2000 } }));
+    const drawn = await runMain(sampleArgs(c, ['--seed', '5']).map((a, i, all) => (all[i - 1] === '--min-gap' ? '1h' : a)));
+    expect(drawn.code).toBe(0);
+    // 1 h apart: one vehicle's camera has each drawn slot in an hour of its own, a shard of one or two slots
+    const shards = Number(/^planned (\d+) shards/.exec(drawn.stdout)?.[1]);
+    expect(shards).toBeGreaterThanOrEqual(20);
+    const worker = await exitOf(startWork(c, ['--log-level', 'info']));
+    expect(worker.code).toBe(0);
+    const logs = path.join(c.dir, 'run', 'logs');
+    const [log] = await readdir(logs);
+    let open = 0;
+    let peak = 0;
+    let ended = 0;
+    for (const line of (await readFile(path.join(logs, log!), 'utf8')).trim().split('\n')) {
+      const { message } = JSON.parse(line) as { message: string };
+      if (/^shard \d+ claimed$/.test(message)) peak = Math.max(peak, ++open);
+      if (/^shard \d+ (done|failed|released)$/.test(message)) {
+        open--;
+        ended++;
+      }
+    }
+    expect(ended).toBe(shards);
+    expect(peak).toBeGreaterThan(3);
   }, 90_000);
 
   test.each([
