@@ -62,24 +62,14 @@ describe('fleetclip scan of a window', () => {
     },
   );
 
-  test('the text shows the cost, the table and each run in --tz; a slot the API refuses is unknown (exit 1)', async () => {
+  test('the text shows the cost, the table and each run in --tz, progress lines on stderr; a slot the API refuses is unknown (exit 1)', async () => {
     const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
-    const api = ['--api-base', c.sim.baseUrl, '--token-file', c.tokenFile, '--api-rate', '2000', '--progress', 'off'];
-    const r = await runMain([
-      'scan',
-      '--day',
-      DAY,
-      '--hours',
-      '8-9',
-      '--tz',
-      'America/Los_Angeles',
-      '--vehicles',
-      'mav',
-      '--cameras',
-      'front-center',
-      ...api,
-    ]);
+    const api = ['--api-base', c.sim.baseUrl, '--token-file', c.tokenFile];
+    const window = ['--day', DAY, '--hours', '8-9', '--tz', 'America/Los_Angeles', '--vehicles', 'mav', '--cameras', 'front-center'];
+    // 120 requests at 100/s: a second or more, a progress line every 0.2 s
+    const r = await runMain(['scan', ...window, ...api, '--api-rate', '100', '--progress', 'lines', '--progress-interval', '0.2']);
     expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^progress \d+\/120 slots \(\d+%\) \d+ with data {2}[\d.]+\/s {2}ETA \S+ {2}\d+ requests\n/);
     expect(r.stdout).toMatch(
       /^scan \(probe-all\): 120 requests to \/v1\/video; \d+ answered with a clip, each of which started a processing job/,
     );
@@ -91,7 +81,20 @@ describe('fleetclip scan of a window', () => {
     expect(r.stdout).toMatch(new RegExp(`\\nmav {6}front-center  ${first}  \\d\\d:\\d\\d:\\d\\d +\\d`));
 
     // the simulator knows no camera 'roof': every request is refused (400), nothing can be told
-    const refused = await runMain(['scan', '--day', DAY, '--hours', '16-17', '--vehicles', 'mav', '--cameras', 'roof', ...api]);
+    const refused = await runMain([
+      'scan',
+      '--day',
+      DAY,
+      '--hours',
+      '16-17',
+      '--vehicles',
+      'mav',
+      '--cameras',
+      'roof',
+      ...api,
+      '--progress',
+      'off',
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(
       /\n120 slots could not be checked \(first: clip request refused: .* \[mav roof 2025-11-17T16:00:00\.000Z\]\)/,
