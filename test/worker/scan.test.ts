@@ -92,6 +92,8 @@ describe('fleetclip scan of a window', () => {
       '--cameras',
       'roof',
       ...api,
+      '--api-rate',
+      '2000',
       '--progress',
       'off',
     ]);
