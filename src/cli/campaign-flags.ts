@@ -8,6 +8,10 @@ import { CAMPAIGN_DEFAULTS as D, MAX_DAYS } from '../plan/index.js';
  */
 type Flags = Record<string, Options>;
 
+/** The help groups of a command that records a campaign (`plan`, `sample`). */
+export const CAMPAIGN_GROUP = 'Campaign settings (stored in the manifest; workers read them from there):';
+export const FORECAST_GROUP = 'Forecast (--dry-run and the summary):';
+
 const text = (group: string, describe: string, demandOption = false): Options => ({
   type: 'string',
   requiresArg: true,

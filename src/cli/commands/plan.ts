@@ -12,14 +12,21 @@ import {
 import { buildPlanPreview, renderPlanOutcome, renderPlanPreview } from '../../report/index.js';
 import type { Io } from '../io.js';
 import type { CommandFactory } from '../main.js';
-import { apiFlags, dayFlags, fleetFlags, forecastFlags, newCampaignFlags, storedSettingFlags } from '../campaign-flags.js';
+import {
+  CAMPAIGN_GROUP,
+  FORECAST_GROUP,
+  apiFlags,
+  dayFlags,
+  fleetFlags,
+  forecastFlags,
+  newCampaignFlags,
+  storedSettingFlags,
+} from '../campaign-flags.js';
 import { manifestFlag } from '../flags.js';
 
 type PlanFlags = CampaignInput & { manifest?: string | string[]; extend?: boolean; dryRun?: boolean; json?: boolean };
 
 const WHAT = 'What to plan:';
-const CAMPAIGN = 'Campaign settings (stored in the manifest; workers read them from there):';
-const FORECAST = 'Forecast (--dry-run and the summary):';
 
 export const planCommand: CommandFactory = (io) => ({
   command: 'plan',
@@ -35,15 +42,15 @@ export const planCommand: CommandFactory = (io) => ({
         ...newCampaignFlags(WHAT),
         ...dayFlags(WHAT, true),
         ...fleetFlags(WHAT, true),
-        ...apiFlags(CAMPAIGN, true),
+        ...apiFlags(CAMPAIGN_GROUP, true),
         'on-miss': {
           type: 'string',
           requiresArg: true,
           describe: `after a slot without data: probe-all, skip:SECS or gallop (default ${D.onMiss})`,
-          group: CAMPAIGN,
+          group: CAMPAIGN_GROUP,
         },
-        ...storedSettingFlags(CAMPAIGN),
-        ...forecastFlags(FORECAST),
+        ...storedSettingFlags(CAMPAIGN_GROUP),
+        ...forecastFlags(FORECAST_GROUP),
       })
       .option('extend', { type: 'boolean', describe: 'add these days or vehicles to the campaign in --manifest; finished work is kept' })
       .option('dry-run', { type: 'boolean', describe: 'print the shards and the forecast; write nothing' })

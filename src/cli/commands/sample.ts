@@ -3,7 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { SAMPLE_DEFAULTS, type SampleInput, planSample } from '../../plan/index.js';
-import { apiFlags, fleetFlags, forecastFlags, newCampaignFlags, storedSettingFlags } from '../campaign-flags.js';
+import {
+  CAMPAIGN_GROUP,
+  FORECAST_GROUP,
+  apiFlags,
+  fleetFlags,
+  forecastFlags,
+  newCampaignFlags,
+  storedSettingFlags,
+} from '../campaign-flags.js';
 import { manifestFlag } from '../flags.js';
 import type { CommandFactory } from '../main.js';
 import { previewOrRecord } from './plan.js';
@@ -11,8 +19,6 @@ import { previewOrRecord } from './plan.js';
 type SampleFlags = SampleInput & { manifest?: string | string[]; dryRun?: boolean; json?: boolean };
 
 const WHAT = 'What to sample:';
-const CAMPAIGN = 'Campaign settings (stored in the manifest; workers read them from there):';
-const FORECAST = 'Forecast (--dry-run and the summary):';
 
 export const sampleCommand: CommandFactory = (io) => ({
   command: 'sample',
@@ -49,9 +55,9 @@ export const sampleCommand: CommandFactory = (io) => ({
           group: WHAT,
         },
         ...fleetFlags(WHAT, true),
-        ...apiFlags(CAMPAIGN, true),
-        ...storedSettingFlags(CAMPAIGN),
-        ...forecastFlags(FORECAST),
+        ...apiFlags(CAMPAIGN_GROUP, true),
+        ...storedSettingFlags(CAMPAIGN_GROUP),
+        ...forecastFlags(FORECAST_GROUP),
       })
       .option('dry-run', { type: 'boolean', describe: 'print the drawn slots and the forecast; write nothing' })
       .option('json', { type: 'boolean', describe: 'print JSON (with --dry-run: settings, forecast, shards with their slots)' }),
