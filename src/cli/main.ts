@@ -13,6 +13,7 @@ export type CommandFactory = (io: Io) => CommandModule<any, any>;
  */
 const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   plan: async () => (await import('./commands/plan.js')).planCommand,
+  sample: async () => (await import('./commands/sample.js')).sampleCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   work: async () => (await import('./commands/work.js')).workCommand,
   submit: async () => (await import('./commands/submit.js')).submitCommand,
@@ -21,6 +22,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   status: async () => (await import('./commands/status.js')).statusCommand,
   report: async () => (await import('./commands/report.js')).reportCommand,
   archive: async () => (await import('./commands/archive.js')).archiveCommand,
+  scan: async () => (await import('./commands/scan.js')).scanCommand,
   fetch: async () => (await import('./commands/fetch.js')).fetchCommand,
   token: async () => (await import('./commands/token.js')).tokenCommand,
   manifest: async () => (await import('./commands/manifest.js')).manifestCommand,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
 import { fileModesOf, openCreatingSync } from '../file-modes.js';
-import { JOURNAL_MODES, type CampaignSettings } from '../plan/types.js';
+import { JOURNAL_MODES, type CampaignSettings, type SlotSelection } from '../plan/types.js';
 import { upgradeLegacySettings } from './legacy.js';
 import type { PlannedShard } from './types.js';
 
@@ -23,7 +23,8 @@ function campaignFilePath(runDir: string): string {
 export function writeCampaignFile(runDir: string, record: CampaignRecord): void {
   const file = campaignFilePath(runDir);
   const tmp = `${file}.tmp-${process.pid}`;
-  const shards = record.shards.map((s) => [s.id, s.vehicle, s.hourStart, s.cameras]);
+  // a sample campaign's shard carries its selection as a fifth element
+  const shards = record.shards.map((s) => [s.id, s.vehicle, s.hourStart, s.cameras, ...(s.slots ? [s.slots] : [])]);
   const text = `{"format":"${FORMAT}","version":1,\n"settings":${JSON.stringify(record.settings)},\n"shards":[\n${shards
     .map((s) => JSON.stringify(s))
     .join(',\n')}\n]}\n`;
@@ -39,7 +40,12 @@ export function writeCampaignFile(runDir: string, record: CampaignRecord): void 
 
 export function readCampaignFile(runDir: string): CampaignRecord {
   const file = campaignFilePath(runDir);
-  let parsed: { format?: string; version?: number; settings?: CampaignSettings; shards?: [number, string, number, string[]][] };
+  let parsed: {
+    format?: string;
+    version?: number;
+    settings?: CampaignSettings;
+    shards?: [number, string, number, string[], SlotSelection?][];
+  };
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
@@ -55,6 +61,6 @@ export function readCampaignFile(runDir: string): CampaignRecord {
     });
   return {
     settings: upgradeLegacySettings(parsed.settings),
-    shards: parsed.shards.map(([id, vehicle, hourStart, cameras]) => ({ id, vehicle, hourStart, cameras })),
+    shards: parsed.shards.map(([id, vehicle, hourStart, cameras, slots]) => ({ id, vehicle, hourStart, cameras, ...(slots && { slots }) })),
   };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ManifestError, UsageError } from '../errors.js';
-import type { CampaignSettings, ShardSpec } from '../plan/types.js';
+import type { CampaignSettings, ShardSpec, SlotSelection } from '../plan/types.js';
 import { writeCampaignFile } from './campaign-file.js';
 import type { Dictionary } from './dictionary.js';
 import type { Store } from './store.js';
@@ -18,6 +18,16 @@ export function resolveOutDir(runDir: string, settings: Pick<CampaignSettings, '
   return path.resolve(runDir, settings.outDir);
 }
 
+/** `shard.slots`: a sample shard's selection as JSON, NULL for a shard of every slot. */
+export function slotsColumn(shard: Pick<ShardSpec, 'slots'>): string | null {
+  return shard.slots ? JSON.stringify(shard.slots) : null;
+}
+
+/** `shard.slots` read back: `{ slots }` for a sample shard, nothing for a shard of every slot. */
+export function selectionOf(column: string | null): { slots?: SlotSelection } {
+  return column === null ? {} : { slots: JSON.parse(column) as SlotSelection };
+}
+
 /** The campaign row (settings), the planned shards and the cameras they name. */
 export class CampaignTable {
   private readonly sql;
@@ -31,9 +41,9 @@ export class CampaignTable {
       settings: p(`SELECT settings FROM campaign WHERE id = 1`).pluck(),
       save: p(`INSERT INTO campaign (id, settings, created_ms, updated_ms) VALUES (1, @settings, @now, @now)
                ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updated_ms = excluded.updated_ms`),
-      insertShard: p(`INSERT OR IGNORE INTO shard (vehicle, hour_start, cameras) VALUES (@vehicle, @hourStart, @cameras)`),
-      shardKeys: p(`SELECT vehicle || ' ' || hour_start FROM shard`).pluck(),
-      planned: p(`SELECT id, vehicle, hour_start AS hourStart, cameras FROM shard ORDER BY id`),
+      insertShard: p(`INSERT OR IGNORE INTO shard (vehicle, hour_start, cameras, slots) VALUES (@vehicle, @hourStart, @cameras, @slots)`),
+      shardKeys: p(`SELECT vehicle || ' ' || hour_start || ' ' || coalesce(slots, '') FROM shard`).pluck(),
+      planned: p(`SELECT id, vehicle, hour_start AS hourStart, cameras, slots FROM shard ORDER BY id`),
     };
   }
 
@@ -49,8 +59,11 @@ export class CampaignTable {
   }
 
   plannedShards(): PlannedShard[] {
-    const rows = this.store.read(() => this.sql.planned.all()) as (Omit<PlannedShard, 'cameras'> & { cameras: string })[];
-    return rows.map((r) => ({ ...r, cameras: JSON.parse(r.cameras) as string[] }));
+    const rows = this.store.read(() => this.sql.planned.all()) as (Omit<PlannedShard, 'cameras' | 'slots'> & {
+      cameras: string;
+      slots: string | null;
+    })[];
+    return rows.map(({ slots, ...r }) => ({ ...r, cameras: JSON.parse(r.cameras) as string[], ...selectionOf(slots) }));
   }
 
   plan(settings: CampaignSettings, shards: readonly ShardSpec[], opts: { extend?: boolean } = {}): PlanOutcome {
@@ -62,18 +75,27 @@ export class CampaignTable {
         const same =
           canonical(JSON.parse(stored)) === canonical(settings) &&
           keys.size === shards.length &&
-          shards.every((s) => keys.has(`${s.vehicle} ${s.hourStart}`));
-        if (!same)
-          throw new UsageError(`${this.store.path} already holds a different campaign; pass --extend to add days or vehicles to it`, {
-            path: this.store.path,
-          });
+          shards.every((s) => keys.has(`${s.vehicle} ${s.hourStart} ${slotsColumn(s) ?? ''}`));
+        if (!same) {
+          // a sample (drawn from the days before today) is drawn once: another draw is another campaign
+          const advice =
+            settings.sample || (JSON.parse(stored) as CampaignSettings).sample
+              ? 'a sample campaign cannot be changed or extended: give another --manifest'
+              : 'pass --extend to add days or vehicles to it';
+          throw new UsageError(`${this.store.path} already holds a different campaign; ${advice}`, { path: this.store.path });
+        }
         return { created: false, shardsAdded: 0, shardsTotal: keys.size };
       }
       this.saveSettings(settings, now);
       this.registerCameras(settings, shards);
       let added = 0;
       for (const s of shards)
-        added += this.sql.insertShard.run({ vehicle: s.vehicle, hourStart: s.hourStart, cameras: JSON.stringify(s.cameras) }).changes;
+        added += this.sql.insertShard.run({
+          vehicle: s.vehicle,
+          hourStart: s.hourStart,
+          cameras: JSON.stringify(s.cameras),
+          slots: slotsColumn(s),
+        }).changes;
       return { created: stored === undefined, shardsAdded: added, shardsTotal: this.sql.shardKeys.all().length };
     });
     try {

@@ -1,5 +1,6 @@
 import { LeaseLostError, ManifestError } from '../errors.js';
 import { SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
+import { selectionOf } from './campaign.js';
 import { MANIFEST_DEFAULTS } from './defaults.js';
 import type { ShardKey } from './slot-row.js';
 import type { Store } from './store.js';
@@ -11,6 +12,7 @@ export interface ShardRow {
   vehicle: string;
   hour_start: number;
   cameras: string;
+  slots: string | null;
   state: ShardState;
   fence: number;
   attempts: number;
@@ -24,20 +26,31 @@ export interface ShardRow {
   release_reason: string | null;
 }
 
-/** A slot written under a claim must fall inside the claimed shard (vehicle, camera, hour), or two shards could fight over it. */
-export function checkSlotOfClaim(claim: Claim, slot: { vehicle?: string; camera: string; start: number }): void {
+/**
+ * A slot written for a shard must be one of its slots (vehicle, camera, hour, and a sample shard's selection), or two
+ * shards could fight over it and the counters would count slots the shard does not hold.
+ */
+export function checkSlotOfShard(
+  shard: { id: number } & Pick<Claim, 'vehicle' | 'hourStart' | 'cameras' | 'slots'>,
+  slot: { vehicle?: string; camera: string; start: number },
+): void {
   const inside =
-    (slot.vehicle ?? claim.vehicle) === claim.vehicle &&
-    claim.cameras.includes(slot.camera) &&
-    slot.start >= claim.hourStart &&
-    slot.start < claim.hourStart + SHARD_SECONDS;
+    (slot.vehicle ?? shard.vehicle) === shard.vehicle &&
+    shard.cameras.includes(slot.camera) &&
+    slot.start >= shard.hourStart &&
+    slot.start < shard.hourStart + SHARD_SECONDS &&
+    (!shard.slots || (shard.slots[slot.camera] ?? []).includes((slot.start - shard.hourStart) / SLOT_SECONDS));
   if (!inside || slot.start % SLOT_SECONDS !== 0) {
-    throw new ManifestError(`slot ${slot.vehicle ?? claim.vehicle} ${slot.camera} ${slot.start} is not a slot of shard ${claim.shardId}`, {
-      shardId: claim.shardId,
-      vehicle: claim.vehicle,
+    throw new ManifestError(`slot ${slot.vehicle ?? shard.vehicle} ${slot.camera} ${slot.start} is not a slot of shard ${shard.id}`, {
+      shardId: shard.id,
+      vehicle: shard.vehicle,
       camera: slot.camera,
     });
   }
+}
+
+export function checkSlotOfClaim(claim: Claim, slot: { vehicle?: string; camera: string; start: number }): void {
+  checkSlotOfShard({ ...claim, id: claim.shardId }, slot);
 }
 
 export function shardOfClaim(claim: Claim): ShardKey {
@@ -57,7 +70,7 @@ export class Claims {
       take: p(`UPDATE shard SET state = 'running', fence = fence + 1, attempts = attempts + 1,
                  owner_worker = @workerId, owner_host = @host, owner_pid = @pid, owner_job = @job, owner_task = @task,
                  lease_until_ms = @until, release_reason = NULL, updated_ms = @now
-               WHERE id = @id RETURNING id, vehicle, hour_start, cameras, fence, attempts`),
+               WHERE id = @id RETURNING id, vehicle, hour_start, cameras, slots, fence, attempts`),
       extendLease: p(`UPDATE shard SET lease_until_ms = @until, updated_ms = @now WHERE id = @id AND fence = @fence AND state = 'running'`),
       end: p(`UPDATE shard SET state = @state, lease_until_ms = NULL, updated_ms = @now,
                 last_error = CASE @state WHEN 'failed' THEN @note WHEN 'done' THEN NULL ELSE last_error END,
@@ -89,13 +102,14 @@ export class Claims {
         pid: owner.pid,
         job: owner.slurmJobId ?? null,
         task: owner.slurmArrayTaskId ?? null,
-      }) as Pick<ShardRow, 'id' | 'vehicle' | 'hour_start' | 'cameras' | 'fence' | 'attempts'>;
+      }) as Pick<ShardRow, 'id' | 'vehicle' | 'hour_start' | 'cameras' | 'slots' | 'fence' | 'attempts'>;
       receipt({ t: 'claim', shardId: row.id, fence: row.fence, attempt: row.attempts, owner, leaseUntilMs: until, atMs: now });
       return {
         shardId: row.id,
         vehicle: row.vehicle,
         hourStart: row.hour_start,
         cameras: JSON.parse(row.cameras) as string[],
+        ...selectionOf(row.slots),
         fence: row.fence,
         attempt: row.attempts,
         leaseUntilMs: until,
@@ -174,6 +188,7 @@ export class Claims {
         vehicle: r.vehicle,
         hourStart: r.hour_start,
         cameras: JSON.parse(r.cameras) as string[],
+        ...selectionOf(r.slots),
         fence: r.fence,
         attempt: r.attempts,
         leaseUntilMs: r.lease_until_ms ?? 0,

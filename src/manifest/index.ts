@@ -1,4 +1,4 @@
-export { openArchiveManifest, openManifest, openReportSource, openStatusSource, openWorkerManifest } from './manifest.js';
+export { openArchiveManifest, openManifest, openReportSource, openScanManifest, openStatusSource, openWorkerManifest } from './manifest.js';
 export { openReceiptJournal, readReceipts } from './receipts.js';
 export type { Receipt, ReceiptEvent, ReceiptJournal, ReceiptReading } from './receipts.js';
 export { readCampaignFile } from './campaign-file.js';

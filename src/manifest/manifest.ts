@@ -1,4 +1,5 @@
 import { type FileModes, fileModesOf } from '../file-modes.js';
+import { AvailabilityTable } from './availability.js';
 import { BudgetTable } from './budget-table.js';
 import { Buckets } from './buckets.js';
 import { CampaignTable } from './campaign.js';
@@ -17,7 +18,7 @@ import { ArchivedClips } from './archived.js';
 import { Store } from './store.js';
 import { Submissions } from './submissions.js';
 import { TokenRenewals } from './token-renewal.js';
-import type { ArchiveManifest, Manifest, OpenManifestOptions, ReportSource, StatusSource, WorkerManifest } from './types.js';
+import type { ArchiveManifest, Manifest, OpenManifestOptions, ReportSource, ScanManifest, StatusSource, WorkerManifest } from './types.js';
 
 /** A manifest with the whole-content methods that `manifest verify` and `rebuild` use (this folder and the benchmark only). */
 export interface WholeManifest extends Manifest {
@@ -36,6 +37,11 @@ export function openManifest(file: string, opts: OpenManifestOptions = {}): Mani
 
 /** What a worker opens: it may claim, record and end shards, reserve buckets and draw requests. */
 export function openWorkerManifest(file: string): WorkerManifest {
+  return openWholeManifest(file);
+}
+
+/** What `scan --manifest` opens: it reads the campaign and records what the API said of each slot, nothing else. */
+export function openScanManifest(file: string): ScanManifest {
   return openWholeManifest(file);
 }
 
@@ -75,6 +81,7 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
   const archiveFolders = new Dictionary(store, 'archive_folder', 'no', 'folder');
   const archived = new ArchivedClips(store, buckets, cameras, archiveFolders);
   const archive = new Archive(store, campaign, slots, buckets, submissions, archived);
+  const availability = new AvailabilityTable(store, cameras);
   return {
     path: abs,
     schemaVersion: SCHEMA_VERSION,
@@ -94,6 +101,8 @@ export function openWholeManifest(file: string, opts: OpenManifestOptions = {}):
 
     recordSlots: (claim, results) => slots.recordSlots(claim, results),
     slotResults: (shardId) => slots.slotResults(shardId),
+    slotAvailability: (shardId) => availability.slotAvailability(shardId),
+    recordAvailability: (shardId, answers) => availability.recordAvailability(shardId, answers),
     rememberRequests: (claim, requested) => requests.rememberRequests(claim, requested),
     rememberedRequests: (shardId) => requests.rememberedRequests(shardId),
     reserveBucket: (claim, slot, bytes, capBytes) => buckets.reserveBucket(claim, slot, bytes, capBytes),

@@ -1,4 +1,4 @@
-import type { CampaignSettings } from '../plan/types.js';
+import type { CampaignSettings, SlotSelection } from '../plan/types.js';
 import type { CampaignRecord } from './campaign-file.js';
 import type { ArchiveEvent, IndexedEvent, Receipt, ReceiptIndex } from './receipts.js';
 import type { ArchiveLocation, ShardState, SlotResult, SlurmSubmission, WorkerIdentity } from './types.js';
@@ -9,6 +9,8 @@ export interface ShardRecord {
   vehicle: string;
   hourStart: number;
   cameras: string[];
+  /** a sample shard's selection */
+  slots?: SlotSelection;
   state: ShardState;
   fence: number;
   attempts: number;
@@ -167,6 +169,9 @@ export function diffShards(expected: ManifestContent, actual: ManifestContent): 
     if (!got) {
       problems.push(`shard ${want.id} (${want.vehicle} ${want.hourStart}) is planned but missing from the manifest`);
       continue;
+    }
+    if (JSON.stringify(got.slots ?? null) !== JSON.stringify(want.slots ?? null)) {
+      problems.push(`shard ${want.id} holds other slots in the manifest than in the campaign record`);
     }
     if (got.vehicle !== want.vehicle || got.hourStart !== want.hourStart) {
       problems.push(

@@ -132,6 +132,17 @@ const MIGRATIONS: readonly (string | ((db: Database) => void))[] = [
      moved INTEGER NOT NULL CHECK (moved IN (0, 1)),
      at_ms INTEGER NOT NULL,
      PRIMARY KEY (shard_id, camera_no, slot_no)) WITHOUT ROWID;`,
+  // v10 (scan and sample): `shard.slots`, the slots a shard holds when not every slot of its hour (a sample
+  // campaign's: JSON {camera: [slot_no, …]}; NULL, every slot of every camera, as before); `slot_availability`, what `fleetclip scan` learned of a slot without downloading it: 1 the API
+  // answered 200 (it has the clip), 0 it answered 404 (no data). Not a download outcome: slot_result is untouched.
+  `ALTER TABLE shard ADD COLUMN slots TEXT;
+   CREATE TABLE slot_availability (
+     shard_id INTEGER NOT NULL REFERENCES shard (id),
+     camera_no INTEGER NOT NULL REFERENCES camera (no),
+     slot_no INTEGER NOT NULL CHECK (slot_no BETWEEN 0 AND 119),
+     available INTEGER NOT NULL CHECK (available IN (0, 1)),
+     checked_ms INTEGER NOT NULL,
+     PRIMARY KEY (shard_id, camera_no, slot_no)) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,7 @@
 import { ManifestError } from '../errors.js';
 import type { ArchivedClips } from './archived.js';
 import type { Buckets } from './buckets.js';
-import type { CampaignTable } from './campaign.js';
+import { selectionOf, slotsColumn, type CampaignTable } from './campaign.js';
 import type { ShardRow } from './claims.js';
 import type { ManifestContent, ShardRecord, SlotRecord } from './replay.js';
 import type { Slots } from './slots.js';
@@ -27,9 +27,9 @@ export class Archive {
     this.sql = {
       shards: p(`SELECT * FROM shard ORDER BY id`),
       restoreShard:
-        p(`INSERT INTO shard (id, vehicle, hour_start, cameras, state, fence, attempts, owner_worker, owner_host, owner_pid, owner_job,
+        p(`INSERT INTO shard (id, vehicle, hour_start, cameras, slots, state, fence, attempts, owner_worker, owner_host, owner_pid, owner_job,
                          owner_task, lease_until_ms, last_error, release_reason, updated_ms)
-                       VALUES (@id, @vehicle, @hourStart, @cameras, @state, @fence, @attempts, @workerId, @host, @pid, @job, @task,
+                       VALUES (@id, @vehicle, @hourStart, @cameras, @slots, @state, @fence, @attempts, @workerId, @host, @pid, @job, @task,
                          @leaseUntilMs, @lastError, @releaseReason, @now)`),
     };
   }
@@ -110,6 +110,7 @@ function shardRecordOf(r: ShardRow): ShardRecord {
     vehicle: r.vehicle,
     hourStart: r.hour_start,
     cameras: JSON.parse(r.cameras) as string[],
+    ...selectionOf(r.slots),
     state: r.state,
     fence: r.fence,
     attempts: r.attempts,
@@ -134,6 +135,7 @@ function shardParams(s: ShardRecord, now: number) {
     vehicle: s.vehicle,
     hourStart: s.hourStart,
     cameras: JSON.stringify(s.cameras),
+    slots: slotsColumn(s),
     state: s.state,
     fence: s.fence,
     attempts: s.attempts,

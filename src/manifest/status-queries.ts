@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { selectionOf } from './campaign.js';
 import { outcomeOf, SLOTS_PER_SHARD } from './slot-row.js';
 import type { Store } from './store.js';
 import type { CampaignProgress, ShardState, ShardStatusRow, SlotCountRow } from './types.js';
@@ -17,6 +18,7 @@ type ShardStatusTuple = [
   vehicle: string,
   hourStart: number,
   cameras: string,
+  slots: string | null,
   state: ShardState,
   attempts: number,
   owner: string | null,
@@ -43,7 +45,7 @@ export class StatusQueries {
     const p = (text: string) => store.db.prepare(text);
     this.sql = {
       shards:
-        p(`SELECT s.id, s.vehicle, s.hour_start, s.cameras, s.state, s.attempts, s.owner_worker, s.lease_until_ms, s.last_error, s.release_reason,
+        p(`SELECT s.id, s.vehicle, s.hour_start, s.cameras, s.slots, s.state, s.attempts, s.owner_worker, s.lease_until_ms, s.last_error, s.release_reason,
                    c.ok, c.missing, c.invalid, c.failed, c.bytes
                  FROM shard s LEFT JOIN shard_count c ON c.shard_id = s.id WHERE s.id > ? ORDER BY s.id LIMIT ${ROWS_PER_READ}`).raw(),
       cameraCounts:
@@ -56,7 +58,8 @@ export class StatusQueries {
       shardTotals: p(`SELECT count(*) AS total, coalesce(sum(state = 'failed'), 0) AS failed,
                         coalesce(sum(state IN ('pending', 'released') OR (state = 'running' AND lease_until_ms < ?)), 0) AS claimable,
                         coalesce(sum(state IN ('pending', 'released', 'running')), 0) AS unfinished,
-                        coalesce(sum(json_array_length(cameras)), 0) * ${SLOTS_PER_SHARD} AS slots
+                        coalesce(sum(CASE WHEN slots IS NULL THEN json_array_length(cameras) * ${SLOTS_PER_SHARD}
+                                     ELSE (SELECT sum(json_array_length(j.value)) FROM json_each(slots) j) END), 0) AS slots
                       FROM shard`),
       slotTotals: p(`SELECT coalesce(sum(ok), 0) AS ok, coalesce(sum(ok + missing + invalid + failed), 0) AS done FROM shard_count`),
     };
@@ -70,6 +73,7 @@ export class StatusQueries {
         vehicle,
         hourStart,
         camerasText,
+        slotsText,
         state,
         attempts,
         owner,
@@ -84,6 +88,8 @@ export class StatusQueries {
       ]) => {
         if (!cameraLists.has(camerasText)) cameraLists.set(camerasText, JSON.parse(camerasText) as string[]);
         const cameras = [...cameraLists.get(camerasText)!];
+        const { slots } = selectionOf(slotsText);
+        const slotsByCamera = slots && Object.fromEntries(Object.entries(slots).map(([camera, slotNos]) => [camera, slotNos.length]));
         return {
           id,
           vehicle,
@@ -95,7 +101,8 @@ export class StatusQueries {
           ...(leaseUntilMs !== null && { leaseUntilMs }),
           ...(lastError !== null && { lastError }),
           ...(releaseReason !== null && { releaseReason }),
-          slotsTotal: cameras.length * SLOTS_PER_SHARD,
+          slotsTotal: slotsByCamera ? Object.values(slotsByCamera).reduce((a, b) => a + b, 0) : cameras.length * SLOTS_PER_SHARD,
+          ...(slotsByCamera && { slotsByCamera }),
           ok: ok ?? 0,
           missing: missing ?? 0,
           invalid: invalid ?? 0,

@@ -1,5 +1,5 @@
 import type { FileModes } from '../file-modes.js';
-import type { CampaignSettings, ShardSpec } from '../plan/types.js';
+import type { CampaignSettings, ShardSpec, SlotSelection } from '../plan/types.js';
 import type { BagSummary } from '../storage/index.js';
 
 export type ShardState = 'pending' | 'running' | 'done' | 'failed' | 'released';
@@ -20,10 +20,22 @@ export interface Claim {
   vehicle: string;
   hourStart: number;
   cameras: string[];
+  /** a sample campaign's shard holds only these slots of each camera; absent: every slot of every camera */
+  slots?: SlotSelection;
   fence: number;
   attempt: number;
   leaseUntilMs: number;
   workerId: string;
+}
+
+/** What `fleetclip scan` learned of one slot without downloading it (`slot_availability`). */
+export interface SlotAvailability {
+  camera: string;
+  /** slot start, epoch seconds UTC */
+  start: number;
+  /** the API answered 200 (it has the clip: a request would start a job), or 404 (no data) */
+  available: boolean;
+  checkedMs: number;
 }
 
 export interface SlotResult {
@@ -57,6 +69,8 @@ export interface ShardStatusRow {
   lastError?: string;
   releaseReason?: string;
   slotsTotal: number;
+  /** a sample campaign's shard: slots per camera (they differ); absent: `slotsTotal` shared equally by the cameras */
+  slotsByCamera?: Record<string, number>;
   ok: number;
   missing: number;
   invalid: number;
@@ -226,6 +240,8 @@ export interface WorkerManifest extends TokenRenewalLedger {
    * minute that holds any (how old the evidence really is: a campaign minutes old has no 10 minutes of history)
    */
   recentOutcomeCount(sinceMs: number): { slots: number; fromMs?: number };
+  /** the campaign in a few numbers (its slots planned, per shard on average, for the deadline's estimate) */
+  progress(nowMs?: number): CampaignProgress;
   /** campaign-wide token bucket at the current AIMD rate; returns how many requests (0..wanted) may be sent now */
   drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
   /** a 429 anywhere halves the campaign-wide rate (at most once per second); it recovers linearly */
@@ -241,6 +257,25 @@ export interface WorkerManifest extends TokenRenewalLedger {
   reportActivity(workerId: string, activity: WorkerActivity, nowMs?: number): { clipRequests: number; hedges: number };
   /** a shard's results, by camera then slot */
   slotResults(shardId: number): SlotResult[];
+  /** what scans learned of a shard's slots (a worker takes the slots without data as settled) */
+  slotAvailability(shardId: number): SlotAvailability[];
+  close(): void;
+}
+
+/**
+ * What `fleetclip scan --manifest` does: read the campaign and what is known of each shard's slots, draw requests
+ * from the campaign's budget, record what the API said. It never claims a shard nor writes a slot's outcome.
+ */
+export interface ScanManifest {
+  readonly path: string;
+  settings(): CampaignSettings;
+  plannedShards(): PlannedShard[];
+  slotResults(shardId: number): SlotResult[];
+  slotAvailability(shardId: number): SlotAvailability[];
+  /** one short transaction for a batch of one shard's answers; a slot checked again is overwritten (no receipts: scan again to redo) */
+  recordAvailability(shardId: number, answers: readonly SlotAvailability[]): void;
+  drawRequestAllowance(workerId: string, wanted: number, nowMs?: number): number;
+  report429(nowMs?: number): void;
   close(): void;
 }
 
@@ -449,7 +484,7 @@ export interface ArchiveManifest {
 }
 
 /** Everything, for tests and the few commands that need more than one role. */
-export interface Manifest extends WorkerManifest, ReportSource, AdminManifest, ArchiveManifest {
+export interface Manifest extends WorkerManifest, ReportSource, AdminManifest, ArchiveManifest, ScanManifest {
   /** the schema version of the open file (after migration) */
   readonly schemaVersion: number;
 }

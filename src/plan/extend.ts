@@ -24,6 +24,7 @@ const FLAG_OF: Record<keyof CampaignSettings, string> = {
   journal: '--journal',
   shareWithGroup: '--share-with-group',
   insecureHttp: '--insecure-http',
+  sample: '--n, --lookback, --seed, --min-gap',
 };
 
 /**

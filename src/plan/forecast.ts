@@ -1,5 +1,5 @@
 import { API_FLOW_ASSUMPTIONS, workerClipsPerSec } from './model.js';
-import { SLOTS_PER_CAMERA_HOUR } from './shards.js';
+import { slotCountOf } from './shards.js';
 import type { ShardSpec } from './types.js';
 
 /**
@@ -42,7 +42,7 @@ export interface Forecast {
 }
 
 export function forecastCampaign(shards: readonly ShardSpec[], assumptions: ForecastAssumptions): Forecast {
-  const slots = shards.reduce((sum, shard) => sum + shard.cameras.length * SLOTS_PER_CAMERA_HOUR, 0);
+  const slots = shards.reduce((sum, shard) => sum + slotCountOf(shard), 0);
   const apiRequestsMax = slots * REQUESTS_PER_CLIP;
   const flow = {
     requestsPerSec: assumptions.apiRatePerSec,

@@ -18,6 +18,12 @@ export function planShards({ vehicles, cameras, days, hours, timeZone }: ShardPl
   return hourStarts.flatMap((hourStart) => vehicles.map((vehicle) => ({ vehicle, hourStart, cameras: [...cameras] })));
 }
 
+/** The slots a shard holds: its selection's, or every slot of every camera. */
+export function slotCountOf(shard: Pick<ShardSpec, 'cameras' | 'slots'>): number {
+  if (!shard.slots) return shard.cameras.length * SLOTS_PER_CAMERA_HOUR;
+  return Object.values(shard.slots).reduce((sum, slotNos) => sum + slotNos.length, 0);
+}
+
 /** The end of the last shard (UTC epoch seconds). */
 export function windowEndOf(shards: readonly ShardSpec[]): number {
   return Math.max(...shards.map((s) => s.hourStart + SHARD_SECONDS));

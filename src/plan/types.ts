@@ -74,6 +74,20 @@ export interface CampaignSettings {
   shareWithGroup?: true;
   /** `--insecure-http`: a plain http:// `apiBase` beyond loopback is allowed (the token then travels unencrypted); absent when not given */
   insecureHttp?: true;
+  /** a sample campaign (`fleetclip sample`): how its slots were drawn; its shards hold only the drawn slots */
+  sample?: SampleSpec;
+}
+
+/** What `fleetclip sample` drew from: the same spec draws the same slots (docs/sample.md). */
+export interface SampleSpec {
+  /** slots drawn per vehicle and camera */
+  n: number;
+  seed: number;
+  /** the window slots are drawn from: [windowStart, windowEnd), UTC epoch seconds; it ends at the start of the UTC day it was drawn on */
+  windowStart: number;
+  windowEnd: number;
+  /** two slots of one vehicle and camera start at least this far apart */
+  minGapSeconds: number;
 }
 
 /** One vehicle-hour. `hourStart` is a UTC instant in epoch seconds. */
@@ -81,4 +95,12 @@ export interface ShardSpec {
   vehicle: string;
   hourStart: number;
   cameras: string[];
+  /**
+   * Only these slots of each camera (slot numbers 0..119 of the hour, ascending; every camera of `cameras` has some),
+   * as a sample campaign's shards hold; absent: every slot of every camera.
+   */
+  slots?: SlotSelection;
 }
+
+/** camera → the slot numbers (0..119 within the hour) a shard holds of it */
+export type SlotSelection = Record<string, number[]>;

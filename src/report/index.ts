@@ -30,3 +30,5 @@ export { escapeHtml } from './html.js';
 export { MAX_THROUGHPUT_BARS, readHtmlReport } from './read-html-report.js';
 export type { ReadHtmlReportOptions } from './read-html-report.js';
 export { formatArchiveFailure, formatArchiveProgress, formatBytes, renderArchiveListing, renderArchiveReport } from './archive-text.js';
+export { ScanSummary, renderScanText } from './scan.js';
+export type { DataRun, ScanCameraRow, ScanReport, ScannedSlotInput } from './scan.js';

@@ -1,6 +1,7 @@
 import { formatInTimeZone } from 'date-fns-tz';
 import type { PlanOutcome } from '../manifest/index.js';
-import type { CampaignSettings, Forecast, ShardSpec } from '../plan/index.js';
+import { formatDuration } from '../duration.js';
+import type { CampaignSettings, Forecast, SampleSpec, ShardSpec } from '../plan/index.js';
 import { formatCount, formatDays, formatGb, plural } from './format.js';
 import { renderTable } from './table.js';
 
@@ -26,7 +27,27 @@ export function buildPlanPreview(planned: { settings: CampaignSettings; shards: 
 
 function campaignLine(s: CampaignSettings): string {
   const hours = s.hours ? `, local hours ${s.hours.from}-${s.hours.to}` : '';
-  return `campaign: ${formatDays(s.days)} in ${s.timeZone}${hours}; vehicles ${s.vehicles.join(',')}; cameras ${s.cameras.join(',')}\n`;
+  return `campaign: ${formatDays(s.days)} in ${s.timeZone}${hours}; vehicles ${s.vehicles.join(',')}; cameras ${s.cameras.join(',')}\n${s.sample ? sampleLine(s.sample) : ''}`;
+}
+
+const utc = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+
+/** How a sample was drawn, and how to draw it again. */
+function sampleLine(s: SampleSpec): string {
+  const apart = s.minGapSeconds > 0 ? ` at least ${formatDuration(s.minGapSeconds)} apart` : '';
+  return (
+    `sample: ${plural(s.n, 'slot')} per vehicle and camera${apart}, drawn from ${utc(s.windowStart)}..${utc(s.windowEnd)} with seed ${s.seed} ` +
+    `(the same flags with --seed ${s.seed} draw the same slots on the same UTC day)\n`
+  );
+}
+
+/** A shard's cameras, or a sample shard's drawn slots (UTC times) per camera. */
+function slotsCell(s: ShardSpec): string {
+  if (!s.slots) return s.cameras.join(',');
+  const time = (slotNo: number): string => utc(s.hourStart + slotNo * 30).slice(11, 19);
+  return Object.entries(s.slots)
+    .map(([camera, slotNos]) => `${camera} ${slotNos.map(time).join(' ')}`)
+    .join('; ');
 }
 
 const trim = (n: number, digits = 2): string => n.toFixed(digits);
@@ -59,18 +80,23 @@ export function renderForecast(f: Forecast): string {
 /** What `plan --dry-run` prints: the campaign, one line per shard, the forecast. */
 export function renderPlanPreview(preview: PlanPreview): string {
   const table = renderTable(
-    [{ header: 'vehicle' }, { header: 'hour (UTC)' }, { header: `hour (${preview.settings.timeZone})` }, { header: 'cameras' }],
-    preview.shards.map((s) => [s.vehicle, s.hourStartIso.replace('.000Z', 'Z'), s.localTime, s.cameras.join(',')]),
+    [
+      { header: 'vehicle' },
+      { header: 'hour (UTC)' },
+      { header: `hour (${preview.settings.timeZone})` },
+      { header: preview.settings.sample ? 'slots (UTC)' : 'cameras' },
+    ],
+    preview.shards.map((s) => [s.vehicle, s.hourStartIso.replace('.000Z', 'Z'), s.localTime, slotsCell(s)]),
   );
   return `${campaignLine(preview.settings)}${table}${renderForecast(preview.forecast)}`;
 }
 
-/** What `plan` prints after writing the manifest. */
-export function renderPlanOutcome(manifestPath: string, outcome: PlanOutcome, forecast: Forecast): string {
+/** What `plan` (and `sample`, with how it drew) prints after writing the manifest. */
+export function renderPlanOutcome(manifestPath: string, outcome: PlanOutcome, forecast: Forecast, sample?: SampleSpec): string {
   const line = outcome.created
     ? `planned ${plural(outcome.shardsTotal, 'shard')} in ${manifestPath}`
     : outcome.shardsAdded > 0
       ? `added ${plural(outcome.shardsAdded, 'shard')} to ${manifestPath} (${formatCount(outcome.shardsTotal)} in all)`
       : `${manifestPath} already holds this plan (${plural(outcome.shardsTotal, 'shard')}): nothing to do`;
-  return `${line}\n${renderForecast(forecast)}`;
+  return `${line}\n${sample ? sampleLine(sample) : ''}${renderForecast(forecast)}`;
 }

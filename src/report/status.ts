@@ -248,7 +248,7 @@ function hourRows({ shards, settings }: StatusInput): HourRow[] {
     });
 }
 
-/** Totals per camera come from the shards (each camera has an equal share of a shard's slots), outcomes from slot counts. */
+/** Totals per camera come from the shards (each camera has an equal share of a shard's slots, but in a sample), outcomes from slot counts. */
 function cameraRows({ shards, slotCounts }: StatusInput): CameraRow[] {
   const rows = new Map<string, CameraRow>();
   const rowOf = (vehicle: string, camera: string): CameraRow => {
@@ -258,7 +258,8 @@ function cameraRows({ shards, slotCounts }: StatusInput): CameraRow[] {
     return row;
   };
   for (const shard of shards) {
-    for (const camera of shard.cameras) rowOf(shard.vehicle, camera).clips.total += shard.slotsTotal / shard.cameras.length;
+    for (const camera of shard.cameras)
+      rowOf(shard.vehicle, camera).clips.total += shard.slotsByCamera?.[camera] ?? shard.slotsTotal / shard.cameras.length;
   }
   for (const count of slotCounts) {
     const row = rowOf(count.vehicle, count.camera);

@@ -13,3 +13,5 @@ export type { ProgressSnapshot } from './progress.js';
 export { typicalShardMs, hasTimeForShard } from './deadline.js';
 export { TOKEN_RENEWAL_DEFAULTS, TokenKeeper, renewalDueAt } from './token-keeper.js';
 export type { TokenKeeperOptions, TokenRenewalLimits } from './token-keeper.js';
+export { runScan } from './scan.js';
+export type { ScanRunInput, ScanRunResult, ScanState, ScanTarget, ScannedSlot, ShardScan } from './scan.js';

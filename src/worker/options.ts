@@ -33,7 +33,10 @@ export interface WorkerOptions {
   minFreeBytes: number;
   /** a clip requested by an earlier attempt is polled, not requested again, if it was requested this recently */
   requestReuseMs: number;
-  /** shards run at once, at most: a new one starts once every slot of the others is under way and the window has room */
+  /**
+   * shards run at once, at most, counted in slots (this many full shards' worth: a sample's small shards count for
+   * their slots): a new one starts once every slot of the others is under way and the window has room
+   */
   maxShards: number;
   /** epoch ms: claim no shard that cannot finish before it (from --deadline, else from the executor) */
   deadlineMs?: number;

@@ -25,6 +25,8 @@ export interface ProgressSnapshot {
   done: number;
   total: number;
   ok: number;
+  /** what `ok` counts, when not downloaded clips (a scan's: slots with data) */
+  okLabel?: string;
   /** slots per second */
   rate: number;
   /** extra words, e.g. `2 workers` or `shard 7` */
@@ -43,7 +45,7 @@ export function formatProgressLine(p: ProgressSnapshot, barWidth = 24): string {
   const filled = Math.round(fraction * barWidth);
   const bar = barWidth > 0 ? `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ` : '';
   return (
-    `${bar}${p.done}/${p.total} slots (${Math.floor(fraction * 100)}%) ${p.ok} ok  ` +
+    `${bar}${p.done}/${p.total} slots (${Math.floor(fraction * 100)}%) ${p.ok} ${p.okLabel ?? 'ok'}  ` +
     `${p.rate.toFixed(1)}/s  ETA ${formatDuration(etaSeconds(p))}${p.note ? `  ${p.note}` : ''}`
   );
 }

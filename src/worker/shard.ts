@@ -4,14 +4,13 @@ import { AuthExpiredError, FleetclipError, LeaseLostError, QuotaError, StorageEr
 import type { FileModes } from '../file-modes.js';
 import type { Claim, RememberedRequest, SlotResult, WorkerManifest } from '../manifest/index.js';
 import { formatOnMiss } from '../plan/grammar.js';
-import { SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
+import { SLOT_SECONDS, type MissStrategy } from '../plan/types.js';
 import { clipFileName, removeStaleTemporaries, slotIso, type WorkspaceGuard } from '../storage/index.js';
 import type { ClipFetcher, ClipOutcome } from './clip.js';
 import { campaignDestination } from './destination.js';
 import { SlotPlanner, type ProbeResult } from './on-miss.js';
+import { shardSlots } from './selection.js';
 import type { ClipWindow } from './window.js';
-
-const SLOTS = SHARD_SECONDS / SLOT_SECONDS;
 
 export interface ShardReport {
   shardId: number;
@@ -24,7 +23,7 @@ export interface ShardReport {
   missing: number;
   invalid: number;
   failed: number;
-  /** slots settled without a request by the missing-data strategy */
+  /** slots settled without a request: by the missing-data strategy, or known to have no data from a scan */
   skipped: number;
   /** slots that already had a final outcome from an earlier attempt */
   resumed: number;
@@ -89,8 +88,11 @@ function releaseReasonOf(err: unknown): string {
  */
 export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardReport> {
   const startedMs = Date.now();
-  const { manifest, log, strategy } = ctx;
+  const { manifest, log } = ctx;
   const cameras = claim.cameras;
+  // the slots of the hour, or a sample's: scattered slots have no gaps in time for a strategy to skip
+  const { slotNos, camerasAt } = shardSlots(claim);
+  const strategy: MissStrategy = claim.slots ? { kind: 'probe-all' } : ctx.strategy;
   const where = { shardId: claim.shardId, vehicle: claim.vehicle, slot: slotIso(claim.hourStart) };
   let current = claim;
   const report: ShardReport = {
@@ -116,13 +118,31 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   for (const r of manifest.slotResults(claim.shardId))
     if (r.outcome === 'ok' || r.outcome === 'missing') settled.set(`${r.camera} ${r.start}`, r);
   report.resumed = settled.size;
-  const known = new Map<number, ProbeResult>();
-  for (let i = 0; i < SLOTS; i++) {
-    const rs = cameras.map((c) => settled.get(`${c} ${claim.hourStart + i * SLOT_SECONDS}`));
-    if (rs.every((r) => r !== undefined)) known.set(i, rs.some((r) => r!.outcome === 'ok') ? 'data' : 'missing');
+  // Slots a scan found without data (404) are settled as missing without asking again (docs/scan.md).
+  const scannedEmpty: SlotResult[] = manifest
+    .slotAvailability(claim.shardId)
+    .filter((a) => !a.available && !settled.has(`${a.camera} ${a.start}`))
+    .map((a) => ({
+      vehicle: claim.vehicle,
+      camera: a.camera,
+      start: a.start,
+      outcome: 'missing',
+      attempts: 0,
+      error: `no data when scanned ${new Date(a.checkedMs).toISOString()}`,
+      atMs: Date.now(),
+    }));
+  manifest.recordSlots(current, scannedEmpty);
+  for (const r of scannedEmpty) {
+    settled.set(`${r.camera} ${r.start}`, r);
+    ctx.onOutcome?.(r);
   }
-  const names = cameras.flatMap((c) =>
-    Array.from({ length: SLOTS }, (_, i) => clipFileName(claim.vehicle, c, claim.hourStart + i * SLOT_SECONDS)),
+  const known = new Map<number, ProbeResult>();
+  slotNos.forEach((slotNo, i) => {
+    const rs = camerasAt(slotNo).map((c) => settled.get(`${c} ${claim.hourStart + slotNo * SLOT_SECONDS}`));
+    if (rs.every((r) => r !== undefined)) known.set(i, rs.some((r) => r!.outcome === 'ok') ? 'data' : 'missing');
+  });
+  const names = slotNos.flatMap((slotNo) =>
+    camerasAt(slotNo).map((c) => clipFileName(claim.vehicle, c, claim.hourStart + slotNo * SLOT_SECONDS)),
   );
   const stale = await removeStaleTemporaries(ctx.outDir, names).catch((err: unknown) => {
     if (err instanceof StorageError) manifest.releaseShard(claim, releaseReasonOf(err)); // nothing of it has started
@@ -131,7 +151,10 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   if (stale > 0) log.info(`removed ${stale} temporaries of an interrupted attempt`, where);
   ctx.workspace.measured(manifest.workspaceBytes());
 
-  const planner = new SlotPlanner(strategy, SLOTS, { maxInflight: () => Math.max(1, Math.ceil(ctx.window.size / cameras.length)), known });
+  const planner = new SlotPlanner(strategy, slotNos.length, {
+    maxInflight: () => Math.max(1, Math.ceil(ctx.window.size / cameras.length)),
+    known,
+  });
   const shardAbort = new AbortController();
   const signal = AbortSignal.any([ctx.hard, shardAbort.signal]);
   setMaxListeners(0, signal); // every in-flight request listens to it
@@ -217,9 +240,10 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
 
   /** One slot of the hour, every camera still without a final outcome; the planner hears data/missing for the slot. */
   async function probeSlot(index: number): Promise<void> {
-    const start = claim.hourStart + index * SLOT_SECONDS;
+    const slotNo = slotNos[index]!;
+    const start = claim.hourStart + slotNo * SLOT_SECONDS;
     const outcomes = await Promise.all(
-      cameras.map(async (camera): Promise<'data' | 'missing' | 'aborted'> => {
+      camerasAt(slotNo).map(async (camera): Promise<'data' | 'missing' | 'aborted'> => {
         const before = settled.get(`${camera} ${start}`);
         if (before) return before.outcome === 'ok' ? 'data' : 'missing';
         inflightClips++;
@@ -313,8 +337,9 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
   // Slots the strategy settled without asking: recorded as missing with 0 attempts, so the shard is complete.
   const skipped: SlotResult[] = [];
   for (const index of planner.skipped()) {
-    const start = claim.hourStart + index * SLOT_SECONDS;
-    for (const camera of cameras)
+    const slotNo = slotNos[index]!;
+    const start = claim.hourStart + slotNo * SLOT_SECONDS;
+    for (const camera of camerasAt(slotNo))
       if (!settled.has(`${camera} ${start}`))
         skipped.push({
           vehicle: claim.vehicle,
@@ -326,7 +351,7 @@ export async function runShard(claim: Claim, ctx: ShardContext): Promise<ShardRe
           atMs: Date.now(),
         });
   }
-  report.skipped = skipped.length;
+  report.skipped = skipped.length + scannedEmpty.length;
   manifest.recordSlots(current, skipped);
 
   // an invalid clip is data the API has and we do not: the shard stays resubmittable, like one with a failed clip

@@ -1,27 +1,21 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { AuthExpiredError, EXIT, LeaseLostError, StorageError } from '../errors.js';
-import {
-  createBatchApiClient,
-  normalizeApiLimits,
-  openTokenSource,
-  tokenFileWarning,
-  type ApiLimits,
-  type RequestBudget,
-} from '../api/index.js';
+import { createBatchApiClient, normalizeApiLimits, openTokenSource, tokenFileWarning, type ApiLimits } from '../api/index.js';
 import { fileModesOf } from '../file-modes.js';
-import { openWorkerManifest, type Claim, type WorkerManifest } from '../manifest/index.js';
+import { openWorkerManifest, type Claim } from '../manifest/index.js';
 import { campaignApiBase } from '../plan/grammar.js';
-import { type CampaignSettings, MAX_CLIP_BYTES_FACTOR, SHARD_SECONDS, SLOT_SECONDS } from '../plan/types.js';
+import { type CampaignSettings, MAX_CLIP_BYTES_FACTOR } from '../plan/types.js';
 import { WorkspaceGuard, slotIso } from '../storage/index.js';
+import { campaignBudget } from './budget.js';
 import { createClipFetcher, normalizeClipOptions, type ClipOptions } from './clip.js';
 import { hasTimeForShard, typicalShardMs } from './deadline.js';
 import { createWorkerLogger, workerLogPath } from './logger.js';
 import { normalizeWorkerOptions, type WorkerOptionsInput } from './options.js';
 import { ProgressReporter, RateMeter } from './progress.js';
 import { READINESS_MAX_COUNT, ReadinessHistogram } from './readiness.js';
+import { shardSlots } from './selection.js';
 import { runShard, type ShardReport } from './shard.js';
 import { StopController } from './signals.js';
 import { TokenKeeper } from './token-keeper.js';
@@ -53,36 +47,6 @@ export interface WorkerRunResult {
 
 /** the campaign's recent rate, for the typical shard duration: the same 10 minutes `status` shows as clips/min */
 const RECENT_RATE_WINDOW_MS = 10 * 60_000;
-
-/**
- * Requests drawn from the campaign-wide budget in the manifest, a few seconds' worth per short transaction. The window
- * hears of every request (requests per clip) and every 429 (it shrinks).
- */
-function campaignBudget(
-  manifest: WorkerManifest,
-  workerId: string,
-  window: ClipWindow,
-  batch: number,
-  onRequest: () => void,
-): RequestBudget {
-  let tokens = 0;
-  return {
-    async acquire(signal) {
-      while (tokens <= 0) {
-        tokens += manifest.drawRequestAllowance(workerId, batch);
-        if (tokens <= 0) await delay(20 + Math.random() * 80, undefined, signal ? { signal } : {});
-      }
-      tokens--;
-      window.countRequest();
-      onRequest();
-    },
-    rateLimited: () => {
-      window.throttled(Date.now());
-      manifest.report429();
-    },
-    struggled: () => window.struggled(),
-  };
-}
 
 /**
  * `fleetclip work`: claims shards one after the other until none is left, a signal arrives, the token expires, the
@@ -203,14 +167,24 @@ export async function runWorker(
       token,
       // requests wait here only for their response headers: as many may be out as clips may be in flight
       limiter: new Bottleneck({ maxConcurrent, minTime: minTimeMs }),
-      budget: campaignBudget(manifest, workerId, window, Math.max(1, Math.ceil(settings.apiRatePerSec * options.allowanceSeconds)), () => {
-        if (busy.requests++ === 0) busy.fromMs = Date.now();
+      // the window hears of every request (requests per clip) and every 429 (it shrinks)
+      budget: campaignBudget(manifest, workerId, Math.max(1, Math.ceil(settings.apiRatePerSec * options.allowanceSeconds)), {
+        requested: () => {
+          window.countRequest();
+          if (busy.requests++ === 0) busy.fromMs = Date.now();
+        },
+        rateLimited: () => window.throttled(Date.now()),
+        struggled: () => window.struggled(),
       }),
       log,
       ...transferLimitsOf(settings),
       ...input.apiLimits,
     });
     const readiness = new ReadinessHistogram(manifest.readinessCounts());
+    // a shard's typical size, for the deadline: every slot of an hour, or a sample campaign's few
+    const planned = manifest.progress();
+    const slotsPerShard = planned.slots.total / Math.max(1, planned.shards.total);
+    const fullShardSlots = shardSlots({ cameras: settings.cameras }).count;
     const clips = createClipFetcher(api, input.clipOptions, log, readiness);
     // this worker's share of the budget: the campaign's rate over the workers running (by their shards, which
     // overcounts a worker running several: it then asks for a little less than its share)
@@ -278,7 +252,7 @@ export async function runWorker(
         // the rate is over the evidence's real age: a campaign seconds old has no 10 minutes of outcomes to divide by
         windowMs: Math.min(RECENT_RATE_WINDOW_MS, nowMs - (recent.fromMs ?? nowMs)),
         runningShards: manifest.runningShardCount(),
-        slotsPerShard: settings.cameras.length * (SHARD_SECONDS / SLOT_SECONDS),
+        slotsPerShard,
       });
       if (!hasTimeForShard(nowMs, deadlineMs, shardMs, options.deadlineMarginMs))
         return {
@@ -296,7 +270,7 @@ export async function runWorker(
     };
 
     const runOne = async (claim: Claim): Promise<void> => {
-      const entry = { claim, done: 0, total: claim.cameras.length * (SHARD_SECONDS / SLOT_SECONDS), exhausted: false };
+      const entry = { claim, done: 0, total: shardSlots(claim).count, exhausted: false };
       active.set(claim.shardId, entry);
       const shardStarted = Date.now();
       try {
@@ -362,10 +336,14 @@ export async function runWorker(
     for (;;) {
       if (crash !== undefined) break;
       // another shard starts beside the running ones only once each of them has every slot under way and the
-      // window has room: the last clips of one shard no longer leave the budget idle
+      // window has room: the last clips of one shard no longer leave the budget idle. At most maxShards shards'
+      // worth of slots run at once, so a sample campaign's shards of a slot or two run many at a time
+      const activeSlots = [...active.values()].reduce((n, a) => n + a.total, 0);
       const room =
         active.size === 0 ||
-        (active.size < options.maxShards && [...active.values()].every((a) => a.exhausted) && window.hasRoomFor(settings.cameras.length));
+        (activeSlots < options.maxShards * fullShardSlots &&
+          [...active.values()].every((a) => a.exhausted) &&
+          window.hasRoomFor(settings.cameras.length));
       if (refusal === undefined && !noWorkLeft && room) {
         refusal = await claimRefusal();
         if (refusal === undefined) {
