@@ -48,13 +48,17 @@ trap 'die "line $LINENO: \`$BASH_COMMAND\` exited $?"' ERR
 # --- checks ------------------------------------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts daemons)"
 command -v apt-get >/dev/null && [ -f /etc/debian_version ] || die "needs Debian (apt-get); use a Debian 12 machine"
+
+# One bring-up at a time on this machine: two at once (two test runs, a benchmark) restart each other's daemons. The
+# lock is held by flock itself (-o): the daemons this script starts must not inherit it, or it would never be freed.
+if [ -z "${FLEETCLIP_SLURM_UP_LOCKED:-}" ]; then
+  exec env FLEETCLIP_SLURM_UP_LOCKED=1 flock -o /run/fleetclip-slurm-up.lock bash "$0" "$@"
+fi
+
 case $ACCOUNTING in slurmdbd | none) ;; *) die "SLURM_LOCAL_ACCOUNTING must be slurmdbd or none, got '$ACCOUNTING'" ;; esac
 for v in MAX_ARRAY_SIZE MIN_JOB_AGE KILL_WAIT CRED_EXPIRE TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "SLURM_LOCAL_$v must be a whole number, got '${!v}'"
 done
-# one bring-up at a time on this machine: two at once (two test runs, a benchmark) restart each other's daemons
-exec 9>/run/fleetclip-slurm-up.lock
-flock 9
 [ "$CRED_EXPIRE" -ge 5 ] || die "SLURM_LOCAL_CRED_EXPIRE must be at least 5 (it is also the launch credential's lifetime)"
 for p in $PARTITIONS; do [[ $p =~ ^[A-Za-z0-9_]+$ ]] || die "SLURM_LOCAL_PARTITIONS: '$p' is not a partition name"; done
 [ -n "${PARTITIONS// /}" ] || die "SLURM_LOCAL_PARTITIONS is empty"
