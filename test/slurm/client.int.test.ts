@@ -139,13 +139,13 @@ describeWithSlurm('execaSlurmClient on the local cluster', () => {
     await until(
       () => slurm.taskStates([first!]),
       (r) => taskOf(r.tasks, 0)?.state === 'RUNNING',
-      30_000,
+      80_000, // the scheduler starts it at its next pass, later on a busy machine
       500,
     );
     const end = await slurm.jobEndTime(`${first}_0`);
     expect(end).toBeGreaterThan(Date.now());
     expect(end).toBeLessThanOrEqual(Date.now() + 61_000);
-  });
+  }, 90_000);
 
   test('--signal=B:USR1@50 reaches the exec’d process before the time limit', async () => {
     const [exits, keeps] = timeoutJob.split(',') as [string, string];
