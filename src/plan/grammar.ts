@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { isLoopback } from './loopback.js';
+import { isLoopback, parseHttpUrl } from './loopback.js';
 import { type CampaignSettings, SHARD_SECONDS, SLOT_SECONDS, type MissStrategy } from './types.js';
 
 /**
@@ -92,14 +92,7 @@ export function parseApiBase(
     optIn = 'allow it with --insecure-http',
   }: { insecureHttp?: boolean; what?: string; optIn?: string } = {},
 ): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
-    throw new UsageError(`${what} must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+  const url = parseHttpUrl(raw, what);
   if (url.protocol === 'http:' && !insecureHttp && !isLoopback(url.hostname))
     throw new UsageError(
       `${what} is plain http:// beyond loopback ('${raw}'), so the token would travel unencrypted: use https://, or ${optIn}`,

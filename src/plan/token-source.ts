@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { isLoopback } from './loopback.js';
+import { isLoopback, parseHttpUrl } from './loopback.js';
 import type { TokenSourceSettings } from './types.js';
 
 /** The flags of a token source, as `plan` was given them (camelCase). */
@@ -17,14 +17,7 @@ export interface TokenSourceInput {
  * checks the stored URL again with this function before it sends the secret: a manifest is not trusted blindly.
  */
 export function parseTokenUrl(raw: string, what = '--oauth-token-url'): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash)
-    throw new UsageError(`${what} must be an http(s) URL without credentials, query or fragment, got '${raw}'`);
+  const url = parseHttpUrl(raw, what);
   if (url.protocol === 'http:' && !isLoopback(url.hostname))
     throw new UsageError(`${what} is plain http:// beyond loopback ('${raw}'): the client secret would travel unencrypted; use https://`);
   return url.href;

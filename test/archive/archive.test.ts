@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { verifyManifest, rebuildManifest } from '../../src/manifest/index.js';
 import { runMain } from '../helpers/cli.js';
+import { TmpfsMounts, whyNoTmpfs } from '../helpers/mounts.js';
 import {
   archivedPath,
   archiveRows,
@@ -21,21 +21,6 @@ const runs: string[] = [];
 afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 const LA = 'America/Los_Angeles';
-
-/** Why a read-only filesystem cannot be mounted here (only root may; a container may forbid it even so), if it cannot. */
-function whyNoMount(): string | undefined {
-  if (process.getuid?.() !== 0) return 'mounting needs root';
-  const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetclip-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'mount -t tmpfs was refused';
-  } finally {
-    fs.rmdirSync(probe);
-  }
-}
 
 const destFolder = (under?: string): string => newFolder(runs, under);
 
@@ -271,18 +256,19 @@ describe('what archive refuses', () => {
     expect(archiveRows(c.manifest).archived).toEqual([]);
   });
 
-  const noReadOnlyMount = whyNoMount();
+  const noReadOnlyMount = whyNoTmpfs();
   (noReadOnlyMount ? test.skip : test)(
     `a destination that is not writable (a read-only filesystem) is one line, exit 6, before anything moves${noReadOnlyMount ? ` (skipped: ${noReadOnlyMount})` : ''}`,
     async () => {
       const c = smallCampaign();
       const readOnly = destFolder();
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]);
+      const mounts = new TmpfsMounts();
+      mounts.mount(readOnly, 'ro,size=1m');
       try {
         const run = await archive(c, readOnly, '--move');
         expect(run).toEqual({ code: 6, stdout: '', stderr: `fleetclip: the destination ${readOnly} is not writable: EROFS\n` });
       } finally {
-        execFileSync('umount', [readOnly]);
+        mounts.unmountAll();
       }
       expect(filesUnder(c.out)).toHaveLength(24);
       expect(archiveRows(c.manifest).archived).toEqual([]);
