@@ -27,6 +27,7 @@ export const EXIT = {
   slurm: 8,
   tokenSource: 9,
   interrupted: 10,
+  stalled: 11,
   internal: 70,
 } as const;
 

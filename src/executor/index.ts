@@ -5,7 +5,16 @@ export type { LocalExecutorOptions, LocalRunResult } from './local.js';
 export { workerNodeOptions } from './node-options.js';
 export type { Executor, LaunchRequest, LaunchResult } from './types.js';
 export { runThisWorker } from './this-worker.js';
-export { SUBMIT_DEFAULTS, cancelCampaign, reconcileCampaign, resubmitCampaign, slurmExecutor, slurmView, submitCampaign } from './slurm.js';
+export {
+  SUBMIT_DEFAULTS,
+  cancelCampaign,
+  liveTaskCount,
+  reconcileCampaign,
+  resubmitCampaign,
+  slurmExecutor,
+  slurmView,
+  submitCampaign,
+} from './slurm.js';
 export type {
   CancelResult,
   ReconcileReport,

@@ -15,6 +15,7 @@ import {
   splitArray,
   type SlurmClient,
   type SlurmProfile,
+  type SlurmState,
   type TaskState,
 } from '../slurm/index.js';
 import { workerNodeOptions } from './node-options.js';
@@ -454,6 +455,14 @@ export async function slurmView(
       };
     }),
   };
+}
+
+/** Tasks the scheduler may still run or is running (pending, running, suspended, completing, requeued), over a view. */
+export function liveTaskCount(view: { submissions: SubmissionView[] }): number {
+  return view.submissions.reduce(
+    (n, s) => n + Object.entries(s.tasks).reduce((m, [state, count]) => m + (isFinalState(state as SlurmState) ? 0 : count), 0),
+    0,
+  );
 }
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {
