@@ -89,7 +89,6 @@ export class StatusQueries {
         if (!cameraLists.has(camerasText)) cameraLists.set(camerasText, JSON.parse(camerasText) as string[]);
         const cameras = [...cameraLists.get(camerasText)!];
         const { slots } = selectionOf(slotsText);
-        const slotsByCamera = slots && Object.fromEntries(Object.entries(slots).map(([camera, slotNos]) => [camera, slotNos.length]));
         return {
           id,
           vehicle,
@@ -101,8 +100,8 @@ export class StatusQueries {
           ...(leaseUntilMs !== null && { leaseUntilMs }),
           ...(lastError !== null && { lastError }),
           ...(releaseReason !== null && { releaseReason }),
-          slotsTotal: slotsByCamera ? Object.values(slotsByCamera).reduce((a, b) => a + b, 0) : cameras.length * SLOTS_PER_SHARD,
-          ...(slotsByCamera && { slotsByCamera }),
+          slotsTotal: slots ? Object.values(slots).reduce((n, slotNos) => n + slotNos.length, 0) : cameras.length * SLOTS_PER_SHARD,
+          ...(slots && { slots }),
           ok: ok ?? 0,
           missing: missing ?? 0,
           invalid: invalid ?? 0,

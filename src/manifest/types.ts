@@ -69,8 +69,8 @@ export interface ShardStatusRow {
   lastError?: string;
   releaseReason?: string;
   slotsTotal: number;
-  /** a sample campaign's shard: slots per camera (they differ); absent: `slotsTotal` shared equally by the cameras */
-  slotsByCamera?: Record<string, number>;
+  /** a sample campaign's shard: the slots (0-119 in the hour) of each camera; absent: every slot of every camera */
+  slots?: SlotSelection;
   ok: number;
   missing: number;
   invalid: number;

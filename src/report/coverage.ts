@@ -158,9 +158,14 @@ export class CoverageGrid {
     return seconds / this.columnSeconds;
   }
 
+  /** A sample campaign's shard plans only its drawn slots: the others are not part of the campaign, not pending. */
   private plan(shard: ShardStatusRow, camera: string): void {
     const cell = this.cellsOf(shard.vehicle, camera);
     const first = this.firstColumnOf(shard);
+    if (shard.slots) {
+      for (const slotNo of shard.slots[camera] ?? []) cell[(first + Math.floor(slotNo / this.slotsPerPart)) * STATE_COUNT + PENDING]! += 1;
+      return;
+    }
     const parts = SLOTS_PER_SHARD / this.slotsPerPart;
     for (let part = 0; part < parts; part++) cell[(first + part) * STATE_COUNT + PENDING]! += this.slotsPerPart;
   }

@@ -259,7 +259,9 @@ function cameraRows({ shards, slotCounts }: StatusInput): CameraRow[] {
   };
   for (const shard of shards) {
     for (const camera of shard.cameras)
-      rowOf(shard.vehicle, camera).clips.total += shard.slotsByCamera?.[camera] ?? shard.slotsTotal / shard.cameras.length;
+      rowOf(shard.vehicle, camera).clips.total += shard.slots
+        ? (shard.slots[camera]?.length ?? 0)
+        : shard.slotsTotal / shard.cameras.length;
   }
   for (const count of slotCounts) {
     const row = rowOf(count.vehicle, count.camera);

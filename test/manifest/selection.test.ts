@@ -44,9 +44,9 @@ describe('a sample shard holds only its selected slots', () => {
       expect(() => m.recordSlots(claim, [missing('front', 7)])).toThrow(ManifestError);
       expect(() => m.recordSlots(claim, [missing('front', 7)])).toThrow(/is not a slot of shard 1/);
       m.recordSlots(claim, [missing('front', 3), missing('rear', 7)]);
-      expect(m.shardRows().map((s) => [s.slotsTotal, s.slotsByCamera, s.missing])).toEqual([
-        [3, { front: 2, rear: 1 }, 2],
-        [1, { rear: 1 }, 0],
+      expect(m.shardRows().map((s) => [s.slotsTotal, s.slots, s.missing])).toEqual([
+        [3, { front: [3, 40], rear: [7] }, 2],
+        [1, { rear: [119] }, 0],
       ]);
       expect(m.progress().slots).toEqual({ total: 4, done: 2, ok: 0 });
     } finally {

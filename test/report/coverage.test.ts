@@ -88,6 +88,28 @@ describe('CoverageGrid', () => {
     expect(timeline.rows[0]!.spans).toHaveLength(120);
   });
 
+  test('a sample campaign’s shard plans only its drawn slots: the others are blank, not pending', () => {
+    const sampled = (id: number, hour: number, slots: Record<string, number[]>): ShardStatusRow => ({
+      ...shard(id, 'mav', hour),
+      slotsTotal: Object.values(slots).flat().length,
+      slots,
+    });
+    const grid = new CoverageGrid([sampled(1, 0, { front: [3, 40], rear: [119] })]);
+    expect(grid).toMatchObject({ columnSeconds: 30, columns: 120, slotsPerPart: 1 });
+    grid.add(count(1, 'front', 3, 'missing'));
+    const [front, rear] = grid.timeline().rows;
+    expect(front!.totals).toEqual(counts({ missing: 1, pending: 1 }));
+    expect(front!.runs).toEqual([
+      { state: 'missing', from: 3, to: 4 },
+      { state: 'pending', from: 40, to: 41 },
+    ]);
+    expect(rear!.runs).toEqual([{ state: 'pending', from: 119, to: 120 }]);
+    // hour columns: a column counts the hour's drawn slots only
+    const hours = new CoverageGrid([sampled(1, 0, { front: [3, 40] }), sampled(2, 1, { front: [0] })], 2);
+    expect(hours.slotsPerPart).toBe(120);
+    expect(hours.timeline().rows[0]!.spans.map((sp) => sp.counts.pending)).toEqual([2, 1]);
+  });
+
   test('fewer hover titles than columns when there are many rows: spans of whole minutes or hours, counts summed', () => {
     const grid = new CoverageGrid([shard(1, 'mav', 0), shard(2, 'mav', 1)]);
     const timeline = grid.timeline(2 * 8); // two rows, eight titles each: 15 min spans of the two hours
