@@ -266,7 +266,7 @@ export interface WorkerManifest extends TokenRenewalLedger {
  * What `fleetclip scan --manifest` does: read the campaign and what is known of each shard's slots, draw requests
  * from the campaign's budget, record what the API said. It never claims a shard nor writes a slot's outcome.
  */
-export interface ScanManifest {
+export interface ScanManifest extends TokenRenewalLedger {
   readonly path: string;
   settings(): CampaignSettings;
   plannedShards(): PlannedShard[];

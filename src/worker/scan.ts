@@ -11,6 +11,7 @@ import { SlotPlanner, type ProbeResult } from './on-miss.js';
 import type { ProgressMode } from './options.js';
 import { ProgressReporter, RateMeter } from './progress.js';
 import { shardSlots } from './selection.js';
+import { TokenKeeper } from './token-keeper.js';
 
 /**
  * What is known of one camera's slot after a scan:
@@ -96,12 +97,27 @@ export async function runScan(
   if (!(input.progressIntervalMs > 0))
     throw new UsageError(`--progress-interval must be a positive number of seconds, got ${input.progressIntervalMs / 1000}`);
   const manifest = input.target.kind === 'manifest' ? openScanManifest(input.target.manifestPath) : undefined;
+  let keeper: TokenKeeper | undefined;
   try {
     const totals: ScanTotals = { requests: 0, jobs: 0, unknown: 0 };
-    const { shards, client, timeZone, token } = connect(input, manifest, env, () => totals.requests++);
-    await token.current(); // an unreadable token file is a usage error before any request
+    const connected = connect(input, manifest, env, io, () => totals.requests++);
+    const { shards, client, timeZone, token } = connected;
+    keeper = connected.keeper;
     const stop = new AbortController();
     const stopListening = onStopSignals((signal) => stop.abort(new InterruptedError(`stopped by ${signal}`)));
+    try {
+      if (keeper) {
+        // the campaign's token source keeps the token file fresh, with (or in turns with) the campaign's workers
+        keeper.start();
+        await keeper.ensureToken(stop.signal);
+      }
+      await token.current(); // an unreadable token file is a usage error before any request
+    } catch (err) {
+      stopListening();
+      if (stop.signal.aborted)
+        throw new InterruptedError(`${(stop.signal.reason as Error).message} while waiting for a token; nothing asked`);
+      throw err;
+    }
     const progress = { done: 0, data: 0, total: shards.reduce((n, s) => n + shardSlots(s).count, 0) };
     const meter = new RateMeter();
     const startedMs = Date.now();
@@ -163,6 +179,7 @@ export async function runScan(
     }
     return { ...totals, timeZone };
   } finally {
+    await keeper?.stop();
     manifest?.close();
   }
 }
@@ -174,8 +191,9 @@ function connect(
   input: ScanRunInput,
   manifest: ScanManifest | undefined,
   env: NodeJS.ProcessEnv,
+  io: { stderr: { write(text: string): unknown } },
   counted: () => void,
-): { shards: ScanShardSpec[]; client: BatchApiClient; timeZone: string; token: TokenSource } {
+): { shards: ScanShardSpec[]; client: BatchApiClient; timeZone: string; token: TokenSource; keeper?: TokenKeeper } {
   const { target, concurrency } = input;
   if (target.kind === 'window') {
     const token = openTokenSource({ tokenFile: target.tokenFile, env });
@@ -186,22 +204,30 @@ function connect(
     return { shards: inTimeOrder(target.shards), client, timeZone: target.timeZone, token };
   }
   const settings = manifest!.settings();
-  const token = openTokenSource({ tokenFile: settings.tokenFile, env });
+  const scanId = `scan-${os.hostname()}-${process.pid}`;
+  // a failed renewal is said as it happens; a refusal is not: the scan ends with it, and says it then
+  const warn = (message: string) => message !== keeper?.failure?.message && io.stderr.write(`fleetclip scan: ${message}\n`);
+  const keeper: TokenKeeper | undefined =
+    settings.tokenSource &&
+    new TokenKeeper({
+      source: settings.tokenSource,
+      tokenFile: settings.tokenFile,
+      ledger: manifest!,
+      holder: scanId,
+      manifestPath: manifest!.path,
+      log: { info() {}, debug() {}, warn },
+    });
+  const token = openTokenSource({ tokenFile: settings.tokenFile, env, ...(keeper && { renewer: keeper }) });
   // the campaign's budget, shared with its workers; the campaign's floor between two requests of one client
-  const budget = campaignBudget(
-    manifest!,
-    `scan-${os.hostname()}-${process.pid}`,
-    Math.max(1, Math.ceil(settings.apiRatePerSec * ALLOWANCE_SECONDS)),
-    {
-      requested: counted,
-      rateLimited: () => undefined,
-      struggled: () => undefined,
-    },
-  );
+  const budget = campaignBudget(manifest!, scanId, Math.max(1, Math.ceil(settings.apiRatePerSec * ALLOWANCE_SECONDS)), {
+    requested: counted,
+    rateLimited: () => undefined,
+    struggled: () => undefined,
+  });
   const limiter = new Bottleneck({ maxConcurrent: concurrency, minTime: settings.minTimeMs });
   // the campaign's base as its workers take it: plain http beyond loopback only if the campaign opted in
   const client = createBatchApiClient({ apiBase: campaignApiBase(settings, manifest!.path), token, limiter, budget });
-  return { shards: inTimeOrder(manifest!.plannedShards()), client, timeZone: settings.timeZone, token };
+  return { shards: inTimeOrder(manifest!.plannedShards()), client, timeZone: settings.timeZone, token, ...(keeper && { keeper }) };
 }
 
 /** By hour, then vehicle: each vehicle's slots come in time order, so runs of data can be followed shard after shard. */

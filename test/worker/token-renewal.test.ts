@@ -168,6 +168,43 @@ describe('a campaign whose tokens live 5 s', () => {
     await runAndCheck(c);
   }, 180_000);
 
+  test('scan --manifest renews the token through the campaign’s source as workers do: every slot answered over several lifetimes', async () => {
+    const c = await campaignWithSource({
+      hours: '16-17',
+      vehicles: 'mav,megalodon',
+      tokenSource: oauthFlags,
+      pacing: ['--api-rate', '20', '--max-concurrent', '8', '--min-time-ms', '5'],
+    });
+    const r = await runCli(['scan', '--manifest', c.manifest, '--json', '--progress', 'off'], { timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { requests: number; total: { total: number; unknown: number; data: number } };
+    // 240 slots at 20 requests/s: 12 s or more, over two token lifetimes
+    expect(report.total).toMatchObject({ total: 240, unknown: 0 });
+    expect(report.total.data).toBeGreaterThan(0);
+    // a request that met the end of a token's life (a 401) was asked again with the next one: none is unknown
+    expect(c.sim.stats().requests.oauth).toEqual({ '200': expect.any(Number) });
+    const m = openManifest(c.manifest, { readonly: true });
+    try {
+      expect(m.tokenRenewal()).toMatchObject({ generation: expect.any(Number), failures: 0, refused: false });
+      expect(m.tokenRenewal().generation).toBeGreaterThanOrEqual(2);
+    } finally {
+      m.close();
+    }
+    for (const secret of [SECRET, ...c.sim.issuedTokens()]) expect(r.stdout + r.stderr).not.toContain(secret);
+  }, 150_000);
+
+  test('scan --manifest with a source that refuses: exit 9, one line, nothing asked', async () => {
+    const c = await campaignWithSource({ hours: '16-17', vehicles: 'mav', secret: 'not-the-secret-4b1d', tokenSource: oauthFlags });
+    const r = await runCli(['scan', '--manifest', c.manifest, '--progress', 'off'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(9);
+    expect(r.stderr).toMatch(
+      /^fleetclip: the token source refused: the identity provider refused the client credentials of 'fleetclip-test'/,
+    );
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toContain('not-the-secret-4b1d');
+    expect(c.sim.stats().requests).toEqual({ oauth: { '401': 1 } });
+  }, 60_000);
+
   test('a wrong client secret: one token request, one clear line, exit 9 for the run; token --renew tries again once it is fixed', async () => {
     const c = await campaignWithSource({ hours: '16-17', vehicles: 'mav', secret: 'not-the-secret-4b1d', tokenSource: oauthFlags });
     const run = await runCli(['run', '--manifest', c.manifest, '--workers', '4', ...WORKER_FLAGS], { timeoutMs: 60_000 });
