@@ -167,6 +167,67 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
     420_000,
   );
 
+  test('a task whose downloads stall runs past its --time and ends TIMEOUT, another is scancelled, both mid-shard: resubmit reconciles and resubmits only those shards', async () => {
+    const c = await plannedCampaign({
+      hours: '16-17',
+      vehicles: 'mav,megalodon',
+      cameras: 'front-center',
+      sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
+      // a window of 4 clips of 1-2 s: a shard takes ~45 s, so neither task finishes its own before it is ended
+      pacing: ['--api-rate', '50', '--max-concurrent', '4', '--min-time-ms', '5'],
+    });
+    campaigns.push(c);
+    // a grace longer than the time left after USR1: a worker with downloads in flight waits for them past its limit
+    const jobId = (await submit(c, ['--time', '2', '--workers', '2', '--worker-arg=--grace=600'])).outcome.submissions[0]!.jobId;
+    await until(
+      'a shard running under each task',
+      () => shardStates(c),
+      (s) => s.filter((r) => r.state === 'running').length === 2,
+      60_000,
+    );
+    const m = openManifest(c.manifest, { readonly: true });
+    const holders = m.runningClaims();
+    m.close();
+    const stalled = holders.find((h) => h.owner.slurmArrayTaskId === '0')!;
+    const cancelled = holders.find((h) => h.owner.slurmArrayTaskId === '1')!;
+    await run('scancel', [`${jobId}_1`]);
+    await until(
+      'the scancelled task ended',
+      () => squeueTasks(jobId),
+      (t) => t.includes(`${jobId}_1|CANCELLED`),
+      60_000,
+    );
+    // the API stalls: every answer from now on takes longer than the task has left (a hung server, a dead mount)
+    c.sim.setFaults({ slowRate: 1, slowMs: 400_000 });
+    // USR1 a minute before the limit finds downloads in flight; the limit (2 min after the start, seen by slurmctld
+    // within 30 s) sends SIGTERM, a second signal, and the worker leaves at once
+    await until(
+      'the stalled task timed out',
+      () => squeueTasks(jobId),
+      (t) => t.includes(`${jobId}_0|TIMEOUT`),
+      240_000,
+    );
+    c.sim.setFaults({ slowRate: 0 });
+    const left = shardStates(c);
+    expect(left.find((s) => s.id === cancelled.shardId)).toMatchObject({ state: 'released' });
+    // a worker that left on SIGTERM released its shard itself; one killed after KillWait left it running for reconcile
+    const stalledShard = left.find((s) => s.id === stalled.shardId)!;
+    expect(['running', 'released']).toContain(stalledShard.state);
+
+    const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--time', '20', '--json']);
+    expect(resubmitted.code).toBe(0);
+    const again = JSON.parse(resubmitted.stdout) as { reconciled: { released: { shardId: number; reason: string }[] }; tasks: number };
+    expect(again.reconciled.released).toEqual(
+      stalledShard.state === 'running' ? [{ shardId: stalled.shardId, reason: expect.stringMatching(/^slurm TIMEOUT/) }] : [],
+    );
+    expect(again.tasks).toBe(2);
+    const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
+    expect(waited.code).toBe(0);
+    expect(
+      await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '17:00' }),
+    ).toMatchObject({ missing: [], duplicated: [], differ: [], extra: [] });
+  }, 600_000);
+
   test('--auto-resubmit heals a campaign with no command typed after submit; USR1 before the time limit releases the shard (not lost)', async () => {
     // a shard takes about 90 s here (1 camera, 120 slots of 1-2 s, a window of 2): a task with --time 2 gets USR1 a
     // minute before its limit (the local profile's grace) and releases the shard half done; the healing job that
