@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,18 +11,15 @@ import {
   at,
   downloadedCampaign,
   filesUnder,
-  newFolder,
+  scratchFolders,
   sha256File,
   workspaceBytes,
   type DownloadedCampaign,
 } from './helpers.js';
 
-const runs: string[] = [];
-afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const { runs, folder: destFolder } = scratchFolders();
 
 const LA = 'America/Los_Angeles';
-
-const destFolder = (under?: string): string => newFolder(runs, under);
 
 const archive = (c: DownloadedCampaign, dest: string, ...flags: string[]) =>
   runMain(['archive', '--manifest', c.manifest, '--dest', dest, '--progress', 'off', ...flags]);

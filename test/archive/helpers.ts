@@ -1,3 +1,4 @@
+import { afterAll } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,11 +30,21 @@ export interface DownloadedCampaign {
   clips: DownloadedClip[];
 }
 
-/** A new empty folder (a destination) under `under`, added to `runs` for cleanup. */
-export function newFolder(runs: string[], under = os.tmpdir()): string {
-  const dir = fs.mkdtempSync(path.join(under, 'fleetclip-archive-'));
-  runs.push(dir);
-  return dir;
+/**
+ * The folders a test file makes, removed after its last test: `runs` for `downloadedCampaign`, and `folder(under)` for a
+ * new empty one (a destination) under `under` (the temporary folder by default).
+ */
+export function scratchFolders(): { runs: string[]; folder(under?: string): string } {
+  const runs: string[] = [];
+  afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  return {
+    runs,
+    folder(under = os.tmpdir()) {
+      const dir = fs.mkdtempSync(path.join(under, 'fleetclip-archive-'));
+      runs.push(dir);
+      return dir;
+    },
+  };
 }
 
 /** `2025-11-17T23:59:30Z` → epoch seconds */

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import {
   at,
   downloadedCampaign,
   filesUnder,
-  newFolder,
+  scratchFolders,
   sha256File,
   workspaceBytes,
   type DownloadedCampaign,
@@ -24,8 +24,7 @@ import {
  * (`:local:`), and a crypt remote over a folder, which keeps no hash, so each copy is read back to be verified.
  */
 
-const runs: string[] = [];
-afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const { runs, folder } = scratchFolders();
 
 const DAY = '2025-11-17';
 const noRclone = spawnSync('rclone', ['version'], { stdio: 'ignore' }).error ? 'no rclone' : undefined;
@@ -34,8 +33,6 @@ function campaign(): DownloadedCampaign {
   const starts = [0, 30, 60, 3600].map((s) => at('2025-11-17T18:00:00Z') + s);
   return downloadedCampaign(runs, { timeZone: 'America/Los_Angeles', days: [DAY], starts, vehicles: ['veh-1', 'veh-2'] });
 }
-
-const folder = (): string => newFolder(runs);
 
 const archive = (c: DownloadedCampaign, dest: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}) =>
   runCli(['archive', '--manifest', c.manifest, '--dest', dest, '--progress', 'off', ...flags], { env, timeoutMs: 60_000 });

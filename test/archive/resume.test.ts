@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { archiveTempOf } from '../../src/storage/index.js';
@@ -11,7 +11,7 @@ import {
   at,
   downloadedCampaign,
   filesUnder,
-  newFolder,
+  scratchFolders,
   sha256File,
   workspaceBytes,
   type DownloadedCampaign,
@@ -24,8 +24,7 @@ import {
  * writes the rest.
  */
 
-const runs: string[] = [];
-afterAll(() => runs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const { runs, folder: destFolder } = scratchFolders();
 
 const DAY = '2025-11-17';
 
@@ -40,8 +39,6 @@ function campaign(): DownloadedCampaign {
     clipBytes: 256 * 1024,
   });
 }
-
-const destFolder = (): string => newFolder(runs);
 
 function startArchive(
   c: DownloadedCampaign,

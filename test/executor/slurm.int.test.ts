@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { openManifest } from '../../src/manifest/index.js';
+import { openManifest, type RunningClaim } from '../../src/manifest/index.js';
 import { runCli } from '../helpers/cli.js';
 import { compareWithTruth, plannedCampaign, type Campaign } from '../worker/campaign.js';
 
@@ -72,6 +72,50 @@ async function squeueTasks(jobId: string): Promise<string[]> {
   return stdout.trim().split('\n').filter(Boolean);
 }
 
+interface Resubmitted {
+  reconciled: { released: { shardId: number; reason: string }[]; source: string };
+  tasks: number;
+}
+
+/**
+ * Two shards (mav and megalodon, 16:00, one camera) whose clips take 1-2 s to cut, submitted as an array of two tasks
+ * with `flags`; returns once each task is running a shard, with the claim each holds.
+ */
+async function twoTasksMidShard(
+  flags: string[],
+  pacing?: string[],
+): Promise<{ c: Campaign; jobId: string; task0: RunningClaim; task1: RunningClaim }> {
+  const c = await plannedCampaign({
+    hours: '16-17',
+    vehicles: 'mav,megalodon',
+    cameras: 'front-center',
+    sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
+    ...(pacing && { pacing }),
+  });
+  campaigns.push(c);
+  const jobId = (await submit(c, ['--workers', '2', ...flags])).outcome.submissions[0]!.jobId;
+  await until(
+    'a shard running under each task',
+    () => shardStates(c),
+    (s) => s.filter((r) => r.state === 'running').length === 2,
+    60_000,
+  );
+  const m = openManifest(c.manifest, { readonly: true });
+  const holders = m.runningClaims();
+  m.close();
+  const holderOf = (task: string) => holders.find((h) => h.owner.slurmArrayTaskId === task)!;
+  return { c, jobId, task0: holderOf('0'), task1: holderOf('1') };
+}
+
+/** `status --wait` returns 0 and the clips on disk are the simulator's truth of that window, nothing duplicated. */
+async function expectCompleteAndTrue(c: Campaign): Promise<void> {
+  const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
+  expect(waited.code).toBe(0);
+  expect(
+    await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '17:00' }),
+  ).toMatchObject({ missing: [], duplicated: [], differ: [], extra: [] });
+}
+
 withSlurm('fleetclip on a real Slurm cluster', () => {
   test('plan → submit → array tasks run the workers → every shard done, the clips are the truth; status --wait returns 0', async () => {
     const c = await plannedCampaign({ hours: '16-18', vehicles: 'mav,megalodon', cameras: 'front-center', sim: { timeScale: 0.05 } });
@@ -101,27 +145,8 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
   test.each(['sacct', 'squeue'] as const)(
     'one task SIGKILLed and one scancelled mid-shard: resubmit reconciles (scheduler view from %s), resubmits only those shards, nothing duplicated',
     async (source) => {
-      // slow jobs (1-2 s each) so that both tasks are mid-shard when they are ended
-      const c = await plannedCampaign({
-        hours: '16-17',
-        vehicles: 'mav,megalodon',
-        cameras: 'front-center',
-        sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
-      });
-      campaigns.push(c);
+      const { c, jobId, task0: killed, task1: cancelled } = await twoTasksMidShard(['--time', '20']);
       const env = source === 'squeue' ? { PATH: `${await accountingOff(c.dir)}:${process.env.PATH}` } : {};
-      const jobId = (await submit(c, ['--time', '20', '--workers', '2'])).outcome.submissions[0]!.jobId;
-      await until(
-        'a shard running under each task',
-        () => shardStates(c),
-        (s) => s.filter((r) => r.state === 'running').length === 2,
-        60_000,
-      );
-      const m = openManifest(c.manifest, { readonly: true });
-      const holders = m.runningClaims();
-      m.close();
-      const killed = holders.find((h) => h.owner.slurmArrayTaskId === '0')!;
-      const cancelled = holders.find((h) => h.owner.slurmArrayTaskId === '1')!;
       expect(killed.owner).toMatchObject({ slurmJobId: jobId });
       // SIGKILL (what the OOM killer or a dying node does): the worker cannot release its shard, the manifest still says
       // running with a lease minutes long. scancel sends SIGTERM: that worker releases its shard on the way out.
@@ -142,24 +167,12 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
 
       const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--json', '--verbose'], { env });
       expect(resubmitted.code).toBe(0);
-      const again = JSON.parse(resubmitted.stdout) as {
-        reconciled: { released: { shardId: number; reason: string }[]; source: string };
-        tasks: number;
-      };
+      const again = JSON.parse(resubmitted.stdout) as Resubmitted;
       expect(again.reconciled).toEqual({ source, released: [{ shardId: killed.shardId, reason: expect.stringMatching(/^slurm FAILED/) }] });
       // the new array works on the two ended tasks' shards, one task each
       expect(again.tasks).toBe(2);
 
-      const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
-      expect(waited.code).toBe(0);
-      expect(
-        await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '17:00' }),
-      ).toMatchObject({
-        missing: [],
-        duplicated: [],
-        differ: [],
-        extra: [],
-      });
+      await expectCompleteAndTrue(c);
       const nothing = await runCli(['resubmit', '--manifest', c.manifest], { env });
       expect(nothing.stdout).toMatch(/^nothing to resubmit/);
       expect(nothing.code).toBe(0);
@@ -168,28 +181,17 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
   );
 
   test('a task whose downloads stall runs past its --time and ends TIMEOUT, another is scancelled, both mid-shard: resubmit reconciles and resubmits only those shards', async () => {
-    const c = await plannedCampaign({
-      hours: '16-17',
-      vehicles: 'mav,megalodon',
-      cameras: 'front-center',
-      sim: { timeScale: 1, processingDelayMs: { min: 1_000, max: 2_000 } },
-      // a window of 4 clips of 1-2 s: a shard takes ~45 s, so neither task finishes its own before it is ended
-      pacing: ['--api-rate', '50', '--max-concurrent', '4', '--min-time-ms', '5'],
-    });
-    campaigns.push(c);
-    // a grace longer than the time left after USR1: a worker with downloads in flight waits for them past its limit
-    const jobId = (await submit(c, ['--time', '2', '--workers', '2', '--worker-arg=--grace=600'])).outcome.submissions[0]!.jobId;
-    await until(
-      'a shard running under each task',
-      () => shardStates(c),
-      (s) => s.filter((r) => r.state === 'running').length === 2,
-      60_000,
+    // a window of 4 clips of 1-2 s: a shard takes ~45 s, so neither task finishes its own before it is ended; a grace
+    // longer than the time left after USR1: a worker with downloads in flight waits for them past its limit
+    const {
+      c,
+      jobId,
+      task0: stalled,
+      task1: cancelled,
+    } = await twoTasksMidShard(
+      ['--time', '2', '--worker-arg=--grace=600'],
+      ['--api-rate', '50', '--max-concurrent', '4', '--min-time-ms', '5'],
     );
-    const m = openManifest(c.manifest, { readonly: true });
-    const holders = m.runningClaims();
-    m.close();
-    const stalled = holders.find((h) => h.owner.slurmArrayTaskId === '0')!;
-    const cancelled = holders.find((h) => h.owner.slurmArrayTaskId === '1')!;
     await run('scancel', [`${jobId}_1`]);
     await until(
       'the scancelled task ended',
@@ -216,16 +218,12 @@ withSlurm('fleetclip on a real Slurm cluster', () => {
 
     const resubmitted = await runCli(['resubmit', '--manifest', c.manifest, '--time', '20', '--json']);
     expect(resubmitted.code).toBe(0);
-    const again = JSON.parse(resubmitted.stdout) as { reconciled: { released: { shardId: number; reason: string }[] }; tasks: number };
+    const again = JSON.parse(resubmitted.stdout) as Resubmitted;
     expect(again.reconciled.released).toEqual(
       stalledShard.state === 'running' ? [{ shardId: stalled.shardId, reason: expect.stringMatching(/^slurm TIMEOUT/) }] : [],
     );
     expect(again.tasks).toBe(2);
-    const waited = await runCli(['status', '--manifest', c.manifest, '--wait'], { timeoutMs: 300_000 });
-    expect(waited.code).toBe(0);
-    expect(
-      await compareWithTruth(c, { vehicles: ['mav', 'megalodon'], cameras: ['front-center'], from: '16:00', to: '17:00' }),
-    ).toMatchObject({ missing: [], duplicated: [], differ: [], extra: [] });
+    await expectCompleteAndTrue(c);
   }, 600_000);
 
   test('--auto-resubmit heals a campaign with no command typed after submit; USR1 before the time limit releases the shard (not lost)', async () => {
