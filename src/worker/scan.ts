@@ -236,16 +236,19 @@ function inTimeOrder<T extends ShardSpec>(shards: readonly T[]): T[] {
 }
 
 /**
- * What a manifest knows of a shard's slots, by `<camera> <start>`: a download's outcome first (ok, invalid, failed:
- * the API had the clip; missing after a request: it had none; missing without one was only inferred), then a scan's answer.
+ * What a manifest knows of a shard's slots, by `<camera> <start>`: a download's outcome first (ok, invalid: the API
+ * served the clip; missing after a request: it had none), then a scan's answer. A failed slot tells nothing (its request
+ * may have failed before the API said anything), nor does a missing one without a request (only inferred): both are asked.
  */
 function knownOf(manifest: ScanManifest): (shard: ScanShardSpec) => Map<string, boolean> {
   return (shard) => {
     const known = new Map<string, boolean>();
     if (shard.id === undefined) return known;
     for (const a of manifest.slotAvailability(shard.id)) known.set(`${a.camera} ${a.start}`, a.available);
-    for (const r of manifest.slotResults(shard.id))
-      if (r.outcome !== 'missing' || r.attempts > 0) known.set(`${r.camera} ${r.start}`, r.outcome !== 'missing');
+    for (const r of manifest.slotResults(shard.id)) {
+      if (r.outcome === 'ok' || r.outcome === 'invalid') known.set(`${r.camera} ${r.start}`, true);
+      else if (r.outcome === 'missing' && r.attempts > 0) known.set(`${r.camera} ${r.start}`, false);
+    }
     return known;
   };
 }
@@ -342,7 +345,8 @@ async function scanShard(shard: ScanShardSpec, ctx: ShardScanContext): Promise<S
 
 /**
  * Runs `work` over `items`, `atOnce` at a time, and hands the results to `emit` in the items' order (a result waits
- * for those before it). Stops taking items once `signal` is aborted; a rejected `work` ends it after the others settle.
+ * for those before it). Stops taking items once `signal` is aborted or a `work` rejected; that rejection is thrown
+ * once the items in progress settle.
  */
 async function inOrder<T, R>(
   items: readonly T[],
@@ -354,10 +358,16 @@ async function inOrder<T, R>(
   const done = new Map<number, R>();
   let next = 0;
   let emitted = 0;
+  let failed = false;
   const lane = async (): Promise<void> => {
-    while (next < items.length && !signal.aborted) {
+    while (next < items.length && !signal.aborted && !failed) {
       const index = next++;
-      done.set(index, await work(items[index]!));
+      try {
+        done.set(index, await work(items[index]!));
+      } catch (err) {
+        failed = true; // no new item: a shard that cannot be recorded must not be paid for with more requests
+        throw err;
+      }
       for (; done.has(emitted); emitted++) {
         emit(done.get(emitted)!);
         done.delete(emitted);
@@ -365,6 +375,6 @@ async function inOrder<T, R>(
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: atOnce }, lane));
-  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-  if (failed) throw failed.reason;
+  const rejected = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }

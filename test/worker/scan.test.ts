@@ -163,6 +163,42 @@ describe('fleetclip scan --manifest', () => {
     expect((JSON.parse((await runMain(scan)).stdout) as ScanReport).requests).toBe(0);
   }, 90_000);
 
+  test('a slot a worker failed is asked again (its request may have failed before any answer); one it found missing is not', async () => {
+    const c = (campaign = await plannedCampaign({ hours: '16-17', vehicles: 'mav', cameras: 'front-center' }));
+    const m = openManifest(c.manifest);
+    try {
+      const claim = m.claimNextShard({ workerId: 'test-w1', host: 'localhost', pid: process.pid })!;
+      const result = (k: number, outcome: 'failed' | 'missing') => ({
+        vehicle: 'mav',
+        camera: 'front-center',
+        start: claim.hourStart + 30 * k,
+        outcome,
+        attempts: outcome === 'failed' ? 5 : 1,
+        atMs: Date.now(),
+        ...(outcome === 'failed' && { error: 'HTTP 503 after 5 attempts' }),
+      });
+      m.recordSlots(claim, [
+        ...Array.from({ length: 10 }, (_, k) => result(k, 'failed')),
+        ...Array.from({ length: 10 }, (_, k) => result(10 + k, 'missing')),
+      ]);
+      m.releaseShard(claim, 'signal');
+    } finally {
+      m.close();
+    }
+    const r = await runMain(['scan', '--manifest', c.manifest, '--json', '--progress', 'off']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as ScanReport;
+    expect(report.requests).toBe(110);
+    expect(videoRequests(c)).toBe(110);
+    // the failed slots (16:00-16:05) are answered from the API's truth, not taken as data
+    const firstFive = truthRuns(c, 'mav', 'front-center', '16:00', '16:05');
+    const fiveEnd = Date.parse(`${DAY}T16:05:00Z`) / 1000;
+    const reported = runsOf(report, 'mav', 'front-center')
+      .filter(([start]) => start < fiveEnd)
+      .map(([start, end]): [number, number] => [start, Math.min(end, fiveEnd)]);
+    expect(reported).toEqual(firstFive);
+  }, 60_000);
+
   test('stopped by SIGINT it exits 10 with what was answered recorded; scanning again goes on from there', async () => {
     // ten hours of one camera at the campaign's 60 requests/s: about 20 s, answers recorded shard by shard
     const c = (campaign = await plannedCampaign({
