@@ -68,7 +68,10 @@ async function refusedForGood<T>(check: () => T | Promise<T>): Promise<T> {
 /** The secret's first non-empty line, from a file only its owner may read (refused otherwise, with the chmod to run). */
 async function readClientSecret(file: string): Promise<string> {
   await refusedForGood(() => assertOwnerOnly(file, 'client secret file'));
-  const secret = (await readFile(file, 'utf8'))
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new TokenSourceError(`cannot read the client secret file ${file}: ${err.code ?? err.message}`, false);
+  });
+  const secret = text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .find((l) => l !== '');

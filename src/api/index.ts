@@ -9,7 +9,7 @@ export type {
   RequestOutcome,
 } from './client.js';
 export type { RequestBudget } from './http.js';
-export type { ApiLog } from './log.js';
+export { SILENT_LOG, type ApiLog } from './log.js';
 export { API_DEFAULTS, normalizeApiLimits } from './options.js';
 export type { ApiLimits } from './options.js';
 export { urlForLog } from './redact.js';

@@ -208,6 +208,13 @@ export function campaignSettingsOf(
   const minDownloadBytesPerSec = minRateRaw === undefined ? undefined : parseByteSize('min-download-rate', minRateRaw);
 
   const input = r.input as CampaignSettingsInput;
+  // the source lives in the manifest, which a shared campaign's group may write: it would choose where the owner's
+  // client secret is sent, or what runs as the owner
+  if (tokenSource && input.shareWithGroup === true)
+    throw new UsageError(
+      `--share-with-group cannot go with a token source (--${tokenSource.kind === 'command' ? 'token-command' : 'oauth-token-url'}): ` +
+        'the group could change in the manifest what it runs or where the client secret goes; share the campaign with a token file',
+    );
   const insecureHttp = input.insecureHttp === true;
   const { vehicles, cameras, days, hours, timeZone, onMiss, sample } = window;
   return {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { obtainToken, storeToken } from '../../src/api/index.js';
@@ -84,6 +84,17 @@ describe('OAuth2 client credentials', () => {
     const requests = sim.stats().requests.oauth;
     expect(await failureOf(obtainToken(oauth({ clientSecretFile: open }), dir))).toEqual({
       message: `the client secret file ${open} is open to group or others (mode 0644): run \`chmod 600 ${open}\``,
+      retryable: false,
+    });
+    expect(sim.stats().requests.oauth).toEqual(requests);
+  });
+
+  test('a secret file that cannot be read (a folder) is refused for good in one line, before any request', async () => {
+    const folder = path.join(dir, 'secret-folder');
+    await mkdir(folder, { mode: 0o700 });
+    const requests = sim.stats().requests.oauth;
+    expect(await failureOf(obtainToken(oauth({ clientSecretFile: folder }), dir))).toEqual({
+      message: `cannot read the client secret file ${folder}: EISDIR`,
       retryable: false,
     });
     expect(sim.stats().requests.oauth).toEqual(requests);

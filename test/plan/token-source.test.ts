@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseTokenSource } from '../../src/plan/index.js';
+import { runMain } from '../helpers/cli.js';
 
 const resolve = (raw: string) => `/home/me/${raw}`;
 
@@ -60,5 +61,17 @@ describe('parseTokenSource', () => {
     },
   ])('refuses $input', ({ input, message }) => {
     expect(() => parseTokenSource(input, resolve)).toThrow(message);
+  });
+});
+
+test('plan refuses a token source in a group-shared campaign: the group could change what runs or where the secret goes', async () => {
+  const r = await runMain([
+    ...['plan', '--manifest', '/nonexistent-fc/run/manifest.sqlite', '--out', '/nonexistent-fc/out', '--day', '2025-11-17'],
+    ...['--vehicles', 'mav', '--cameras', 'front', '--api-base', 'http://127.0.0.1:9', '--token-command', 'mint', '--share-with-group'],
+  ]);
+  expect(r).toMatchObject({
+    code: 2,
+    stderr:
+      'fleetclip: --share-with-group cannot go with a token source (--token-command): the group could change in the manifest what it runs or where the client secret goes; share the campaign with a token file\n',
   });
 });

@@ -223,10 +223,16 @@ describe('a campaign whose tokens live 20 s', () => {
     const status = await runCli(['status', '--manifest', c.manifest]);
     expect(status.stdout).toContain('REFUSED: the identity provider refused');
 
+    const stillWrong = await runCli(['token', '--manifest', c.manifest, '--renew']);
+    expect(stillWrong.code).toBe(9);
+    expect(stillWrong.stderr).toMatch(
+      /^fleetclip: the token source refused: the identity provider refused the client credentials[^\n]*\n$/,
+    );
+
     await writeFile(c.secretFile, `${SECRET}\n`);
     const renewed = await runCli(['token', '--manifest', c.manifest, '--renew']);
     expect(renewed).toMatchObject({ code: 0, stderr: '' });
-    expect(renewed.stdout).toMatch(/renewal: +renewed 1 time\(s\) in 2 request\(s\)/);
+    expect(renewed.stdout).toMatch(/renewal: +renewed 1 time\(s\) in 3 request\(s\)/);
     const again = await runCli(['run', '--manifest', c.manifest, '--workers', '2', ...WORKER_FLAGS], { timeoutMs: 60_000 });
     expect(again.code).toBe(0);
   }, 120_000);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { DEFAULT_TOKEN_FILE, TOKEN_ENV, inspectToken, openTokenSource, renderTokenReport } from '../../api/index.js';
+import { DEFAULT_TOKEN_FILE, SILENT_LOG, TOKEN_ENV, inspectToken, openTokenSource, renderTokenReport } from '../../api/index.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { openStatusSource, openWorkerManifest } from '../../manifest/index.js';
 import { renderTokenView, tokenView } from '../../report/index.js';
@@ -46,7 +46,7 @@ async function renewCampaignToken(io: Io, manifestPath: string): Promise<void> {
       ledger: manifest,
       holder: `token-${os.hostname()}-${process.pid}`,
       manifestPath: manifest.path,
-      log: { info() {}, debug() {}, warn: (message) => io.stderr.write(`fleetclip: ${message}\n`) },
+      log: SILENT_LOG, // a failed renewal is what renewNow throws: said once, by main
     });
     await keeper.renewNow();
   } finally {
