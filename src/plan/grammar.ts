@@ -126,8 +126,23 @@ export function parseArchiveDestination(raw: string): ArchiveDestination {
   const remote = text.slice(RCLONE_PREFIX.length).replace(/(?<=[^:/])\/+$/, '');
   if (!/^:?[^:/\s]+:/.test(remote))
     throw new UsageError(`--dest: '${raw}' is not rclone:NAME:path (e.g. rclone:box:fleet/archive or rclone::local:/scratch/archive)`);
+  // a connection string's parameters are stored in the manifest and shown in reports and `ps`: no credentials there
+  const secretParameter = /^:?[^:]*/
+    .exec(remote)![0]
+    .split(',')
+    .slice(1)
+    .map((parameter) => parameter.split('=')[0]!.trim())
+    .find((name) => SECRET_PARAMETER.test(name));
+  if (secretParameter)
+    throw new UsageError(
+      `--dest: the rclone connection string sets ${secretParameter}, which would be stored in the manifest and shown by ps: ` +
+        `put it in rclone's configuration (rclone config) or its environment (RCLONE_CONFIG_<NAME>_${secretParameter.toUpperCase()})`,
+    );
   return { kind: 'rclone', remote };
 }
+
+/** Connection-string parameters that carry a credential (rclone's backends name them so: access_key_id, pass, sas_url…). */
+const SECRET_PARAMETER = /key|secret|pass|token|credential|sas_url|auth_url/i;
 
 /** How the manifest and messages name a destination: the folder, or `rclone:NAME:path`. */
 export function formatArchiveDestination(destination: ArchiveDestination): string {

@@ -149,4 +149,21 @@ describe('parseArchiveDestination', () => {
   test.each(['', 'rclone:', 'rclone:box', 'rclone:/scratch/x', 'rclone::'])('%j is refused', (raw) => {
     expect(() => parseArchiveDestination(raw)).toThrow(UsageError);
   });
+
+  test.each([
+    { raw: 'rclone::s3,provider=AWS,access_key_id=AKIAEXAMPLE,secret_access_key=s3cr3t:bucket/x', parameter: 'access_key_id' },
+    { raw: 'rclone:box,token={"access_token":"t0k"}:fleet', parameter: 'token' },
+    { raw: 'rclone::sftp,host=h,pass=obscured:dir', parameter: 'pass' },
+  ])('credentials in a connection string are refused, naming the parameter and never the value: $parameter', ({ raw, parameter }) => {
+    const error = (() => {
+      try {
+        parseArchiveDestination(raw);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error!.message).toContain(`sets ${parameter}, which would be stored in the manifest`);
+    for (const value of ['AKIAEXAMPLE', 's3cr3t', 't0k', 'obscured']) expect(error!.message).not.toContain(value);
+  });
 });
