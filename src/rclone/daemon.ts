@@ -65,6 +65,9 @@ export async function startRcloneDaemon(opts: { rclonePath?: string; env?: NodeJ
     reject: false,
     buffer: false,
     cleanup: false, // a SIGTERM to the shell on our exit would orphan rclone: the closed pipe stops it instead
+    // its own process group: a terminal's Ctrl-C reaches fleetclip alone, which lets the copies in flight finish
+    // before it closes the pipe; rclone, which stops on SIGINT, would cut them short
+    detached: true,
   });
   const base = await listeningAddress(daemon);
   const auth = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
