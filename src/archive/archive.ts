@@ -206,7 +206,7 @@ export async function listArchive(options: ArchiveOptions): Promise<ArchiveListi
 }
 
 /** What became of one clip. */
-type ClipOutcome = { kind: 'archived'; record: ArchivedClip; copied: boolean } | { kind: 'failed'; reason: string };
+type ClipOutcome = { kind: 'archived'; record: ArchivedClip; copied: boolean } | { kind: 'failed'; reason: string } | { kind: 'stopped' };
 
 /**
  * Archives the campaign's downloaded clips into `<dest>/<YYYY-MM-DD>/<vehicle>/<camera>/`, a shard at a time. Each
@@ -261,6 +261,7 @@ export async function archiveCampaign(
         await target.put(source, job.relPath, want, { onBytes: (n) => (counts.bytesCopied += n), signal: control.abort });
       } catch (err) {
         if (err instanceof VerificationError) return fail(job, `${err.message}; the source is left in place`);
+        if (control.abort.aborted) return { kind: 'stopped' }; // a second signal cut the copy short: its temporary stays
         throw err;
       }
       copied = true;
@@ -301,8 +302,8 @@ export async function archiveCampaign(
           const outcome = await archiveClip(job);
           counts.clipsDone++;
           counts.bytesDone += job.clip.bytes;
-          if (outcome.kind === 'failed') {
-            failed = true;
+          if (outcome.kind !== 'archived') {
+            failed = true; // not archived: the shard is not finished
             continue;
           }
           if (outcome.copied) {

@@ -145,4 +145,22 @@ const noFifo = ((): string | undefined => {
     expect(filesUnder(c.out)).toHaveLength(12);
     expectNoSourceLostUnverified(c, dest);
   }, 60_000);
+
+  test('a second signal cuts the copy in progress short: exit 10 all the same, its temporary left, its source kept', async () => {
+    const c = campaign();
+    const dest = destFolder();
+    const cut = await midCopy(c, dest, 10);
+    cut.child.kill('SIGTERM');
+    await waitFor(() => cut.said().includes('stopping after the copies in progress'), 20_000, 'the run to take the signal');
+    cut.child.kill('SIGTERM');
+    await waitFor(() => cut.said().includes('SIGTERM again: cutting the copies in progress short'), 20_000, 'the second signal');
+    await cut.pipe.close(); // a read blocked on the pipe cannot be cancelled: its end lets the aborted copy unwind
+    const exit = await cut.exited;
+    expect(exit.stderr).not.toMatch(/^fleetclip: (?!SIGTERM)/m); // no error line: a stop, not a failure
+    expect(exit.code).toBe(10);
+    expect(fs.existsSync(archivedPath(dest, DAY, cut.clip))).toBe(false);
+    expect(fs.statSync(cut.temp).size).toBeLessThan(cut.bytes.length);
+    expect(fs.statSync(cut.clip.path).isFIFO()).toBe(true);
+    expectNoSourceLostUnverified(c, dest);
+  }, 60_000);
 });

@@ -106,7 +106,10 @@ export const archiveCommand: CommandFactory = (io) => ({
     const stop = new AbortController();
     const abort = new AbortController();
     const stopListening = onStopSignals((signal) => {
-      if (stop.signal.aborted) return abort.abort();
+      if (stop.signal.aborted) {
+        say(`${signal} again: cutting the copies in progress short (their temporaries stay for the next run)`);
+        return abort.abort();
+      }
       stop.abort();
       say(`${signal}: stopping after the copies in progress (a second signal cuts them short)`);
     });
