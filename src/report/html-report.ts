@@ -3,7 +3,8 @@ import type { BucketUsage, MinuteTally } from '../manifest/index.js';
 import { SLOT_SECONDS } from '../plan/types.js';
 import { COVERAGE_STATES, type CoverageState, type StateCounts, type Timeline, type TimelineRow } from './coverage.js';
 import { formatCount, formatDays, plural } from './format.js';
-import { escapeHtml, formatGib, percent, shellWord, svgNumber } from './html.js';
+import { shellWord } from '../shell.js';
+import { escapeHtml, formatGib, percent, svgNumber } from './html.js';
 import type { FailedShard, StatusReport, VehicleRow } from './status.js';
 
 /** Results and requests per bar of `barMinutes`, from `firstMinute` (epoch minutes). */

@@ -13,8 +13,3 @@ export const percent = (part: number, whole: number): string => `${whole > 0 ? M
 
 export const formatGib = (bytes: number): string =>
   `${(bytes / 2 ** 30).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} GiB`;
-
-/** A word as a POSIX shell reads it back: bare when it is plain, else single-quoted. */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

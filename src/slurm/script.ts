@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
+import { PLAIN_SHELL_WORD, shellWord } from '../shell.js';
 import { checkTimeLimit, type SlurmProfile } from './profile.js';
 
 /** Everything one sbatch script says: renderArrayScript turns it into text. */
@@ -38,20 +39,12 @@ export interface ArrayScript {
 const TEMPLATE_FILE = fileURLToPath(new URL('../../templates/sbatch-array.sh', import.meta.url));
 let template: string | undefined;
 
-/** Characters that need no quoting, in a shell word or an #SBATCH value. */
-const PLAIN = /^[\w@%+=:,./-]+$/;
-
-/** A word for bash: as is when plain, else in single quotes (`'` written as `'\''`). */
-function shellWord(s: string): string {
-  return s !== '' && PLAIN.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * A value on an `#SBATCH` line: sbatch reads these lines itself, not bash. It splits at blanks, joins double-quoted
  * text and takes a backslash as an escape (tested on 22.05: `"/tmp/a b/we'ird \"dir\" #1/x"` reaches the job intact).
  */
 function sbatchWord(s: string): string {
-  return PLAIN.test(s) ? s : `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  return PLAIN_SHELL_WORD.test(s) ? s : `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 /** In --output/--error, `%` starts a pattern (%A, %a, %j): a literal one is `%%`. */
