@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RcloneError, UsageError } from '../errors.js';
 import { formatArchiveDestination } from '../plan/index.js';
@@ -10,8 +9,10 @@ import {
   checkFile,
   compareFile,
   copyVerified,
+  makeScratchDir,
   sha256Of,
   verificationError,
+  writeFileAtomically,
   type ExpectedFile,
   type FileCheck,
 } from '../storage/index.js';
@@ -60,7 +61,7 @@ export function rcloneTarget(remote: string, rclone: RcloneClient): ArchiveTarge
 
   async function sha256At(file: RemoteFile): Promise<string | undefined> {
     if (remoteSha256) return (await rclone.stat(file, ['sha256']))?.hashes.sha256;
-    scratch ??= await mkdtemp(path.join(os.tmpdir(), 'fleetclip-rclone-'));
+    scratch ??= await makeScratchDir('fleetclip-rclone-');
     const name = `readback-${++readbacks}`; // one per call: copies run side by side
     const local = path.join(scratch, name);
     await rclone.copyFile(file, { fs: scratch, remote: name });
@@ -88,10 +89,10 @@ export function rcloneTarget(remote: string, rclone: RcloneClient): ArchiveTarge
       };
       if (!(await rclone.isFolder(remote).catch(unusable)))
         throw new UsageError(`the destination ${location} does not exist or is not a folder: create it first (rclone mkdir ${remote})`);
-      const probeDir = await mkdtemp(path.join(os.tmpdir(), 'fleetclip-rclone-probe-'));
+      const probeDir = await makeScratchDir('fleetclip-rclone-probe-');
       const probe = `.fleetclip-write-test-${process.pid}`;
       try {
-        await writeFile(path.join(probeDir, probe), 'fleetclip archive write test\n');
+        await writeFileAtomically(path.join(probeDir, probe), 'fleetclip archive write test\n');
         await rclone.copyFile({ fs: probeDir, remote: probe }, at(probe)).catch(unusable);
         await rclone.deleteFile(at(probe)).catch(unusable);
       } finally {

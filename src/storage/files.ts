@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, renameSync } from 'node:fs';
-import { open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { QuotaError, StorageError } from '../errors.js';
 import { type FileModes, OWNER_ONLY, makeDir } from '../file-modes.js';
@@ -18,6 +19,12 @@ async function guarded<T>(filePath: string, doing: string, run: () => Promise<T>
   } catch (err) {
     throw storageErrorFrom(err, filePath, doing);
   }
+}
+
+/** A new private folder under the machine's temporary folder (TMPDIR), for local scratch copies; a StorageError if none can be made. */
+export async function makeScratchDir(prefix: string): Promise<string> {
+  const parent = os.tmpdir();
+  return guarded(parent, 'create a scratch folder in', () => mkdtemp(path.join(parent, prefix)));
 }
 
 /** A fresh, unique temporary path for `finalName` inside `partialDir` (created with `modes` if needed); nothing is written yet. */

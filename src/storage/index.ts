@@ -1,7 +1,7 @@
 export { checkClipFile, sha256Of } from './bag-check.js';
 export type { ClipCheck, ClipCheckOptions } from './bag-check.js';
 export { assertOnSlotGrid, clipFileName, parseSlotInstant, slotIso } from './clip-name.js';
-export { fsyncFile, moveIntoPlace, newPartialPath, removeQuietly, storageErrorFrom, writeFileAtomically } from './files.js';
+export { fsyncFile, makeScratchDir, moveIntoPlace, newPartialPath, removeQuietly, storageErrorFrom, writeFileAtomically } from './files.js';
 export { clipPathOf, partialDirOf, placeClip, removeStaleTemporaries } from './layout.js';
 export type { BagSummary } from './types.js';
 export { WorkspaceGuard } from './workspace.js';

@@ -106,6 +106,15 @@ const archive = (c: DownloadedCampaign, dest: string, flags: string[] = [], env:
     expect(listed.trim().split('\n').sort()).toEqual(wanted.sort());
   }, 60_000);
 
+  test('a temporary folder (TMPDIR) that cannot be used is one line, exit 6, before anything moves', async () => {
+    const c = campaign();
+    const tmp = path.join(folder(), 'no-such-folder');
+    const run = await archive(c, `rclone::local:${folder()}`, ['--move'], { TMPDIR: tmp });
+    expect(run.stderr).toBe(`fleetclip: cannot create a scratch folder in ${tmp}: ENOENT\n`);
+    expect(run.code).toBe(6);
+    expect(filesUnder(c.out)).toHaveLength(16);
+  }, 60_000);
+
   test('a remote rclone does not know is one line, exit 6, before anything moves', async () => {
     const c = campaign();
     const run = await archive(c, 'rclone:nowhere:fleet', ['--move']);
