@@ -237,6 +237,17 @@ describe('a campaign whose tokens live 20 s', () => {
     expect(again.code).toBe(0);
   }, 120_000);
 
+  test('token --manifest: a token file not filled yet is "no token in it yet"; a garbled one is said as it is, exit 2', async () => {
+    const c = await campaignWithSource({ hours: '16-17', vehicles: 'mav', tokenSource: oauthFlags });
+    const empty = await runCli(['token', '--manifest', c.manifest]);
+    expect(empty.stdout).toContain('expires:    no token in it yet');
+    await writeFile(c.tokenFile, 'not a token\n', { mode: 0o600 });
+    const garbled = await runCli(['token', '--manifest', c.manifest]);
+    expect(garbled.code).toBe(2);
+    expect(garbled.stdout).toBe('');
+    expect(garbled.stderr).toMatch(/^fleetclip: [^\n]*\n$/);
+  }, 60_000);
+
   test('a client secret file open to others is refused by plan, with the chmod to run', async () => {
     const c = await campaignWithSource({ hours: '16-17', vehicles: 'mav', tokenSource: oauthFlags });
     const { chmod } = await import('node:fs/promises');

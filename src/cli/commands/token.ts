@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { DEFAULT_TOKEN_FILE, SILENT_LOG, TOKEN_ENV, inspectToken, openTokenSource, renderTokenReport } from '../../api/index.js';
@@ -22,7 +23,12 @@ async function fileReport(io: Io, tokenFile: string | undefined, hasTokenSource:
   try {
     report = await inspectToken(source);
   } catch (err) {
-    if (!(hasTokenSource && err instanceof UsageError)) throw err;
+    // only a file the source has not filled yet is "no token yet": an unreadable or garbled one is said as it is
+    const notFilledYet = await stat(source.where).then(
+      (s) => s.size === 0,
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
+    if (!(hasTokenSource && err instanceof UsageError && notFilledYet)) throw err;
     io.stdout.write(`token file: ${source.where}\nexpires:    no token in it yet\n`);
     return false;
   }
