@@ -73,6 +73,15 @@ describe('fleetclip status --report', () => {
     expect(statSync(path.join(run, 'report.html')).size).toBeGreaterThan(1000);
   });
 
+  test('a report that cannot be written: the status is printed all the same, then one line, exit 6', async () => {
+    const notAFolder = path.join(dir, 'plain-file');
+    writeFileSync(notAFolder, 'x');
+    const r = await runMain(['status', '--manifest', manifestPath, '--report', path.join(notAFolder, 'r.html')]);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain('campaign: 2025-11-17');
+    expect(r.stderr).toMatch(/^fleetclip: cannot [^\n]*plain-file[^\n]*\n$/);
+  });
+
   test('with --json the document carries the report written to FILE', async () => {
     const file = path.join(dir, 'status-report.html');
     const r = await runMain(['status', '--manifest', manifestPath, '--report', file, '--json']);

@@ -92,11 +92,7 @@ async function snapshot(
     const doc = { ...report, ...(view && { slurm: view }), ...(htmlReport && { htmlReport }) };
     return `${compactJson ? JSON.stringify(doc) : JSON.stringify(doc, null, 2)}\n`;
   }
-  return (
-    (flags.failed ? renderFailedShards(report) : renderStatusText(report)) +
-    (view ? renderSlurm(view) : '') +
-    (htmlReport ? `report: ${htmlReport.path}\n` : '')
-  );
+  return (flags.failed ? renderFailedShards(report) : renderStatusText(report)) + (view ? renderSlurm(view) : '');
 }
 
 /** Refreshes until SIGINT or SIGTERM: in place on a terminal, one frame after another otherwise (JSON: one per line). */
@@ -228,8 +224,10 @@ export const statusCommand: CommandFactory = (io) => ({
       if (argv.wait) io.exitCode = await waitUntilSettled(io, manifest, giveUpMs, scheduler);
       if (reportOut !== undefined) {
         const outPath = await reportPathFor(manifestPath, reportOut || undefined);
+        // the text status first: a report that cannot be written hides nothing of it (JSON carries the report's figures)
+        if (!argv.json) io.stdout.write(await snapshot(manifest, options, argv, false, slurm));
         const written = await writeReportFile(io, manifestPath, outPath, 'fleetclip status');
-        io.stdout.write(await snapshot(manifest, options, argv, false, slurm, written));
+        io.stdout.write(argv.json ? await snapshot(manifest, options, argv, false, slurm, written) : `report: ${written.path}\n`);
       } else if (options.watchSeconds === undefined || argv.wait) io.stdout.write(await snapshot(manifest, options, argv, false, slurm));
       else await watch(io, options.watchSeconds, () => snapshot(manifest, options, argv, true, slurm));
       if (slurm && argv.verbose) io.stderr.write(`fleetclip: ${scheduler.calls} scheduler command(s) run\n`);
