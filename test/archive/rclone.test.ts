@@ -126,48 +126,15 @@ const archive = (c: DownloadedCampaign, dest: string, flags: string[] = [], env:
   }, 60_000);
 
   test('Ctrl-C at a terminal (SIGINT to the whole process group) stops the run with exit 10, and the daemon with it', async () => {
-    const c = campaign();
-    const m = openManifest(c.manifest);
-    m.resetShards([1]); // a shard pending again: --watch waits for it
-    m.close();
     // its own process group, as a terminal's foreground job: the group's signal reaches rclone's shell too
-    const child = spawn(
-      process.execPath,
-      [CLI, 'archive', '--manifest', c.manifest, '--dest', `rclone::local:${folder()}`, '--watch', '60'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        detached: true,
-      },
-    );
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await waitFor(() => stderr.includes('pass 1 done'), 30_000, 'the first pass');
-    const daemons = descendantsOf(child.pid!);
-    expect(daemons.some((p) => p.command === 'rclone')).toBe(true);
+    const { child, exited, daemons } = await watchingAfterFirstPass({ detached: true });
     process.kill(-child.pid!, 'SIGINT');
     expect(await exited).toBe(10);
     await waitFor(() => daemons.every((p) => !alive(p.pid)), 10_000, 'the rclone daemon to end');
   }, 60_000);
 
   test('the rclone daemon does not outlive an archive killed with SIGKILL', async () => {
-    const c = campaign();
-    const m = openManifest(c.manifest);
-    m.resetShards([1]); // a shard pending again: --watch waits for it
-    m.close();
-    const child = spawn(
-      process.execPath,
-      [CLI, 'archive', '--manifest', c.manifest, '--dest', `rclone::local:${folder()}`, '--watch', '60'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await waitFor(() => stderr.includes('pass 1 done'), 30_000, 'the first pass');
-    const daemons = descendantsOf(child.pid!);
-    expect(daemons.some((p) => p.command === 'rclone')).toBe(true);
+    const { child, exited, daemons } = await watchingAfterFirstPass({ detached: false });
     child.kill('SIGKILL');
     await exited;
     await waitFor(() => daemons.every((p) => !alive(p.pid)), 10_000, 'the rclone daemon to end');
@@ -182,6 +149,26 @@ test('rclone not on PATH: one line that says how to install it, exit 2', async (
     /^fleetclip: rclone is not installed \(no `rclone` on PATH\): install it \(Debian\/Ubuntu: apt-get install rclone;.*\n$/,
   );
 });
+
+/**
+ * `archive --watch` to an rclone destination, with a shard pending again so that it waits after its first pass;
+ * returns once that pass is done, with the processes below it (rclone's among them).
+ */
+async function watchingAfterFirstPass(opts: { detached: boolean }) {
+  const c = campaign();
+  const m = openManifest(c.manifest);
+  m.resetShards([1]);
+  m.close();
+  const argv = [CLI, 'archive', '--manifest', c.manifest, '--dest', `rclone::local:${folder()}`, '--watch', '60'];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.detached });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await waitFor(() => stderr.includes('pass 1 done'), 30_000, 'the first pass');
+  const daemons = descendantsOf(child.pid!);
+  expect(daemons.some((p) => p.command === 'rclone')).toBe(true);
+  return { child, exited, daemons };
+}
 
 /** Processes below `pid` (from /proc), with their command names. */
 function descendantsOf(pid: number): { pid: number; command: string }[] {
